@@ -1,0 +1,55 @@
+/// A loaded, validated model: the graph, its constant tensors (used in place from the file's
+/// memory map) and its metadata. Immutable, so one model serves any number of sessions and
+/// threads.
+public final class Model: Sendable {
+    public let graph: Graph
+    public let constants: [String: ConstantTensor]
+    /// `__metadata__` entries other than the graph itself (`model.name`, `format_version`, …).
+    public let metadata: [String: String]
+    /// Tensors in file order, as stored (name, type, encoding size).
+    public let storedTensors: [StoredTensor]
+    /// Bytes of the model file.
+    public let fileSize: Int
+
+    public static let formatVersion = "1"
+
+    public convenience init(path: String) throws {
+        try self.init(bytes: try ModelBytes.map(path: path))
+    }
+
+    /// Validates `bytes` as a `.swl` model (docs/FORMAT.md); any failure is `invalidModel`.
+    public init(bytes: ModelBytes) throws {
+        let container = try SafetensorsContainer.parse(bytes.buffer)
+        guard container.metadata["format"] == "swiftlet" else {
+            throw SwiftletError.invalidModel("__metadata__ 'format' must be \"swiftlet\" (this is not a .swl model)")
+        }
+        guard let version = container.metadata["format_version"] else {
+            throw SwiftletError.invalidModel("__metadata__ has no 'format_version'")
+        }
+        guard version == Self.formatVersion else {
+            throw SwiftletError.invalidModel("format_version \(version) is not supported (this library reads \(Self.formatVersion))")
+        }
+        guard let graphText = container.metadata["graph"] else {
+            throw SwiftletError.invalidModel("__metadata__ has no 'graph'")
+        }
+
+        var constants: [String: ConstantTensor] = [:]
+        for stored in container.tensors {
+            let start = bytes.buffer.baseAddress! + stored.byteRange.lowerBound
+            if Int(bitPattern: start) % stored.type.dtype.byteSize == 0 {
+                constants[stored.name] = ConstantTensor(type: stored.type, data: start, owner: bytes)
+            } else {  // Written without the alignment padding: kernels need aligned elements.
+                constants[stored.name] = .owning(stored.type, bytes: UnsafeRawBufferPointer(start: start, count: stored.type.byteCount))
+            }
+        }
+        let graphJSON = try Array(graphText.utf8).withUnsafeBytes { try JSONValue.parse($0, what: "the graph") }
+        graph = try GraphJSON.decode(graphJSON, constants: constants.mapValues(\.type))
+        self.constants = constants
+        metadata = container.metadata.filter { $0.key != "graph" }
+        storedTensors = container.tensors
+        fileSize = bytes.buffer.count
+    }
+
+    /// Parameters (elements of all constant tensors).
+    public var parameterCount: Int { constants.values.reduce(0) { $0 + $1.type.count } }
+}

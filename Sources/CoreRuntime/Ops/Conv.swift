@@ -1,0 +1,111 @@
+/// 2-D convolution, NCHW, W = [M, C/group, kH, kW], optional bias [M].
+public struct ConvOp: Operator {
+    public static let type = "Conv"
+    public static let inputArity = 2...3
+    public static let outputArity = 1...1
+    public let strides: [Int]
+    /// top, left, bottom, right
+    public let pads: [Int]
+    public let dilations: [Int]
+    public let group: Int
+    let kernelShape: [Int]?
+
+    public init(attributes: Attributes, inputCount: Int, outputCount: Int) throws {
+        try attributes.allowOnly(["strides", "pads", "dilations", "group", "kernel_shape"], op: Self.type)
+        strides = try attributes.ints("strides", count: 2, default: [1, 1])
+        pads = try attributes.ints("pads", count: 4, default: [0, 0, 0, 0])
+        dilations = try attributes.ints("dilations", count: 2, default: [1, 1])
+        group = try attributes.int("group", default: 1)
+        kernelShape = try attributes.ints("kernel_shape")
+        guard strides.allSatisfy({ $0 >= 1 }) else { throw attributes.error("strides", "must be ≥ 1, got \(strides)") }
+        guard dilations.allSatisfy({ $0 >= 1 }) else { throw attributes.error("dilations", "must be ≥ 1, got \(dilations)") }
+        guard pads.allSatisfy({ $0 >= 0 }) else { throw attributes.error("pads", "must be ≥ 0, got \(pads)") }
+        guard group >= 1 else { throw attributes.error("group", "must be ≥ 1, got \(group)") }
+        if let kernelShape, kernelShape.count != 2 || kernelShape.contains(where: { $0 < 1 }) {
+            throw attributes.error("kernel_shape", "must be two sizes ≥ 1, got \(kernelShape)")
+        }
+    }
+
+    /// Sizes of one convolution, shared by every backend's kernel.
+    public struct Geometry: Sendable {
+        public let batch: Int, inChannels: Int, height: Int, width: Int
+        public let outChannels: Int, kernelH: Int, kernelW: Int
+        public let outH: Int, outW: Int
+        public let group: Int
+        public let strides: [Int], pads: [Int], dilations: [Int]
+        public var inChannelsPerGroup: Int { inChannels / group }
+        public var outChannelsPerGroup: Int { outChannels / group }
+        /// Multiply-accumulates per output element.
+        public var reduction: Int { inChannelsPerGroup * kernelH * kernelW }
+    }
+
+    public func geometry(_ inputs: [TensorType?]) throws -> Geometry {
+        let x = inputs[0]!, w = inputs[1]!
+        try requireFloat(x, "X")
+        try requireFloat(w, "W")
+        guard x.rank == 4 else { throw shapeError("X must be NCHW (rank 4), got \(x.shape)") }
+        guard w.rank == 4 else { throw shapeError("W must be [M, C/group, kH, kW], got \(w.shape)") }
+        let (n, c, h, wd) = (x.shape[0], x.shape[1], x.shape[2], x.shape[3])
+        let (m, cg, kh, kw) = (w.shape[0], w.shape[1], w.shape[2], w.shape[3])
+        guard c % group == 0, m % group == 0 else {
+            throw shapeError("group \(group) does not divide input channels \(c) and output channels \(m)")
+        }
+        guard cg == c / group else { throw shapeError("W\(w.shape) expects \(cg * group) input channels, X has \(c)") }
+        if let kernelShape, kernelShape != [kh, kw] {
+            throw shapeError("kernel_shape \(kernelShape) differs from W's \([kh, kw])")
+        }
+        if let b = inputs[2] {
+            try requireFloat(b, "B")
+            guard b.shape == [m] else { throw shapeError("B must have shape [\(m)], got \(b.shape)") }
+        }
+        let spanH = dilations[0] * (kh - 1) + 1, spanW = dilations[1] * (kw - 1) + 1
+        let paddedH = h + pads[0] + pads[2], paddedW = wd + pads[1] + pads[3]
+        guard kh >= 1, kw >= 1, paddedH >= spanH, paddedW >= spanW else {
+            throw shapeError("kernel \(kh)x\(kw) (dilated \(spanH)x\(spanW)) is larger than the padded input \(paddedH)x\(paddedW)")
+        }
+        return Geometry(batch: n, inChannels: c, height: h, width: wd, outChannels: m, kernelH: kh, kernelW: kw,
+                        outH: (paddedH - spanH) / strides[0] + 1, outW: (paddedW - spanW) / strides[1] + 1,
+                        group: group, strides: strides, pads: pads, dilations: dilations)
+    }
+
+    public func inferTypes(_ inputs: [TensorType?]) throws -> [TensorType] {
+        let g = try geometry(inputs)
+        return [TensorType(.f32, [g.batch, g.outChannels, g.outH, g.outW])]
+    }
+
+    public func flops(_ inputs: [TensorType?], _ outputs: [TensorType]) -> Int {
+        guard let g = try? geometry(inputs) else { return 0 }
+        return outputs[0].count * (2 * g.reduction + (inputs[2] != nil ? 1 : 0))
+    }
+
+    public func referenceKernel(_ inputs: [TensorType?], _ outputs: [TensorType]) throws -> Kernel {
+        let g = try geometry(inputs)
+        return { args in
+            let x = args.input(0), w = args.input(1), bias = args.optionalInput(2), y = args.output(0)
+            for n in 0..<g.batch {
+                for m in 0..<g.outChannels {
+                    let firstChannel = (m / g.outChannelsPerGroup) * g.inChannelsPerGroup
+                    for oh in 0..<g.outH {
+                        for ow in 0..<g.outW {
+                            var sum = Double(bias?[m] ?? 0)
+                            for c in 0..<g.inChannelsPerGroup {
+                                for kh in 0..<g.kernelH {
+                                    let ih = oh * g.strides[0] - g.pads[0] + kh * g.dilations[0]
+                                    guard ih >= 0, ih < g.height else { continue }
+                                    for kw in 0..<g.kernelW {
+                                        let iw = ow * g.strides[1] - g.pads[1] + kw * g.dilations[1]
+                                        guard iw >= 0, iw < g.width else { continue }
+                                        let xv = x[((n * g.inChannels + firstChannel + c) * g.height + ih) * g.width + iw]
+                                        let wv = w[((m * g.inChannelsPerGroup + c) * g.kernelH + kh) * g.kernelW + kw]
+                                        sum += Double(xv) * Double(wv)
+                                    }
+                                }
+                            }
+                            y[((n * g.outChannels + m) * g.outH + oh) * g.outW + ow] = Float(sum)
+                        }
+                    }
+                }
+            }
+        }
+    }
+}

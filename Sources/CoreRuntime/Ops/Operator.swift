@@ -1,0 +1,93 @@
+/// One operator type: attribute parsing (once, when the model opens), shape inference and
+/// a cost model (once per input-shape signature), and the plain reference kernel that every
+/// other backend is tested against.
+///
+/// Validation happens in `init` and `inferTypes` ("prepare"); kernels only compute ("eval").
+public protocol Operator: Sendable {
+    /// The op's name in the graph (`"Conv"`).
+    static var type: String { get }
+    static var inputArity: ClosedRange<Int> { get }
+    static var outputArity: ClosedRange<Int> { get }
+
+    /// Parses and range-checks attributes; throws `invalidModel` naming node and attribute.
+    init(attributes: Attributes, inputCount: Int, outputCount: Int) throws
+
+    /// Output types for concrete input types (nil = optional input absent). Throws
+    /// `invalidArgument` describing the mismatch; the planner prefixes the node's name.
+    func inferTypes(_ inputs: [TensorType?]) throws -> [TensorType]
+
+    /// Floating-point operations for these types (multiply-add counts as 2).
+    func flops(_ inputs: [TensorType?], _ outputs: [TensorType]) -> Int
+
+    /// Builds the reference kernel for these concrete types.
+    func referenceKernel(_ inputs: [TensorType?], _ outputs: [TensorType]) throws -> Kernel
+
+    /// True when output 0 is input 0's bytes under another shape: the planner then gives the
+    /// output the input's memory and runs no kernel.
+    var isView: Bool { get }
+}
+
+extension Operator {
+    public var isView: Bool { false }
+    public func flops(_ inputs: [TensorType?], _ outputs: [TensorType]) -> Int { 0 }
+    public var type: String { Self.type }
+}
+
+/// A prepared kernel: types, strides and parameters are captured; calling it only computes.
+/// Throws only for data-dependent failures (a Gather index out of range).
+public typealias Kernel = @Sendable (KernelArguments) throws -> Void
+
+/// The memory a kernel reads and writes in one run: pointers by value id.
+public struct KernelArguments {
+    let table: UnsafeBufferPointer<UnsafeMutableRawPointer?>
+    let inputIDs: [Int]
+    let outputIDs: [Int]
+
+    public init(table: UnsafeBufferPointer<UnsafeMutableRawPointer?>, inputIDs: [Int], outputIDs: [Int]) {
+        self.table = table
+        self.inputIDs = inputIDs
+        self.outputIDs = outputIDs
+    }
+
+    public func rawInput(_ index: Int) -> UnsafeRawPointer? {
+        guard index < inputIDs.count, inputIDs[index] >= 0 else { return nil }
+        return UnsafeRawPointer(table[inputIDs[index]])
+    }
+
+    public func input<T>(_ index: Int, as type: T.Type = Float.self) -> UnsafePointer<T> {
+        rawInput(index)!.assumingMemoryBound(to: T.self)
+    }
+
+    public func optionalInput<T>(_ index: Int, as type: T.Type = Float.self) -> UnsafePointer<T>? {
+        rawInput(index)?.assumingMemoryBound(to: T.self)
+    }
+
+    public func rawOutput(_ index: Int) -> UnsafeMutableRawPointer { table[outputIDs[index]]! }
+
+    public func output<T>(_ index: Int, as type: T.Type = Float.self) -> UnsafeMutablePointer<T> {
+        rawOutput(index).assumingMemoryBound(to: T.self)
+    }
+}
+
+/// Shape-inference failures, phrased for the planner to prefix with the node.
+func shapeError(_ problem: String) -> SwiftletError { .invalidArgument(problem) }
+
+/// Requires `type` to be F32 (arithmetic ops' operands).
+func requireFloat(_ type: TensorType, _ role: String) throws {
+    guard type.dtype == .f32 else { throw SwiftletError.unsupported("\(role) must be F32, got \(type.dtype.rawValue)") }
+}
+
+/// The registry of operator types, by name.
+public enum Operators {
+    public static let all: [any Operator.Type] = [
+        GemmOp.self, MatMulOp.self, ConvOp.self, MaxPoolOp.self, AveragePoolOp.self,
+        GlobalAveragePoolOp.self, BatchNormalizationOp.self,
+        ReluOp.self, SigmoidOp.self, TanhOp.self, ClipOp.self, GeluOp.self,
+        AddOp.self, SubOp.self, MulOp.self, DivOp.self,
+        SoftmaxOp.self, LayerNormalizationOp.self, GatherOp.self,
+        ReshapeOp.self, FlattenOp.self, SqueezeOp.self, UnsqueezeOp.self, IdentityOp.self,
+        TransposeOp.self, SplitOp.self, ConcatOp.self, SliceOp.self,
+    ]
+    public static let byType: [String: any Operator.Type] =
+        Dictionary(uniqueKeysWithValues: all.map { ($0.type, $0) })
+}

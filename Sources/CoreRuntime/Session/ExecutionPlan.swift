@@ -1,0 +1,124 @@
+/// Everything a run with one input-shape signature needs, computed once and cached by the
+/// session: every value's type, a kernel per executed node, and where each value lives.
+final class ExecutionPlan: Sendable {
+    enum Storage: Sendable {
+        case input(Int)           // graph input index: the caller's memory
+        case constant(Int)        // index into `Session.constantData`
+        case arena(offset: Int)
+        case absent               // an optional input that is not given
+    }
+
+    struct Step: Sendable {
+        let node: Int             // index into the session's graph nodes
+        let kernel: Kernel
+        let inputIDs: [Int]
+        let outputIDs: [Int]
+        let flops: Int
+        let bytes: Int
+        let onFallback: Bool
+    }
+
+    let types: [TensorType?]
+    /// Per value id; a view's entry is its root's storage.
+    let storage: [Storage]
+    let steps: [Step]
+    let arenaBytes: Int
+    let flops: Int
+    let bytesMoved: Int
+    let fallbackSteps: Int
+
+    init(session: Session, inputShapes: [[Int]]) throws {
+        let graph = session.graph
+        var types = [TensorType?](repeating: nil, count: session.valueCount)
+        var storage = [Storage](repeating: .absent, count: session.valueCount)
+        for (index, input) in graph.inputs.enumerated() {
+            types[session.inputIDs[index]] = TensorType(input.dtype, inputShapes[index])
+            storage[session.inputIDs[index]] = .input(index)
+        }
+        for (index, constant) in session.constantValues.enumerated() {
+            types[constant.id] = constant.tensor.type
+            storage[constant.id] = .constant(index)
+        }
+
+        // Shape inference and kernel preparation, node by node (topological order).
+        var root = Array(0..<session.valueCount)  // a view's value id → the value owning its bytes
+        var firstUse = [Int](repeating: -1, count: session.valueCount)
+        var lastUse = [Int](repeating: -1, count: session.valueCount)
+        var steps: [Step] = []
+        for (nodeIndex, node) in graph.nodes.enumerated() {
+            let inputIDs = session.nodeInputIDs[nodeIndex], outputIDs = session.nodeOutputIDs[nodeIndex]
+            // Trailing optional inputs a node leaves out are nil, so every op can index up to
+            // its full arity.
+            let arity = type(of: node.op).inputArity.upperBound
+            let inputTypes = inputIDs.map { $0 >= 0 ? types[$0] : nil }
+                + [TensorType?](repeating: nil, count: arity == Int.max ? 0 : max(0, arity - inputIDs.count))
+            let outputTypes: [TensorType]
+            do {
+                outputTypes = try node.op.inferTypes(inputTypes)
+                for type in outputTypes where Shape.checkedByteCount(type.shape, elementSize: type.dtype.byteSize) == nil {
+                    throw SwiftletError.invalidArgument("output shape \(type.shape) is too large")
+                }
+            } catch let error as SwiftletError {
+                throw SwiftletError(error.kind, "node '\(node.name)' (\(node.opType)): \(error.message)")
+            }
+            for (id, type) in zip(outputIDs, outputTypes) { types[id] = type }
+
+            if node.op.isView {
+                root[outputIDs[0]] = root[inputIDs[0]]
+                continue
+            }
+            let step = steps.count
+            // Reading a view keeps the memory it views alive.
+            for id in inputIDs where id >= 0 { lastUse[root[id]] = step }
+            for id in outputIDs {
+                firstUse[id] = step
+                lastUse[id] = max(lastUse[id], step)
+            }
+            let backend = session.placements[nodeIndex]
+            let kernel: Kernel
+            do {
+                kernel = try backend.prepare(node, inputs: inputTypes, outputs: outputTypes)
+            } catch let error as SwiftletError {
+                throw SwiftletError(error.kind, "node '\(node.name)' (\(node.opType)) on \(backend.name): \(error.message)")
+            }
+            let bytes = inputTypes.reduce(0) { $0 + ($1?.byteCount ?? 0) } + outputTypes.reduce(0) { $0 + $1.byteCount }
+            steps.append(Step(node: nodeIndex, kernel: kernel, inputIDs: inputIDs,
+                              outputIDs: outputIDs, flops: node.op.flops(inputTypes, outputTypes), bytes: bytes,
+                              onFallback: backend.name != session.backend.name))
+        }
+        // Graph outputs stay alive to the end: they are copied out after the last step.
+        for id in session.outputIDs { lastUse[root[id]] = steps.count }
+
+        // Arena placement for every value a kernel writes.
+        let written = (0..<session.valueCount).filter { firstUse[$0] >= 0 }
+        let (offsets, arenaBytes) = MemoryPlanner.place(written.map {
+            MemoryPlanner.Buffer(size: types[$0]!.byteCount, firstStep: firstUse[$0], lastStep: lastUse[$0])
+        })
+        for (id, offset) in zip(written, offsets) { storage[id] = .arena(offset: offset) }
+        for id in 0..<session.valueCount where root[id] != id { storage[id] = storage[root[id]] }
+
+        try Self.checkDeclaredOutputs(session: session, types: types, inputShapes: inputShapes)
+        self.types = types
+        self.storage = storage
+        self.steps = steps
+        self.arenaBytes = arenaBytes
+        flops = steps.reduce(0) { $0 + $1.flops }
+        bytesMoved = steps.reduce(0) { $0 + $1.bytes }
+        fallbackSteps = steps.count { $0.onFallback }
+    }
+
+    /// The computed outputs must match the graph's declarations, with symbols bound by the inputs.
+    private static func checkDeclaredOutputs(session: Session, types: [TensorType?], inputShapes: [[Int]]) throws {
+        var bindings: [String: Int] = [:]
+        for (input, shape) in zip(session.graph.inputs, inputShapes) { _ = input.mismatch(shape, bindings: &bindings) }
+        for (output, id) in zip(session.graph.outputs, session.outputIDs) {
+            let type = types[id]!
+            guard type.dtype == output.dtype else {
+                throw SwiftletError.invalidModel("graph output '\(output.name)' is declared \(output.dtype.rawValue) but computes \(type.dtype.rawValue)")
+            }
+            if let problem = output.mismatch(type.shape, bindings: &bindings) {
+                throw SwiftletError.invalidModel("graph output \(problem); computed shape \(type.shape)")
+            }
+        }
+    }
+}
