@@ -1,0 +1,24 @@
+import CBLAS
+import CoreRuntime
+
+/// The real CPU: OpenBLAS sgemm for Gemm, MatMul and Conv; the reference kernels (plain Swift,
+/// written so the compiler vectorizes their inner loops) for everything else.
+public struct CPUBackend: Backend {
+    public var name: String { "cpu" }
+
+    /// OpenBLAS's thread count is process-wide: the latest session's setting holds for all.
+    public init(threads: Int) {
+        openblas_set_num_threads(Int32(clamping: threads == 0 ? Int(openblas_get_num_procs()) : threads))
+    }
+
+    public func supports(_ node: Node) -> Bool { true }
+
+    public func prepare(_ node: Node, inputs: [TensorType?], outputs: [TensorType]) throws -> Kernel {
+        switch node.op {
+        case let gemm as GemmOp: try BLASKernels.gemm(gemm, inputs)
+        case is MatMulOp: try BLASKernels.matMul(inputs)
+        case let conv as ConvOp: try BLASKernels.conv(conv, inputs)
+        default: try node.op.referenceKernel(inputs, outputs)
+        }
+    }
+}
