@@ -1,0 +1,55 @@
+import ArgumentParser
+import CoreRuntime
+import HWBackends
+
+@main
+struct Swiftlet: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "swiftlet",
+        abstract: "Run and inspect compressed neural networks (.swl models).",
+        version: "1.0.0",
+        subcommands: [Inspect.self, Run.self, Bench.self]
+    )
+}
+
+/// Session settings every command that runs a model accepts.
+struct SessionFlags: ParsableArguments {
+    @Option(help: "Backend: \(BackendRegistry.names.joined(separator: ", ")).")
+    var backend = "cpu"
+
+    @Option(help: "Threads (0 = one per core; OpenBLAS's count is process-wide).")
+    var threads = 0
+
+    @Option(name: .customLong("option"), help: "A session setting KEY=VALUE, e.g. graph.optimize=0 (repeatable).")
+    var settings: [String] = []
+
+    func makeSession(modelPath: String) throws -> Session {
+        var options = SessionOptions()
+        try options.setBackend(backend)
+        try options.setThreads(threads)
+        for setting in settings {
+            guard let equals = setting.firstIndex(of: "=") else {
+                throw ValidationError("--option takes KEY=VALUE, got '\(setting)'")
+            }
+            try options.set(String(setting[..<equals]), String(setting[setting.index(after: equals)...]))
+        }
+        return try Session(model: try Model(path: modelPath), options: options)
+    }
+}
+
+/// Splits `NAME=path` (or a bare path, for the only input/output) into its parts.
+func namedPath(_ argument: String, defaultName: String?, what: String) throws -> (name: String, path: String) {
+    if let equals = argument.firstIndex(of: "="), !argument[..<equals].contains("/") {
+        return (String(argument[..<equals]), String(argument[argument.index(after: equals)...]))
+    }
+    guard let defaultName else {
+        throw ValidationError("the model has several \(what)s: write --\(what) NAME=\(argument)")
+    }
+    return (defaultName, argument)
+}
+
+// ArgumentParser prints an error's localized description: show Swiftlet's message as is.
+extension SwiftletError: LocalizedError {
+    public var errorDescription: String? { message }
+}
+import Foundation
