@@ -1,0 +1,164 @@
+import Foundation
+import Testing
+@testable import CoreRuntime
+import TestSupport
+
+@Suite struct SessionTests {
+    func session(_ spec: ModelSpec = smallMLP(), backend: any Backend = ReferenceBackend(), optimize: Bool = true) throws -> Session {
+        var options = SessionOptions()
+        options.optimizeGraph = optimize
+        return try Session(model: try spec.model(), backend: backend, fallback: ReferenceBackend(), options: options)
+    }
+
+    func expectError(_ kind: SwiftletError.Kind, mentioning fragment: String, sourceLocation: SourceLocation = #_sourceLocation, _ body: () throws -> Void) {
+        do {
+            try body()
+            Issue.record("expected \(kind)", sourceLocation: sourceLocation)
+        } catch let error as SwiftletError {
+            #expect(error.kind == kind, "\(error.message)", sourceLocation: sourceLocation)
+            #expect(error.message.contains(fragment), "'\(error.message)' should mention '\(fragment)'", sourceLocation: sourceLocation)
+        } catch {
+            Issue.record("unexpected \(error)", sourceLocation: sourceLocation)
+        }
+    }
+
+    @Test func dynamicBatchSizesEachGetAPlanAndSoftmaxRowsSumToOne() throws {
+        let s = try session()
+        var random = Random(1)
+        for batch in [1, 3, 17, 0] {
+            let (outputs, report) = try s.run(["input": HostTensor(random.floats(batch * 4), shape: [batch, 4])])
+            let probs = outputs["probs"]!
+            #expect(probs.shape == [batch, 3])
+            for row in 0..<batch {
+                let sum = probs.floats[(row * 3)..<(row * 3 + 3)].reduce(0, +)
+                #expect(abs(sum - 1) < 1e-6)
+            }
+            #expect(report.nodeCount == 4)
+            #expect(report.flops >= 2 * batch * (4 * 5 + 5 * 3))
+        }
+    }
+
+    @Test func badInputsAreRejectedWithTheirName() throws {
+        let s = try session()
+        let good = HostTensor([Float](repeating: 0, count: 8), shape: [2, 4])
+        expectError(.notFound, mentioning: "'nope'") { _ = try s.run(["nope": good]) }
+        expectError(.invalidArgument, mentioning: "rank 1") { _ = try s.run(["input": HostTensor([0, 0, 0, 0], shape: [4])]) }
+        expectError(.invalidArgument, mentioning: "expected 4") { _ = try s.run(["input": HostTensor([0, 0, 0], shape: [1, 3])]) }
+        expectError(.invalidArgument, mentioning: "must be F32") {
+            _ = try s.run(["input": HostTensor(dtype: .i64, shape: [1, 4], bytes: [UInt8](repeating: 0, count: 32))])
+        }
+        var outputs: [OutputBinding] = []
+        expectError(.invalidArgument, mentioning: "16 bytes given") {
+            try good.bytes.withUnsafeBytes { raw in
+                _ = try s.run(inputs: [InputBinding(name: "input", dtype: .f32, shape: [2, 4], data: raw.baseAddress, byteCount: 16)], outputs: &outputs)
+            }
+        }
+        expectError(.invalidArgument, mentioning: "2 given") {
+            try good.bytes.withUnsafeBytes { raw in
+                let binding = InputBinding(name: "input", dtype: .f32, shape: [2, 4], data: raw.baseAddress, byteCount: 32)
+                _ = try s.run(inputs: [binding, binding], outputs: &outputs)
+            }
+        }
+        let twoInputs = try session(ModelSpec(inputs: [f32("a", [.fixed(2)]), f32("b", [.fixed(2)])], outputs: [f32("c", [.fixed(2)])],
+                                              nodes: [("Add", ["a", "b"], ["c"], [:])]))
+        expectError(.invalidArgument, mentioning: "'b' is given twice") {
+            try [Float(1), 2].withUnsafeBytes { raw in
+                let named = InputBinding(name: "b", dtype: .f32, shape: [2], data: raw.baseAddress, byteCount: 8)
+                let positional = InputBinding(name: nil, dtype: .f32, shape: [2], data: raw.baseAddress, byteCount: 8)
+                _ = try twoInputs.run(inputs: [named, positional], outputs: &outputs)
+            }
+        }
+        expectError(.invalidArgument, mentioning: "'n' is 3 elsewhere") {
+            let mixed = try session(ModelSpec(inputs: [f32("a", [.symbol("n")]), f32("b", [.symbol("n")])], outputs: [f32("c", [.symbol("n")])],
+                                              nodes: [("Add", ["a", "b"], ["c"], [:])]))
+            _ = try mixed.run(["a": HostTensor([1, 2, 3], shape: [3]), "b": HostTensor([1, 2], shape: [2])])
+        }
+    }
+
+    @Test func tooSmallOutputsReportTheirShapeAndAreLeftAlone() throws {
+        let s = try session()
+        let input = HostTensor([Float](repeating: 0.5, count: 12), shape: [3, 4])
+        var sentinel = [Float](repeating: -7, count: 4)
+        try input.bytes.withUnsafeBytes { raw in
+            try sentinel.withUnsafeMutableBytes { out in
+                var outputs = [OutputBinding(name: "probs", dtype: .f32, data: out.baseAddress, capacity: out.count)]
+                expectError(.bufferTooSmall, mentioning: "'probs'") {
+                    _ = try s.run(inputs: [InputBinding(name: nil, dtype: .f32, shape: [3, 4], data: raw.baseAddress, byteCount: 48)], outputs: &outputs)
+                }
+                #expect(outputs[0].shape == [3, 3])
+            }
+        }
+        #expect(sentinel == [-7, -7, -7, -7])
+    }
+
+    /// A backend that takes only Relu, to see the planner route the rest to the fallback.
+    struct ReluOnly: Backend {
+        var name: String { "relu-only" }
+        func supports(_ node: Node) -> Bool { node.opType == "Relu" }
+        func prepare(_ node: Node, inputs: [TensorType?], outputs: [TensorType]) throws -> Kernel {
+            try node.op.referenceKernel(inputs, outputs)
+        }
+    }
+
+    @Test func unsupportedNodesFallBackAndAreCounted() throws {
+        let s = try session(backend: ReluOnly())
+        let (_, report) = try s.run(["input": HostTensor([Float](repeating: 1, count: 4), shape: [1, 4])], profile: true)
+        #expect(report.fallbackNodeCount == 3)
+        #expect(report.nodes.map(\.backend) == ["reference", "relu-only", "reference", "reference"])
+    }
+
+    @Test func batchNormFoldsIntoConvWithTheSameResult() throws {
+        var random = Random(5)
+        let spec = ModelSpec(
+            inputs: [f32("x", [.symbol("n"), .fixed(3), .fixed(6), .fixed(5)])],
+            outputs: [f32("y", [.symbol("n"), .fixed(4), .fixed(3), .fixed(2)])],
+            nodes: [
+                ("Conv", ["x", "w"], ["c"], ["strides": .array([.int(2), .int(2)]), "pads": .array([.int(1), .int(1), .int(1), .int(0)])]),
+                ("BatchNormalization", ["c", "scale", "bias", "mean", "var"], ["y"], ["epsilon": .double(1e-3)]),
+            ],
+            tensors: [
+                "w": HostTensor(random.floats(4 * 3 * 3 * 3), shape: [4, 3, 3, 3]), "scale": HostTensor(random.floats(4), shape: [4]),
+                "bias": HostTensor(random.floats(4), shape: [4]), "mean": HostTensor(random.floats(4), shape: [4]),
+                "var": HostTensor(random.floats(4).map { $0 + 1.5 }, shape: [4]),
+            ])
+        let x = HostTensor(random.floats(2 * 3 * 6 * 5), shape: [2, 3, 6, 5])
+        let (folded, foldedReport) = try session(spec, optimize: true).run(["x": x])
+        let (plain, plainReport) = try session(spec, optimize: false).run(["x": x])
+        #expect(foldedReport.nodeCount == 1)
+        #expect(plainReport.nodeCount == 2)
+        for (a, b) in zip(folded["y"]!.floats, plain["y"]!.floats) { #expect(abs(a - b) <= 1e-5 * max(1, abs(b))) }
+    }
+
+    @Test func viewsShareMemoryAndGraphOutputsCanBeViews() throws {
+        let spec = ModelSpec(
+            inputs: [f32("x", [.symbol("n"), .fixed(6)])],
+            outputs: [f32("flat", [.symbol("n"), .fixed(2), .fixed(3)]), f32("t", [.fixed(3), .fixed(2), .symbol("n")])],
+            nodes: [
+                ("Relu", ["x"], ["r"], [:]),
+                ("Reshape", ["r"], ["flat"], ["shape": .array([.int(0), .int(2), .int(-1)])]),
+                ("Transpose", ["flat"], ["t"], [:]),
+            ])
+        let (outputs, report) = try session(spec).run(["x": HostTensor([1, -2, 3, -4, 5, -6], shape: [1, 6])])
+        #expect(outputs["flat"]!.floats == [1, 0, 3, 0, 5, 0])
+        #expect(outputs["t"]!.floats == [1, 0, 0, 5, 3, 0])
+        #expect(report.nodeCount == 2)  // the Reshape runs no kernel
+    }
+
+    @Test func eightThreadsShareOneSessionAndAgreeWithOneThread() throws {
+        let s = try session()
+        var random = Random(9)
+        let inputs = (1...8).map { batch in HostTensor(random.floats(batch * 4), shape: [batch, 4]) }
+        let expected = try inputs.map { try s.run(["input": $0]).outputs["probs"]! }
+        let mismatches = Mutex(0)
+        DispatchQueue.concurrentPerform(iterations: 8) { thread in
+            for round in 0..<50 {
+                let index = (thread + round) % inputs.count
+                let result = try? s.run(["input": inputs[index]]).outputs["probs"]
+                if result != expected[index] { mismatches.withLock { $0 += 1 } }
+            }
+        }
+        #expect(mismatches.withLock { $0 } == 0)
+    }
+}
+
+import Synchronization
