@@ -144,8 +144,9 @@ SWL_API const char* swl_last_error(void);
  * Static storage; thread-safe. */
 SWL_API const char* swl_status_name(swl_status status);
 /* Routes the library's log messages at min_level and above to fn. fn == NULL restores the default
- * (WARN and above to stderr). Thread-safe; user_data must stay valid until the callback is
- * replaced. */
+ * (WARN and above to stderr). Thread-safe. A message being delivered on another thread while the
+ * callback is replaced may still reach the previous callback: keep the previous user_data valid
+ * until such concurrent calls have returned. */
 SWL_API void        swl_set_log_callback(swl_log_fn fn, void* user_data, swl_log_level min_level);
 
 /* ---- Backends -------------------------------------------------------------------------------- */
@@ -161,9 +162,9 @@ SWL_API const char* swl_backend_name(int32_t index);
 
 /* Opens and validates a .swl file (docs/FORMAT.md). The file is memory-mapped, not copied; it may
  * be deleted or renamed afterwards, but must not be modified in place while the model or a session
- * made from it lives. Errors: INVALID_ARGUMENT (NULL path or out_model), NOT_FOUND (no such file),
- * INVALID_MODEL (any validation failure; the message names the tensor, node or field).
- * Thread-safe. */
+ * made from it lives. Errors: INVALID_ARGUMENT (NULL path or out_model; a path that is not a
+ * readable regular file, e.g. a directory), NOT_FOUND (no such file), INVALID_MODEL (any
+ * validation failure; the message names the tensor, node or field). Thread-safe. */
 SWL_API SWL_NODISCARD swl_status swl_model_load_file(const char* path, swl_model** out_model);
 /* As swl_model_load_file, from memory. data is copied: the caller may free it as soon as this
  * returns. data may be NULL only if size is 0 (which then fails with INVALID_MODEL). */
@@ -214,14 +215,20 @@ SWL_API SWL_NODISCARD swl_status swl_session_io_info(const swl_session* session,
  * activation memory).
  *   inputs:  exactly one per graph input, each matched by name or, when name is NULL, by position;
  *            dtype, rank and shape must fit the graph input (dynamic dimensions bind to the sizes
- *            given, consistently across inputs) and byte_size must equal dtype x shape.
+ *            given, consistently across inputs), byte_size must equal dtype x shape, and data
+ *            must be aligned to the element size (NULL only when byte_size is 0).
  *   outputs: at most one per graph output, matched the same way; each is filled with the output's
- *            shape and data. Outputs the caller does not ask for are computed and dropped.
- *   report:  may be NULL; otherwise report->struct_size must be set (see swl_run_report).
- * Errors: INVALID_ARGUMENT (NULL/size/dtype/shape problems, unknown or duplicate names, an index
- * out of range in a Gather), NOT_FOUND (a name the graph does not have), BUFFER_TOO_SMALL (then
- * the required rank and shape are written into every outputs[i].rank/.shape and nothing else is
- * modified), BACKEND_FAILURE. On any failure no output data is written. */
+ *            shape and data. Outputs the caller does not ask for are computed and dropped. To
+ *            learn output shapes before allocating, pass data = NULL and byte_size = 0: the call
+ *            answers BUFFER_TOO_SMALL with the shapes filled in, without running the model.
+ *   report:  may be NULL; otherwise report->struct_size must be set (see swl_run_report; at
+ *            least 4, the size of struct_size itself).
+ * Errors: INVALID_ARGUMENT (NULL/size/dtype/shape/alignment problems, unknown or duplicate names,
+ * an index out of range in a Gather), NOT_FOUND (a name the graph does not have),
+ * BUFFER_TOO_SMALL (then the required rank and shape are written into every outputs[i].rank and
+ * .shape and nothing else is modified), INVALID_MODEL (the model computes an output whose dtype
+ * or shape contradicts its declaration), BACKEND_FAILURE. On any failure no output data is
+ * written. */
 SWL_API SWL_NODISCARD swl_status swl_session_run(swl_session* session,
                                                  const swl_tensor* inputs, size_t n_inputs,
                                                  swl_tensor* outputs, size_t n_outputs,

@@ -14,7 +14,7 @@ extension SessionOptions {
             switch value {
             case "1", "true", "on": optimizeGraph = true
             case "0", "false", "off": optimizeGraph = false
-            default: throw SwiftletError.invalidArgument("graph.optimize must be 1 or 0, got '\(value)'")
+            default: throw SwiftletError.invalidArgument("graph.optimize must be 1 or 0 (or true/false, on/off), got '\(value)'")
             }
         default:
             throw SwiftletError.notFound("unknown option '\(key)' (known: \(Self.settingKeys.joined(separator: ", ")))")
