@@ -35,29 +35,35 @@ public struct SoftmaxOp: Operator {
         let shape = inputs[0]!.shape
         let axis = Shape.axis(self.axis, rank: shape.count)!
         let (outer, length, inner) = (shape[..<axis].reduce(1, *), shape[axis], shape[(axis + 1)...].reduce(1, *))
-        // The mask is read through broadcast strides: offsets of each (outer, j, inner) element.
-        let maskWalk = inputs[1].map { BroadcastWalk(shape: shape, aShape: shape, bShape: $0.shape) }
-        return { args in
-            let x = args.input(0), y = args.output(0)
-            var keep = [Bool](repeating: true, count: outer * length * inner)
-            if let maskWalk, let mask = args.optionalInput(1) {
-                let run = maskWalk.runLength, step = maskWalk.bStep
-                maskWalk.forEachRun { o, _, m in
-                    for i in 0..<run { keep[o + i] = mask[m + i * step] != 0 }
+        // With a mask: where each softmax line starts in the mask, and the step along the axis
+        // (zero strides where the mask broadcasts). Computed once here, per line, not per element.
+        let mask = inputs[1].map { maskType -> (bases: [Int], step: Int) in
+            let strides = Shape.broadcastStrides(maskType.shape, to: shape)
+            var bases: [Int] = []
+            bases.reserveCapacity(outer * inner)
+            for line in 0..<(outer * inner) {
+                var remaining = line, offset = 0
+                for d in stride(from: shape.count - 1, through: 0, by: -1) where d != axis {
+                    offset += (remaining % shape[d]) * strides[d]
+                    remaining /= shape[d]
                 }
+                bases.append(offset)
             }
+            return (bases, strides[axis])
+        }
+        return { args in
+            let x = args.input(0), y = args.output(0), maskData = args.optionalInput(1)
             for o in 0..<outer {
                 for i in 0..<inner {
                     let base = o * length * inner + i
+                    let maskBase = mask?.bases[o * inner + i] ?? 0, maskStep = mask?.step ?? 0
+                    @inline(__always) func kept(_ j: Int) -> Bool { maskData.map { $0[maskBase + j * maskStep] != 0 } ?? true }
                     var maximum = -Float.infinity
-                    var any = false
-                    for j in 0..<length where keep[base + j * inner] {
-                        maximum = max(maximum, x[base + j * inner])
-                        any = true
-                    }
+                    for j in 0..<length where kept(j) { maximum = max(maximum, x[base + j * inner]) }
                     var sum = 0.0
                     for j in 0..<length {
-                        let e = any && keep[base + j * inner] ? expf(x[base + j * inner] - maximum) : 0
+                        // exp(−inf − (−inf)) is NaN: a fully masked line stays all zeros instead.
+                        let e = kept(j) && maximum > -.infinity ? expf(x[base + j * inner] - maximum) : 0
                         y[base + j * inner] = e
                         sum += Double(e)
                     }
