@@ -48,7 +48,11 @@ extension Session {
         var outputs = zip(zip(graph.outputs, types), outputBuffers).map { described, buffer in
             OutputBinding(name: described.0.name, dtype: described.1.dtype, data: buffer.baseAddress, capacity: described.1.byteCount)
         }
-        let report = try run(inputs: bindings, outputs: &outputs, profile: profile)
+        // The bindings hold raw pointers into inputBuffers: without this, Swift may free the
+        // copies right after taking their addresses (it did: the first row read freed memory).
+        let report = try withExtendedLifetime(inputBuffers) {
+            try run(inputs: bindings, outputs: &outputs, profile: profile)
+        }
         var results: [String: HostTensor] = [:]
         for ((info, type), buffer) in zip(zip(graph.outputs, types), outputBuffers) {
             results[info.name] = HostTensor(dtype: type.dtype, shape: type.shape, bytes: Array(buffer.prefix(type.byteCount)))
