@@ -1,12 +1,6 @@
-#if canImport(FoundationEssentials)
-import FoundationEssentials
-#else
-import Foundation
-#endif
-
 /// A parsed JSON document. Model headers and graphs are decoded into this first and then read
 /// field by field, so every validation message can name the exact tensor, node or field.
-public enum JSONValue: Sendable, Equatable, Decodable {
+public enum JSONValue: Sendable, Equatable {
     case null
     case bool(Bool)
     case int(Int)
@@ -15,45 +9,30 @@ public enum JSONValue: Sendable, Equatable, Decodable {
     case array([JSONValue])
     case object([String: JSONValue])
 
-    public init(from decoder: any Decoder) throws {
-        let container = try decoder.singleValueContainer()
-        if container.decodeNil() {
-            self = .null
-        } else if let value = try? container.decode(Bool.self) {
-            self = .bool(value)
-        } else if let value = try? container.decode(Int.self) {
-            self = .int(value)
-        } else if let value = try? container.decode(Double.self) {
-            self = .double(value)
-        } else if let value = try? container.decode(String.self) {
-            self = .string(value)
-        } else if let value = try? container.decode([JSONValue].self) {
-            self = .array(value)
-        } else {
-            self = .object(try container.decode([String: JSONValue].self))
-        }
-    }
-
     /// Parses UTF-8 JSON text; `what` names the document in the error.
     public static func parse(_ bytes: UnsafeRawBufferPointer, what: String) throws -> JSONValue {
         do {
-            return try JSONDecoder().decode(JSONValue.self, from: Data(bytes))
+            return try JSONParser.parse(bytes)
         } catch {
-            throw SwiftletError.invalidModel("\(what) is not valid JSON")
+            throw SwiftletError.invalidModel("\(what) is not valid JSON: \(error.message)")
         }
     }
 
     public var object: [String: JSONValue]? { if case .object(let v) = self { v } else { nil } }
     public var array: [JSONValue]? { if case .array(let v) = self { v } else { nil } }
     public var string: String? { if case .string(let v) = self { v } else { nil } }
+    /// An integer, also from an integral float such as `2.0` (graph attributes written by
+    /// tools that print every number as a float).
     public var int: Int? {
         switch self {
         case .int(let v): v
-        // Some writers emit integral values as 2.0.
         case .double(let v) where v.rounded() == v && abs(v) < 9.0e15: Int(v)
         default: nil
         }
     }
+    /// Only a JSON integer literal (file headers: safetensors requires integers).
+    public var strictInt: Int? { if case .int(let v) = self { v } else { nil } }
+
     public var double: Double? {
         switch self {
         case .int(let v): Double(v)

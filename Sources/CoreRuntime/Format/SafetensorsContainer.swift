@@ -73,14 +73,14 @@ public struct SafetensorsContainer: Sendable {
         }
         guard let dims = fields["shape"]?.array else { throw fail("missing 'shape' list") }
         let shape = try dims.map { dim -> Int in
-            guard let value = dim.int, value >= 0 else { throw fail("shape entries must be non-negative integers") }
+            guard let value = dim.strictInt, value >= 0 else { throw fail("shape entries must be non-negative integers") }
             return value
         }
         guard let byteCount = Shape.checkedByteCount(shape, elementSize: dtype.byteSize) else {
             throw fail("shape \(shape) has more elements than fit in memory (product overflows)")
         }
         guard let offsets = fields["data_offsets"]?.array, offsets.count == 2,
-              let begin = offsets[0].int, let end = offsets[1].int
+              let begin = offsets[0].strictInt, let end = offsets[1].strictInt
         else { throw fail("'data_offsets' must be a list of two integers") }
         guard 0 <= begin, begin <= end else { throw fail("data_offsets [\(begin), \(end)] are not ordered non-negative offsets") }
         guard end <= dataSize else {
