@@ -44,15 +44,24 @@ enum CDType {
 
     static func name(_ tensor: swl_tensor) -> String? { tensor.name.map { String(cString: $0) } }
 
+    /// size_t arrives as Int: a value above Int.max shows up negative.
+    static func byteSize(_ tensor: swl_tensor, _ what: String) throws -> Int {
+        guard tensor.byte_size >= 0 else {
+            throw SwiftletError.invalidArgument("\(what): byte_size \(UInt(bitPattern: tensor.byte_size)) is implausibly large")
+        }
+        return tensor.byte_size
+    }
+
     static func inputBinding(_ tensor: swl_tensor, index: Int) throws -> InputBinding {
         let what = "inputs[\(index)]" + (name(tensor).map { " ('\($0)')" } ?? "")
         return InputBinding(name: name(tensor), dtype: try dtype(tensor.dtype, what), shape: try shape(tensor, what),
-                            data: UnsafeRawPointer(tensor.data), byteCount: tensor.byte_size)
+                            data: UnsafeRawPointer(tensor.data), byteCount: try byteSize(tensor, what))
     }
 
     static func outputBinding(_ tensor: swl_tensor, index: Int) throws -> OutputBinding {
         let what = "outputs[\(index)]" + (name(tensor).map { " ('\($0)')" } ?? "")
-        return OutputBinding(name: name(tensor), dtype: try dtype(tensor.dtype, what), data: tensor.data, capacity: tensor.byte_size)
+        return OutputBinding(name: name(tensor), dtype: try dtype(tensor.dtype, what), data: tensor.data,
+                             capacity: try byteSize(tensor, what))
     }
 
     /// Writes each output's produced rank and shape back into the caller's tensors.

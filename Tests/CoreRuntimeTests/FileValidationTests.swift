@@ -67,6 +67,9 @@ import TestSupport
         expectInvalid(file(header: #"{"w":{"dtype":"F99","shape":[2],"data_offsets":[0,8]},\#(metadata)}"#, data: data), mentioning: "F99")
         expectInvalid(file(header: #"{"w":{"dtype":"I64","shape":[2],"data_offsets":[0,8]},\#(metadata)}"#, data: data), mentioning: "needs 16")
         expectInvalid(file(header: #"{"w":{"dtype":"F32","shape":[2]},\#(metadata)}"#, data: data), mentioning: "data_offsets")
+        // safetensors requires JSON integers: 2.0 is not a size.
+        expectInvalid(file(header: #"{"w":{"dtype":"F32","shape":[2.0],"data_offsets":[0,8]},\#(metadata)}"#, data: data), mentioning: "integers")
+        expectInvalid(file(header: #"{"w":{"dtype":"F32","shape":[2],"data_offsets":[0.0,8]},\#(metadata)}"#, data: data), mentioning: "data_offsets")
     }
 
     @Test func headerJSONAndMetadata() {
@@ -108,6 +111,10 @@ import TestSupport
         expectInvalidGraph({ $0.outputs[0].name = "missing" }, mentioning: "'missing'")
         expectInvalidGraph({ $0.inputs[0].name = "w1" }, mentioning: "same name as a tensor")
         expectInvalidGraph({ $0.nodes.append(("Conv", ["input", "w1"], ["c"], ["strides": .array([.int(0), .int(1)])])) }, mentioning: "strides")
+        // Sizes near Int.max would overflow shape arithmetic (a trap): rejected when the file opens.
+        expectInvalidGraph({ $0.nodes.append(("Conv", ["input", "w1"], ["c"], ["pads": .array([.int(1 << 62), .int(0), .int(1 << 62), .int(0)])])) }, mentioning: "pads")
+        expectInvalidGraph({ $0.nodes.append(("Conv", ["input", "w1"], ["c"], [:])) }, mentioning: "W must be F32 [M, C/group, kH, kW]")
+        expectInvalidGraph({ $0.nodes.append(("MaxPool", ["input"], ["p"], ["kernel_shape": .array([.int(1 << 62), .int(2)])])) }, mentioning: "kernel_shape")
         expectInvalidGraph({ $0.nodes.append(("MaxPool", ["input"], ["p"], ["kernel_shape": .array([.int(2), .int(2)]), "pads": .array([.int(2), .int(0), .int(0), .int(0)])])) }, mentioning: "pads")
     }
 }

@@ -95,8 +95,8 @@ import TestSupport
     struct ReluOnly: Backend {
         var name: String { "relu-only" }
         func supports(_ node: Node) -> Bool { node.opType == "Relu" }
-        func prepare(_ node: Node, inputs: [TensorType?], outputs: [TensorType]) throws -> Kernel {
-            try node.op.referenceKernel(inputs, outputs)
+        func prepare(_ node: Node, inputs: [TensorType?], outputs: [TensorType]) throws -> PreparedKernel {
+            PreparedKernel(try node.op.referenceKernel(inputs, outputs))
         }
     }
 
@@ -127,6 +127,23 @@ import TestSupport
         #expect(foldedReport.nodeCount == 1)
         #expect(plainReport.nodeCount == 2)
         for (a, b) in zip(folded["y"]!.floats, plain["y"]!.floats) { #expect(abs(a - b) <= 1e-5 * max(1, abs(b))) }
+    }
+
+    /// Attribute values at the edges of Int must give an answer or an error, never a trap.
+    @Test func extremeSliceAndSplitAttributesAreSafe() throws {
+        let slice = ModelSpec(inputs: [f32("x", [.fixed(4)])], outputs: [f32("y", [.fixed(1)])],
+                              nodes: [("Slice", ["x"], ["y"], ["starts": .array([.int(3)]), "ends": .array([.int(Int.min)]),
+                                                              "steps": .array([.int(Int.min)])])])
+        #expect(try session(slice).run(["x": HostTensor([1, 2, 3, 4], shape: [4])]).outputs["y"]!.floats == [4])
+        let split = ModelSpec(inputs: [f32("x", [.fixed(4)])], outputs: [f32("a", [.fixed(2)]), f32("b", [.fixed(2)])],
+                              nodes: [("Split", ["x"], ["a", "b"], ["split": .array([.int(1 << 62), .int(1 << 62)])])])
+        expectError(.invalidArgument, mentioning: "does not add up") { _ = try session(split).run(["x": HostTensor([1, 2, 3, 4], shape: [4])]) }
+    }
+
+    @Test func reluLetsNaNThrough() throws {
+        let relu = ModelSpec(inputs: [f32("x", [.fixed(3)])], outputs: [f32("y", [.fixed(3)])], nodes: [("Relu", ["x"], ["y"], [:])])
+        let y = try session(relu).run(["x": HostTensor([.nan, -1, 2], shape: [3])]).outputs["y"]!.floats
+        #expect(y[0].isNaN && y[1] == 0 && y[2] == 2)
     }
 
     @Test func viewsShareMemoryAndGraphOutputsCanBeViews() throws {

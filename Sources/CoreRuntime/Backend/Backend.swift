@@ -7,7 +7,7 @@ public protocol Backend: Sendable {
     /// Whether this backend runs `node`. Policy (what pays off where) belongs here.
     func supports(_ node: Node) -> Bool
     /// A kernel for `node` at these concrete types (already checked by `inferTypes`).
-    func prepare(_ node: Node, inputs: [TensorType?], outputs: [TensorType]) throws -> Kernel
+    func prepare(_ node: Node, inputs: [TensorType?], outputs: [TensorType]) throws -> PreparedKernel
 }
 
 /// Every op's plain reference kernel: slow, obviously correct, the oracle for other backends.
@@ -15,7 +15,7 @@ public struct ReferenceBackend: Backend {
     public init() {}
     public var name: String { "reference" }
     public func supports(_ node: Node) -> Bool { true }
-    public func prepare(_ node: Node, inputs: [TensorType?], outputs: [TensorType]) throws -> Kernel {
-        try node.op.referenceKernel(inputs, outputs)
+    public func prepare(_ node: Node, inputs: [TensorType?], outputs: [TensorType]) throws -> PreparedKernel {
+        PreparedKernel(try node.op.referenceKernel(inputs, outputs))
     }
 }

@@ -66,5 +66,18 @@ public struct Attributes: Sendable, Equatable {
         return list
     }
 
+    /// Sizes (strides, pads, dilations, kernel extents) must lie in `range`. The upper bound keeps
+    /// shape arithmetic far from overflow: no real window, stride or pad comes near 2³¹.
+    public func sizes(_ name: String, count: Int, default fallback: [Int], in range: ClosedRange<Int>) throws -> [Int] {
+        let list = try ints(name, count: count, default: fallback)
+        guard list.allSatisfy(range.contains) else {
+            throw error(name, "entries must be in \(range.lowerBound)...\(range.upperBound), got \(list)")
+        }
+        return list
+    }
+
+    /// The largest size `sizes` accepts.
+    public static let maxSize = Int(Int32.max)
+
     public mutating func set(_ name: String, _ value: JSONValue) { values[name] = value }
 }

@@ -34,6 +34,13 @@ public struct Graph: Sendable {
                 throw SwiftletError.invalidModel("node '\(node.name)': input '\(input)' is not defined by any node, graph input or tensor")
             }
         }
+        for node in nodes {
+            do {
+                try node.op.validateConstants(node.inputs.map { constants[$0] })
+            } catch let error as SwiftletError {
+                throw SwiftletError.invalidModel("node '\(node.name)' (\(node.opType)): \(error.message)")
+            }
+        }
         for output in outputs where producer[output.name] == nil {
             throw SwiftletError.invalidModel("graph output '\(output.name)' is not produced by any node, graph input or tensor")
         }

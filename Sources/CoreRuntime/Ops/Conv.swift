@@ -12,17 +12,27 @@ public struct ConvOp: Operator {
 
     public init(attributes: Attributes, inputCount: Int, outputCount: Int) throws {
         try attributes.allowOnly(["strides", "pads", "dilations", "group", "kernel_shape"], op: Self.type)
-        strides = try attributes.ints("strides", count: 2, default: [1, 1])
-        pads = try attributes.ints("pads", count: 4, default: [0, 0, 0, 0])
-        dilations = try attributes.ints("dilations", count: 2, default: [1, 1])
+        strides = try attributes.sizes("strides", count: 2, default: [1, 1], in: 1...Attributes.maxSize)
+        pads = try attributes.sizes("pads", count: 4, default: [0, 0, 0, 0], in: 0...Attributes.maxSize)
+        dilations = try attributes.sizes("dilations", count: 2, default: [1, 1], in: 1...Attributes.maxSize)
         group = try attributes.int("group", default: 1)
-        kernelShape = try attributes.ints("kernel_shape")
-        guard strides.allSatisfy({ $0 >= 1 }) else { throw attributes.error("strides", "must be ≥ 1, got \(strides)") }
-        guard dilations.allSatisfy({ $0 >= 1 }) else { throw attributes.error("dilations", "must be ≥ 1, got \(dilations)") }
-        guard pads.allSatisfy({ $0 >= 0 }) else { throw attributes.error("pads", "must be ≥ 0, got \(pads)") }
+        kernelShape = attributes.values["kernel_shape"] == nil ? nil
+            : try attributes.sizes("kernel_shape", count: 2, default: [], in: 1...Attributes.maxSize)
         guard group >= 1 else { throw attributes.error("group", "must be ≥ 1, got \(group)") }
-        if let kernelShape, kernelShape.count != 2 || kernelShape.contains(where: { $0 < 1 }) {
-            throw attributes.error("kernel_shape", "must be two sizes ≥ 1, got \(kernelShape)")
+    }
+
+    public func validateConstants(_ constants: [TensorType?]) throws {
+        if let w = constants[1] {
+            guard w.dtype == .f32, w.rank == 4 else { throw shapeError("W must be F32 [M, C/group, kH, kW], got \(w)") }
+            guard w.shape[0] % group == 0 else { throw shapeError("group \(group) does not divide W's \(w.shape[0]) output channels") }
+            if let kernelShape, kernelShape != Array(w.shape[2...]) {
+                throw shapeError("kernel_shape \(kernelShape) differs from W's \(Array(w.shape[2...]))")
+            }
+        }
+        if constants.count > 2, let b = constants[2] {
+            guard b.dtype == .f32, b.rank == 1, constants[1].map({ $0.shape[0] == b.shape[0] }) ?? true else {
+                throw shapeError("B must be F32 [M] matching W, got \(b)")
+            }
         }
     }
 

@@ -80,8 +80,12 @@ public struct SliceOp: Operator {
                 end = clamp(end, -1, size - 1)
             }
             let span = step > 0 ? end - start : start - end
-            let count = span <= 0 ? 0 : (span + abs(step) - 1) / abs(step)
-            result[axis] = (start, step, count)
+            // ⌈span / |step|⌉ without forming span + |step| (steps may be near Int.min/max).
+            let magnitude = step == Int.min ? Int.max : abs(step)
+            let count = span <= 0 ? 0 : 1 + (span - 1) / magnitude
+            // With fewer than two elements the step is never taken; keeping it out of the stride
+            // arithmetic keeps huge steps from overflowing.
+            result[axis] = (start, count > 1 ? step : 1, count)
         }
         return result
     }
@@ -130,13 +134,24 @@ public struct SplitOp: Operator {
     func sizes(_ shape: [Int]) throws -> (axis: Int, sizes: [Int]) {
         guard let axis = Shape.axis(axis, rank: shape.count) else { throw shapeError("axis \(self.axis) is out of range for rank \(shape.count)") }
         if let split {
-            guard split.reduce(0, +) == shape[axis] else {
+            guard Self.checkedSum(split) == shape[axis] else {
                 throw shapeError("split \(split) does not add up to dim \(axis) of size \(shape[axis])")
             }
             return (axis, split)
         }
         guard shape[axis] % parts == 0 else { throw shapeError("dim \(axis) of size \(shape[axis]) does not split into \(parts) equal parts") }
         return (axis, Array(repeating: shape[axis] / parts, count: parts))
+    }
+
+    /// Sum that reports overflow as nil (split sizes come straight from the file).
+    static func checkedSum(_ values: [Int]) -> Int? {
+        var total = 0
+        for value in values {
+            let (sum, overflow) = total.addingReportingOverflow(value)
+            if overflow { return nil }
+            total = sum
+        }
+        return total
     }
 
     public func inferTypes(_ inputs: [TensorType?]) throws -> [TensorType] {

@@ -37,7 +37,8 @@ public struct ReluOp: UnaryElementwiseOp {
     public init(attributes: Attributes, inputCount: Int, outputCount: Int) throws {
         try attributes.allowOnly([], op: Self.type)
     }
-    @inline(__always) public func apply(_ x: Float) -> Float { x > 0 ? x : 0 }
+    // `x < 0 ? 0 : x`, not `x > 0 ? x : 0`: NaN must pass through, as in numpy and ONNX.
+    @inline(__always) public func apply(_ x: Float) -> Float { x < 0 ? 0 : x }
 }
 
 public struct SigmoidOp: UnaryElementwiseOp {

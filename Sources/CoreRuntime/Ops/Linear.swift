@@ -22,6 +22,15 @@ public struct GemmOp: Operator {
         transB = try flag("transB")
     }
 
+    public func validateConstants(_ constants: [TensorType?]) throws {
+        for (index, role) in [(0, "A"), (1, "B")] {
+            if let t = constants[index], t.dtype != .f32 || t.rank != 2 { throw shapeError("\(role) must be F32 of rank 2, got \(t)") }
+        }
+        if constants.count > 2, let c = constants[2], c.dtype != .f32 || c.rank > 2 {
+            throw shapeError("C must be F32 of rank ≤ 2, got \(c)")
+        }
+    }
+
     /// (M, K, N) for these operands.
     public func dimensions(_ inputs: [TensorType?]) throws -> (m: Int, k: Int, n: Int) {
         let a = inputs[0]!, b = inputs[1]!

@@ -17,6 +17,13 @@ public struct BatchNormalizationOp: Operator {
         guard epsilon >= 0 else { throw attributes.error("epsilon", "must be ≥ 0") }
     }
 
+    public func validateConstants(_ constants: [TensorType?]) throws {
+        let parameters = constants[1...].compactMap { $0 }
+        guard parameters.allSatisfy({ $0.dtype == .f32 && $0.rank == 1 }), Set(parameters.map(\.shape)).count <= 1 else {
+            throw shapeError("scale, B, mean and var must be F32 vectors of one length, got \(parameters)")
+        }
+    }
+
     public func inferTypes(_ inputs: [TensorType?]) throws -> [TensorType] {
         let x = inputs[0]!
         try requireFloat(x, "X")

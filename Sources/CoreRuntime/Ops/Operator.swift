@@ -25,10 +25,16 @@ public protocol Operator: Sendable {
     /// True when output 0 is input 0's bytes under another shape: the planner then gives the
     /// output the input's memory and runs no kernel.
     var isView: Bool { get }
+
+    /// Checks the operands whose types are known when the model opens (constant tensors; nil for
+    /// the others), so a malformed weight is an invalid model, not a failure at the first run.
+    /// Throws a message the caller prefixes with the node.
+    func validateConstants(_ constants: [TensorType?]) throws
 }
 
 extension Operator {
     public var isView: Bool { false }
+    public func validateConstants(_ constants: [TensorType?]) throws {}
     public func flops(_ inputs: [TensorType?], _ outputs: [TensorType]) -> Int { 0 }
     public var type: String { Self.type }
 }
@@ -37,16 +43,33 @@ extension Operator {
 /// Throws only for data-dependent failures (a Gather index out of range).
 public typealias Kernel = @Sendable (KernelArguments) throws -> Void
 
+/// A kernel and the scratch memory it needs while it runs (im2col columns, partial products).
+/// The planner places scratch in the run's arena, alive for that one step only, so concurrent
+/// runs never share it and nothing is allocated on the run path.
+public struct PreparedKernel: Sendable {
+    public let run: Kernel
+    public let scratchBytes: Int
+
+    public init(scratchBytes: Int = 0, _ run: @escaping Kernel) {
+        self.run = run
+        self.scratchBytes = scratchBytes
+    }
+}
+
 /// The memory a kernel reads and writes in one run: pointers by value id.
 public struct KernelArguments {
     let table: UnsafeBufferPointer<UnsafeMutableRawPointer?>
     let inputIDs: [Int]
     let outputIDs: [Int]
+    /// `PreparedKernel.scratchBytes` of memory for this call only (nil when none was asked for).
+    public let scratch: UnsafeMutableRawPointer?
 
-    public init(table: UnsafeBufferPointer<UnsafeMutableRawPointer?>, inputIDs: [Int], outputIDs: [Int]) {
+    public init(table: UnsafeBufferPointer<UnsafeMutableRawPointer?>, inputIDs: [Int], outputIDs: [Int],
+                scratch: UnsafeMutableRawPointer?) {
         self.table = table
         self.inputIDs = inputIDs
         self.outputIDs = outputIDs
+        self.scratch = scratch
     }
 
     public func rawInput(_ index: Int) -> UnsafeRawPointer? {

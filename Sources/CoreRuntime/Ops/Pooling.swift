@@ -8,15 +8,12 @@ public struct PoolWindow: Sendable {
 
     init(_ attributes: Attributes, op: String, extra: Set<String> = []) throws {
         try attributes.allowOnly(Set(["kernel_shape", "strides", "pads", "ceil_mode"]).union(extra), op: op)
-        guard let kernel = try attributes.ints("kernel_shape") else { throw attributes.error("kernel_shape", "is required") }
-        guard kernel.count == 2, kernel.allSatisfy({ $0 >= 1 }) else {
-            throw attributes.error("kernel_shape", "must be two sizes ≥ 1, got \(kernel)")
-        }
+        guard attributes.values["kernel_shape"] != nil else { throw attributes.error("kernel_shape", "is required") }
+        let kernel = try attributes.sizes("kernel_shape", count: 2, default: [], in: 1...Attributes.maxSize)
         self.kernel = kernel
-        strides = try attributes.ints("strides", count: 2, default: [1, 1])
-        pads = try attributes.ints("pads", count: 4, default: [0, 0, 0, 0])
+        strides = try attributes.sizes("strides", count: 2, default: [1, 1], in: 1...Attributes.maxSize)
+        pads = try attributes.sizes("pads", count: 4, default: [0, 0, 0, 0], in: 0...Attributes.maxSize)
         let ceil = try attributes.int("ceil_mode", default: 0)
-        guard strides.allSatisfy({ $0 >= 1 }) else { throw attributes.error("strides", "must be ≥ 1, got \(strides)") }
         // A pad as large as the kernel would allow windows that see only padding.
         guard pads.allSatisfy({ $0 >= 0 }), pads[0] < kernel[0], pads[2] < kernel[0], pads[1] < kernel[1], pads[3] < kernel[1] else {
             throw attributes.error("pads", "must be ≥ 0 and smaller than kernel_shape \(kernel), got \(pads)")
@@ -42,19 +39,19 @@ public struct PoolWindow: Sendable {
                                  try outputSize(input: x.shape[3], axis: 1)])
     }
 
-    /// Calls `body(planeOffset, outputIndex, hStart, hEnd, wStart, wEnd)` per output element,
-    /// window bounds unclipped (in padded coordinates relative to the input).
-    func forEachWindow(input: [Int], output: [Int], _ body: (Int, Int, Int, Int, Int, Int) -> Void) {
-        let (height, width, outH, outW) = (input[2], input[3], output[2], output[3])
-        for plane in 0..<(input[0] * input[1]) {
-            for oh in 0..<outH {
-                let hStart = oh * strides[0] - pads[0]
-                for ow in 0..<outW {
-                    let wStart = ow * strides[1] - pads[1]
-                    body(plane * height * width, (plane * outH + oh) * outW + ow,
-                         hStart, hStart + kernel[0], wStart, wStart + kernel[1])
-                }
-            }
+    /// One output position's window along one axis: `low..<high` are the input positions it
+    /// covers; `paddedSpan` is its length counting padding, clipped to the padded input (the
+    /// divisor of count_include_pad).
+    struct Span: Sendable {
+        let low: Int, high: Int, paddedSpan: Int
+    }
+
+    /// Windows for every output position along `axis`, computed once per plan so kernels only
+    /// loop.
+    func spans(axis: Int, input: Int, output: Int) -> [Span] {
+        (0..<output).map { o in
+            let start = o * strides[axis] - pads[axis], end = start + kernel[axis]
+            return Span(low: max(start, 0), high: min(end, input), paddedSpan: min(end, input + pads[axis + 2]) - start)
         }
     }
 }
@@ -76,20 +73,34 @@ public struct MaxPoolOp: Operator {
     }
 
     public func referenceKernel(_ inputs: [TensorType?], _ outputs: [TensorType]) throws -> Kernel {
-        let (inShape, outShape, window) = (inputs[0]!.shape, outputs[0].shape, self.window)
-        let (height, width) = (inShape[2], inShape[3])
+        let (inShape, outShape) = (inputs[0]!.shape, outputs[0].shape)
+        let (planes, height, width) = (inShape[0] * inShape[1], inShape[2], inShape[3])
+        let rows = window.spans(axis: 0, input: height, output: outShape[2])
+        let columns = window.spans(axis: 1, input: width, output: outShape[3])
         return { args in
-            let x = args.input(0), y = args.output(0)
-            window.forEachWindow(input: inShape, output: outShape) { plane, out, h0, h1, w0, w1 in
-                var best = -Float.infinity
-                for h in max(h0, 0)..<min(h1, height) {
-                    for w in max(w0, 0)..<min(w1, width) {
-                        let v = x[plane + h * width + w]
-                        if v > best || v.isNaN { best = v }  // NaN propagates, as in numpy.max
-                        if best.isNaN { break }
+            let x = args.input(0)
+            var y = args.output(0)
+            rows.withUnsafeBufferPointer { rows in
+                columns.withUnsafeBufferPointer { columns in
+                    for plane in 0..<planes {
+                        let source = x + plane * height * width
+                        for row in rows {
+                            for column in columns {
+                                var best = -Float.infinity
+                                var line = source + row.low * width
+                                for _ in row.low..<row.high {
+                                    for w in column.low..<column.high {
+                                        // NaN propagates, as in numpy.max: once best is NaN, v > best is false.
+                                        if line[w] > best || line[w].isNaN { best = line[w] }
+                                    }
+                                    line += width
+                                }
+                                y.pointee = best
+                                y += 1
+                            }
+                        }
                     }
                 }
-                y[out] = best
             }
         }
     }
@@ -116,20 +127,29 @@ public struct AveragePoolOp: Operator {
     }
 
     public func referenceKernel(_ inputs: [TensorType?], _ outputs: [TensorType]) throws -> Kernel {
-        let (inShape, outShape, window, countIncludePad) = (inputs[0]!.shape, outputs[0].shape, self.window, self.countIncludePad)
-        let (height, width) = (inShape[2], inShape[3])
+        let (inShape, outShape, countIncludePad) = (inputs[0]!.shape, outputs[0].shape, self.countIncludePad)
+        let (planes, height, width) = (inShape[0] * inShape[1], inShape[2], inShape[3])
+        let rows = window.spans(axis: 0, input: height, output: outShape[2])
+        let columns = window.spans(axis: 1, input: width, output: outShape[3])
         return { args in
-            let x = args.input(0), y = args.output(0)
-            window.forEachWindow(input: inShape, output: outShape) { plane, out, h0, h1, w0, w1 in
-                let (hLow, hHigh, wLow, wHigh) = (max(h0, 0), min(h1, height), max(w0, 0), min(w1, width))
-                var sum = 0.0
-                for h in hLow..<hHigh { for w in wLow..<wHigh { sum += Double(x[plane + h * width + w]) } }
-                // With count_include_pad the divisor counts padding, but never the part of a
-                // ceil-mode window that hangs past the padded input.
-                let divisor = countIncludePad
-                    ? (min(h1, height + window.pads[2]) - h0) * (min(w1, width + window.pads[3]) - w0)
-                    : (hHigh - hLow) * (wHigh - wLow)
-                y[out] = Float(sum / Double(divisor))
+            let x = args.input(0)
+            var y = args.output(0)
+            for plane in 0..<planes {
+                let source = x + plane * height * width
+                for row in rows {
+                    for column in columns {
+                        var sum = 0.0
+                        for h in row.low..<row.high {
+                            for w in column.low..<column.high { sum += Double(source[h * width + w]) }
+                        }
+                        // With count_include_pad the divisor counts padding, but never the part of
+                        // a ceil-mode window that hangs past the padded input.
+                        let divisor = countIncludePad ? row.paddedSpan * column.paddedSpan
+                                                      : (row.high - row.low) * (column.high - column.low)
+                        y.pointee = Float(sum / Double(divisor))
+                        y += 1
+                    }
+                }
             }
         }
     }

@@ -51,8 +51,7 @@ public struct ReshapeOp: ViewOp {
         }
         let total = input.reduce(1, *)
         if let inferred = result.firstIndex(of: -1) {
-            let known = result.filter { $0 != -1 }.reduce(1, *)
-            guard known > 0, total % known == 0 else {
+            guard let known = Shape.checkedByteCount(result.filter { $0 != -1 }), known > 0, total % known == 0 else {
                 throw shapeError("cannot reshape \(input) (\(total) elements) to \(shape)")
             }
             result[inferred] = total / known

@@ -11,6 +11,7 @@ final class ExecutionPlan: Sendable {
     struct Step: Sendable {
         let node: Int             // index into the session's graph nodes
         let kernel: Kernel
+        var scratchOffset: Int?   // in the arena, when the kernel asked for scratch
         let inputIDs: [Int]
         let outputIDs: [Int]
         let flops: Int
@@ -45,6 +46,7 @@ final class ExecutionPlan: Sendable {
         var firstUse = [Int](repeating: -1, count: session.valueCount)
         var lastUse = [Int](repeating: -1, count: session.valueCount)
         var steps: [Step] = []
+        var scratchSizes: [Int] = []
         for (nodeIndex, node) in graph.nodes.enumerated() {
             let inputIDs = session.nodeInputIDs[nodeIndex], outputIDs = session.nodeOutputIDs[nodeIndex]
             // Trailing optional inputs a node leaves out are nil, so every op can index up to
@@ -75,26 +77,29 @@ final class ExecutionPlan: Sendable {
                 lastUse[id] = max(lastUse[id], step)
             }
             let backend = session.placements[nodeIndex]
-            let kernel: Kernel
+            let kernel: PreparedKernel
             do {
                 kernel = try backend.prepare(node, inputs: inputTypes, outputs: outputTypes)
             } catch let error as SwiftletError {
                 throw SwiftletError(error.kind, "node '\(node.name)' (\(node.opType)) on \(backend.name): \(error.message)")
             }
             let bytes = inputTypes.reduce(0) { $0 + ($1?.byteCount ?? 0) } + outputTypes.reduce(0) { $0 + $1.byteCount }
-            steps.append(Step(node: nodeIndex, kernel: kernel, inputIDs: inputIDs,
+            scratchSizes.append(kernel.scratchBytes)
+            steps.append(Step(node: nodeIndex, kernel: kernel.run, scratchOffset: nil, inputIDs: inputIDs,
                               outputIDs: outputIDs, flops: node.op.flops(inputTypes, outputTypes), bytes: bytes,
                               onFallback: backend.name != session.backend.name))
         }
         // Graph outputs stay alive to the end: they are copied out after the last step.
         for id in session.outputIDs { lastUse[root[id]] = steps.count }
 
-        // Arena placement for every value a kernel writes.
+        // Arena placement for every value a kernel writes, and for each step's scratch.
         let written = (0..<session.valueCount).filter { firstUse[$0] >= 0 }
+        let scratchSteps = steps.indices.filter { scratchSizes[$0] > 0 }
         let (offsets, arenaBytes) = MemoryPlanner.place(written.map {
             MemoryPlanner.Buffer(size: types[$0]!.byteCount, firstStep: firstUse[$0], lastStep: lastUse[$0])
-        })
+        } + scratchSteps.map { MemoryPlanner.Buffer(size: scratchSizes[$0], firstStep: $0, lastStep: $0) })
         for (id, offset) in zip(written, offsets) { storage[id] = .arena(offset: offset) }
+        for (step, offset) in zip(scratchSteps, offsets[written.count...]) { steps[step].scratchOffset = offset }
         for id in 0..<session.valueCount where root[id] != id { storage[id] = storage[root[id]] }
 
         try Self.checkDeclaredOutputs(session: session, types: types, inputShapes: inputShapes)

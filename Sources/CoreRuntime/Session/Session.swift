@@ -154,7 +154,8 @@ public final class Session: Sendable {
             for step in plan.steps {
                 let before = profile ? Self.nanoseconds() : 0
                 do {
-                    try step.kernel(KernelArguments(table: pointers, inputIDs: step.inputIDs, outputIDs: step.outputIDs))
+                    try step.kernel(KernelArguments(table: pointers, inputIDs: step.inputIDs, outputIDs: step.outputIDs,
+                                                    scratch: step.scratchOffset.map { arena.base + $0 }))
                 } catch let error as SwiftletError {
                     let node = graph.nodes[step.node]
                     throw SwiftletError(error.kind, "node '\(node.name)' (\(node.opType)): \(error.message)")

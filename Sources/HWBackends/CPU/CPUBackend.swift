@@ -1,8 +1,8 @@
 import CBLAS
 import CoreRuntime
 
-/// The real CPU: OpenBLAS sgemm for Gemm, MatMul and Conv; the reference kernels (plain Swift,
-/// written so the compiler vectorizes their inner loops) for everything else.
+/// The real CPU: OpenBLAS sgemm for Gemm, MatMul and Conv, a direct MaxPool; the reference
+/// kernels (plain Swift, written so the compiler vectorizes their inner loops) for the rest.
 public struct CPUBackend: Backend {
     public var name: String { "cpu" }
 
@@ -13,12 +13,12 @@ public struct CPUBackend: Backend {
 
     public func supports(_ node: Node) -> Bool { true }
 
-    public func prepare(_ node: Node, inputs: [TensorType?], outputs: [TensorType]) throws -> Kernel {
+    public func prepare(_ node: Node, inputs: [TensorType?], outputs: [TensorType]) throws -> PreparedKernel {
         switch node.op {
-        case let gemm as GemmOp: try BLASKernels.gemm(gemm, inputs)
-        case is MatMulOp: try BLASKernels.matMul(inputs)
+        case let gemm as GemmOp: PreparedKernel(try BLASKernels.gemm(gemm, inputs))
+        case is MatMulOp: PreparedKernel(try BLASKernels.matMul(inputs))
         case let conv as ConvOp: try BLASKernels.conv(conv, inputs)
-        default: try node.op.referenceKernel(inputs, outputs)
+        default: PreparedKernel(try node.op.referenceKernel(inputs, outputs))
         }
     }
 }
