@@ -7,6 +7,7 @@ import threading
 from typing import Any, Mapping, Optional, Union
 
 from . import _capi
+from ._owned import OwnedHandle
 from ._errors import check
 
 OptionValue = Union[str, int, bool]
@@ -27,7 +28,7 @@ def _c_string(value: str, what: str) -> bytes:
     return data
 
 
-class Model:
+class Model(OwnedHandle):
     """A loaded model. Immutable; may be shared between threads and sessions.
 
         with swiftlet.Model("models/digits_mlp.swl") as model:
@@ -118,30 +119,12 @@ class Model:
             raise ValueError("this swiftlet.Model is closed")
         return self._handle
 
-    @property
-    def closed(self) -> bool:
-        return self._handle is None
-
     def close(self) -> None:
         """Frees the model. Sessions made from it keep working (they hold their own reference)."""
         with self._lock:
             handle, self._handle = self._handle, None
         if handle is not None:
             _capi.lib().swl_model_free(handle)
-
-    def __enter__(self) -> "Model":
-        self._require_open()
-        return self
-
-    def __exit__(self, *exc: Any) -> None:
-        self.close()
-
-    def __del__(self) -> None:
-        try:
-            if getattr(self, "_handle", None) is not None:
-                self.close()
-        except Exception:
-            pass
 
     def __repr__(self) -> str:
         where = repr(self.path) if self.path else "<bytes>"

@@ -9,6 +9,7 @@ from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple, Union
 import numpy as np
 
 from . import _capi
+from ._owned import OwnedHandle
 from ._errors import check
 from ._types import RunReport, TensorInfo, to_numpy_dtype, to_swl_dtype
 
@@ -17,7 +18,7 @@ Inputs = Union[Mapping[str, Any], Sequence[Any], np.ndarray]
 _MAX_CACHED_SHAPES = 64
 
 
-class Session:
+class Session(OwnedHandle):
     """A model bound to a backend; made by Model.session().
 
         with model.session(backend="cpu") as s:
@@ -235,10 +236,6 @@ class Session:
             if self._active == 0:
                 self._cond.notify_all()
 
-    @property
-    def closed(self) -> bool:
-        return self._handle is None
-
     def close(self) -> None:
         """Frees the session, after waiting for runs in flight on other threads."""
         with self._cond:
@@ -248,21 +245,6 @@ class Session:
                 self._cond.wait()
             handle, self._handle = self._handle, None
         _capi.lib().swl_session_free(handle)
-
-    def __enter__(self) -> "Session":
-        if self._handle is None:
-            raise ValueError("this swiftlet.Session is closed")
-        return self
-
-    def __exit__(self, *exc: Any) -> None:
-        self.close()
-
-    def __del__(self) -> None:
-        try:
-            if getattr(self, "_handle", None) is not None:
-                self.close()
-        except Exception:
-            pass
 
     def __repr__(self) -> str:
         ins = ", ".join(f"{i.name}{list(i.shape)}" for i in getattr(self, "_inputs", []))
