@@ -88,7 +88,7 @@ test-python: python-deps stage cli
 
 # ---- maintainers: regenerate the bundled digits models (needs PyTorch CPU from PyPI) ----------
 models: python-deps
-	$(VENV)/bin/pip install -q --disable-pip-version-check torch==2.13.0+cpu
+	$(VENV)/bin/pip install -q --disable-pip-version-check scikit-learn torch==2.13.0+cpu
 	$(PYTHON) tools/train_digits.py
 
 clean:

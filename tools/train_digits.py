@@ -11,7 +11,7 @@ Makes:
 Data: scikit-learn's copy of the UCI 8x8 digits (1,797 images, shipped with the package, no
 download), split 80/20 stratified with a fixed seed; the models only ever see the 80%.
 
-Run with `make models`, which installs PyTorch CPU (torch==2.13.0+cpu from PyPI) into .venv and
+Run with `make models`, which installs scikit-learn and PyTorch CPU (torch==2.13.0+cpu from PyPI) into .venv and
 runs `.venv/bin/python tools/train_digits.py`. Everything is seeded and single-threaded, so a rerun
 on the same machine and versions rewrites identical files.
 

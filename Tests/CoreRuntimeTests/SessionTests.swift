@@ -79,8 +79,8 @@ import TestSupport
         let s = try session()
         let input = HostTensor([Float](repeating: 0.5, count: 12), shape: [3, 4])
         var sentinel = [Float](repeating: -7, count: 4)
-        try input.bytes.withUnsafeBytes { raw in
-            try sentinel.withUnsafeMutableBytes { out in
+        input.bytes.withUnsafeBytes { raw in
+            sentinel.withUnsafeMutableBytes { out in
                 var outputs = [OutputBinding(name: "probs", dtype: .f32, data: out.baseAddress, capacity: out.count)]
                 expectError(.bufferTooSmall, mentioning: "'probs'") {
                     _ = try s.run(inputs: [InputBinding(name: nil, dtype: .f32, shape: [3, 4], data: raw.baseAddress, byteCount: 48)], outputs: &outputs)
