@@ -46,13 +46,16 @@ LOG_LEVEL_WARN = 2
 LOG_LEVEL_ERROR = 3
 
 
+Shape = ctypes.c_int64 * MAX_RANK
+
+
 class Tensor(ctypes.Structure):
     """struct swl_tensor: a non-owning view of caller memory."""
     _fields_ = [
         ("name", ctypes.c_char_p),
         ("dtype", ctypes.c_int),                      # swl_dtype (a C enum: int)
         ("rank", ctypes.c_int32),
-        ("shape", ctypes.c_int64 * MAX_RANK),
+        ("shape", Shape),
         ("data", ctypes.c_void_p),
         ("byte_size", ctypes.c_size_t),
     ]

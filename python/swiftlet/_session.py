@@ -33,7 +33,8 @@ class Session(OwnedHandle):
         self._cond = threading.Condition()
         self._active = 0                   # runs in flight (close waits for them)
         self.backend = backend
-        self._last_report: Optional[RunReport] = None
+        # The latest run's C report, converted only when asked for (most callers never do).
+        self._last_c_report: Optional[_capi.RunReport] = None
         # input shapes -> output shapes seen for them, to size dynamic outputs without a retry
         self._shape_cache: Dict[Any, Tuple[Tuple[int, ...], ...]] = {}
         try:
@@ -48,6 +49,9 @@ class Session(OwnedHandle):
             raise
         self._input_index = {info.name: i for i, info in enumerate(self._inputs)}
         self._output_index = {info.name: i for i, info in enumerate(self._outputs)}
+        self._input_names_c = [info.name.encode("utf-8") for info in self._inputs]
+        # Per output, what every run passes the library: encoded name and swl_dtype.
+        self._output_c = [(info.name.encode("utf-8"), to_swl_dtype(info.dtype)) for info in self._outputs]
 
     def _io_info(self, lib: ctypes.CDLL, is_output: int, index: int) -> TensorInfo:
         t = _capi.Tensor()
@@ -74,7 +78,8 @@ class Session(OwnedHandle):
     @property
     def last_report(self) -> Optional[RunReport]:
         """The RunReport of the most recent successful run() on this session (any thread)."""
-        return self._last_report
+        c_report = self._last_c_report
+        return RunReport.from_c(c_report) if c_report is not None else None
 
     # ---- running -----------------------------------------------------------------------------
     def run(self, inputs: Inputs, outputs: Optional[Sequence[str]] = None, *,
@@ -128,14 +133,13 @@ class Session(OwnedHandle):
                 raise RuntimeError(f"libswiftlet wrote output {names[i]!r} with shape {shape}, "
                                    f"larger than its {buffer.size}-element buffer")
             results[self._outputs[wanted[i]].name] = buffer[:count].reshape(shape)
-        run_report = RunReport.from_c(c_report)
         with self._cond:
             if cached != tuple(produced) and not all(self._outputs[i].is_static for i in wanted):
                 if len(self._shape_cache) >= _MAX_CACHED_SHAPES:
                     self._shape_cache.clear()
                 self._shape_cache[cache_key] = tuple(produced)
-            self._last_report = run_report
-        return (results, run_report) if report else results
+            self._last_c_report = c_report
+        return (results, RunReport.from_c(c_report)) if report else results
 
     def _prepare_inputs(self, inputs: Inputs):
         if isinstance(inputs, np.ndarray):
@@ -161,17 +165,14 @@ class Session(OwnedHandle):
                 label = self._inputs[index].name
             array = _convert_input(label, value,
                                    self._inputs[index].dtype if index is not None else None)
-            encoded = name.encode("utf-8") if name is not None else None
+            encoded = self._input_names_c[index] if index is not None else (
+                name.encode("utf-8") if name is not None else None)
             if encoded is not None and b"\0" in encoded:
                 raise ValueError(f"input name {name!r} contains a NUL character")
-            t = tensors[k]
-            t.name = encoded
-            t.dtype = to_swl_dtype(array.dtype)
-            t.rank = array.ndim
-            for d, size in enumerate(array.shape):
-                t.shape[d] = size
-            t.data = array.ctypes.data   # numpy allocates even empty arrays: never NULL
-            t.byte_size = array.nbytes
+            # One constructor call fills the struct (much cheaper than field-by-field from Python).
+            # numpy allocates even empty arrays, so data is never NULL.
+            tensors[k] = _capi.Tensor(encoded, to_swl_dtype(array.dtype), array.ndim,
+                                      _capi.Shape(*array.shape), array.ctypes.data, array.nbytes)
             keep_alive.append((array, encoded))
             signature.append((name if not positional else k, array.dtype.char, array.shape))
         return tensors, keep_alive, tuple(signature)
@@ -198,17 +199,10 @@ class Session(OwnedHandle):
         tensors = (_capi.Tensor * max(len(wanted), 1))()
         buffers, names = [], []
         for k, (index, shape) in enumerate(zip(wanted, shapes)):
-            info = self._outputs[index]
-            buffer = np.empty(max(math.prod(shape), 1), dtype=info.dtype)
-            encoded = info.name.encode("utf-8")
-            t = tensors[k]
-            t.name = encoded
-            t.dtype = to_swl_dtype(info.dtype)
-            t.rank = len(shape)
-            for d, size in enumerate(shape):
-                t.shape[d] = size
-            t.data = buffer.ctypes.data
-            t.byte_size = buffer.nbytes
+            encoded, dtype = self._output_c[index]
+            buffer = np.empty(max(math.prod(shape), 1), dtype=self._outputs[index].dtype)
+            tensors[k] = _capi.Tensor(encoded, dtype, len(shape), _capi.Shape(*shape),
+                                      buffer.ctypes.data, buffer.nbytes)
             buffers.append(buffer)
             names.append(encoded)   # keeps the name bytes alive with the struct
         return buffers, tensors, names
@@ -254,6 +248,10 @@ class Session(OwnedHandle):
 
 
 def _convert_input(label: str, value: Any, expected: Optional[np.dtype]) -> np.ndarray:
+    # The common case, an array already in the right form, needs no conversion at all.
+    if type(value) is np.ndarray and value.dtype == expected and value.flags.c_contiguous \
+            and value.ndim <= _capi.MAX_RANK:
+        return value
     array = np.asarray(value)
     if expected is not None:
         if array.dtype != expected and not np.can_cast(array.dtype, expected, "same_kind"):

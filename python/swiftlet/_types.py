@@ -28,6 +28,9 @@ def to_numpy_dtype(swl_dtype: int) -> np.dtype:
 
 def to_swl_dtype(dtype: np.dtype) -> Optional[int]:
     """The swl_dtype of a numpy dtype (native byte order), or None if there is none."""
+    found = _NUMPY_TO_SWL.get(dtype)  # the common case: a native dtype, one dict lookup
+    if found is not None:
+        return found
     dtype = np.dtype(dtype)
     if dtype.byteorder not in ("=", "|", "<"):
         return None
