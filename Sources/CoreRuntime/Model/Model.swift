@@ -13,12 +13,28 @@ public final class Model: Sendable {
 
     public static let formatVersion = "1"
 
+    /// Opens a `.swl` file, or an ONNX file (recognized by its content, imported in memory; its
+    /// external data is read only from the file's folder).
     public convenience init(path: String) throws {
-        try self.init(bytes: try ModelBytes.map(path: path))
+        let folder = path.lastIndex(of: "/").map { String(path[..<$0]) }.map { $0.isEmpty ? "/" : $0 } ?? "."
+        try self.init(bytes: try ModelBytes.map(path: path), folder: folder)
     }
 
-    /// Validates `bytes` as a `.swl` model (docs/FORMAT.md); any failure is `invalidModel`.
-    public init(bytes: ModelBytes) throws {
+    /// Validates `bytes` as a `.swl` model (docs/FORMAT.md), or imports them as ONNX. An imported
+    /// model is serialized to `.swl` and opened like any other, so both go through one validator.
+    /// `folder`: where an ONNX model's external data may be (nil: refused).
+    public convenience init(bytes: ModelBytes, folder: String? = nil) throws {
+        guard ONNXImporter.looksLikeONNX(bytes.buffer) else {
+            try self.init(validating: bytes)
+            return
+        }
+        let imported = try ONNXImporter.importModel(bytes.buffer, folder: folder)
+        let swl = SWLWriter.serialize(graph: imported.graph, tensors: imported.tensors, metadata: imported.metadata)
+        try self.init(validating: swl.withUnsafeBytes { ModelBytes.copy(of: $0) })
+    }
+
+    /// Any failure is `invalidModel`, naming the part at fault.
+    private init(validating bytes: ModelBytes) throws {
         let container = try SafetensorsContainer.parse(bytes.buffer)
         guard container.metadata["format"] == "swiftlet" else {
             throw SwiftletError.invalidModel("__metadata__ 'format' must be \"swiftlet\" (this is not a .swl model)")
