@@ -15,6 +15,7 @@ public func swl_model_load_memory(_ data: UnsafeRawPointer?, _ size: Int, _ outM
     reportingErrors("swl_model_load_memory") {
         let out = try prepare(outModel, "out_model")
         guard data != nil || size == 0 else { throw SwiftletError.invalidArgument("data is NULL but size is \(size)") }
+        guard size >= 0 else { throw SwiftletError.invalidArgument("size \(UInt(bitPattern: size)) is implausibly large") }
         let model = try Model(bytes: ModelBytes.copy(of: UnsafeRawBufferPointer(start: data, count: size)))
         out.pointee = Handles.make(model, kind: .model)
     }

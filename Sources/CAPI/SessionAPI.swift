@@ -62,7 +62,8 @@ public func swl_session_run(_ session: OpaquePointer?, _ inputs: UnsafePointer<s
         let handle = try Handles.object(session, .session, as: SessionHandle.self, parameter: "session")
         guard inputs != nil || inputCount == 0 else { throw SwiftletError.invalidArgument("inputs is NULL but n_inputs is \(inputCount)") }
         guard outputs != nil || outputCount == 0 else { throw SwiftletError.invalidArgument("outputs is NULL but n_outputs is \(outputCount)") }
-        guard inputCount <= maxTensorsPerCall, outputCount <= maxTensorsPerCall else {
+        // size_t arrives as Int: a huge count shows up negative.
+        guard (0...maxTensorsPerCall).contains(inputCount), (0...maxTensorsPerCall).contains(outputCount) else {
             throw SwiftletError.invalidArgument("n_inputs \(inputCount) / n_outputs \(outputCount) is implausibly large")
         }
         if let report, report.pointee.struct_size < UInt32(MemoryLayout<UInt32>.size) {

@@ -64,6 +64,7 @@ import TestSupport
         let data = [UInt8](repeating: 0, count: 8)
         expectInvalid(file(header: #"{"w":{"dtype":"F32","shape":[4294967296,4294967296],"data_offsets":[0,8]},\#(metadata)}"#, data: data), mentioning: "overflows")
         expectInvalid(file(header: #"{"w":{"dtype":"F32","shape":[-2],"data_offsets":[0,8]},\#(metadata)}"#, data: data), mentioning: "non-negative")
+        expectInvalid(file(header: #"{"e":{"dtype":"F32","shape":[0,4611686018427387904],"data_offsets":[0,0]},"w":{"dtype":"F32","shape":[2],"data_offsets":[0,8]},\#(metadata)}"#, data: data), mentioning: "outside 0...2147483647")
         expectInvalid(file(header: #"{"w":{"dtype":"F99","shape":[2],"data_offsets":[0,8]},\#(metadata)}"#, data: data), mentioning: "F99")
         expectInvalid(file(header: #"{"w":{"dtype":"I64","shape":[2],"data_offsets":[0,8]},\#(metadata)}"#, data: data), mentioning: "needs 16")
         expectInvalid(file(header: #"{"w":{"dtype":"F32","shape":[2]},\#(metadata)}"#, data: data), mentioning: "data_offsets")
@@ -108,12 +109,13 @@ import TestSupport
         expectInvalidGraph({ $0.nodes[0].attrs = ["transB": .int(2)] }, mentioning: "transB")
         expectInvalidGraph({ $0.nodes[0].attrs = ["transB": .string("yes")] }, mentioning: "transB")
         expectInvalidGraph({ $0.nodes[1].inputs = ["h", "h"] }, mentioning: "takes 1 inputs")
+        expectInvalidGraph({ $0.nodes[0].inputs[1] = "" }, mentioning: "input 1 is required but empty")
         expectInvalidGraph({ $0.outputs[0].name = "missing" }, mentioning: "'missing'")
         expectInvalidGraph({ $0.inputs[0].name = "w1" }, mentioning: "same name as a tensor")
         expectInvalidGraph({ $0.nodes.append(("Conv", ["input", "w1"], ["c"], ["strides": .array([.int(0), .int(1)])])) }, mentioning: "strides")
         // Sizes near Int.max would overflow shape arithmetic (a trap): rejected when the file opens.
         expectInvalidGraph({ $0.nodes.append(("Conv", ["input", "w1"], ["c"], ["pads": .array([.int(1 << 62), .int(0), .int(1 << 62), .int(0)])])) }, mentioning: "pads")
-        expectInvalidGraph({ $0.nodes.append(("Conv", ["input", "w1"], ["c"], [:])) }, mentioning: "W must be F32 [M, C/group, kH, kW]")
+        expectInvalidGraph({ $0.nodes.append(("Conv", ["input", "w1"], ["c"], [:])) }, mentioning: "W must be a float tensor [M, C/group, kH, kW]")
         expectInvalidGraph({ $0.nodes.append(("MaxPool", ["input"], ["p"], ["kernel_shape": .array([.int(1 << 62), .int(2)])])) }, mentioning: "kernel_shape")
         expectInvalidGraph({ $0.nodes.append(("MaxPool", ["input"], ["p"], ["kernel_shape": .array([.int(2), .int(2)]), "pads": .array([.int(2), .int(0), .int(0), .int(0)])])) }, mentioning: "pads")
     }

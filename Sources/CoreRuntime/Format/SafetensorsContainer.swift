@@ -79,6 +79,7 @@ public struct SafetensorsContainer: Sendable {
         guard let byteCount = Shape.checkedByteCount(shape, elementSize: dtype.byteSize) else {
             throw fail("shape \(shape) has more elements than fit in memory (product overflows)")
         }
+        if let problem = Shape.boundsProblem(shape) { throw fail(problem) }
         guard let offsets = fields["data_offsets"]?.array, offsets.count == 2,
               let begin = offsets[0].strictInt, let end = offsets[1].strictInt
         else { throw fail("'data_offsets' must be a list of two integers") }

@@ -19,8 +19,11 @@ public struct Node: Sendable {
         guard type.outputArity.contains(outputs.count) else {
             throw SwiftletError.invalidModel("node '\(name)': \(opType) has \(Self.describe(type.outputArity)) outputs, not \(outputs.count)")
         }
-        guard !inputs.isEmpty, !inputs[0].isEmpty else {
-            throw SwiftletError.invalidModel("node '\(name)': the first input is required")
+        // "" marks an absent optional input: allowed only past the op's required ones (and never
+        // among a variadic op's inputs).
+        let required = type.inputArity.upperBound == Int.max ? inputs.count : type.inputArity.lowerBound
+        if let missing = inputs.prefix(required).firstIndex(of: "") {
+            throw SwiftletError.invalidModel("node '\(name)': \(opType) input \(missing) is required but empty")
         }
         guard outputs.allSatisfy({ !$0.isEmpty }) else {
             throw SwiftletError.invalidModel("node '\(name)': output names must not be empty")

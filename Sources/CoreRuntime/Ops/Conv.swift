@@ -23,15 +23,15 @@ public struct ConvOp: Operator {
 
     public func validateConstants(_ constants: [TensorType?]) throws {
         if let w = constants[1] {
-            guard w.dtype == .f32, w.rank == 4 else { throw shapeError("W must be F32 [M, C/group, kH, kW], got \(w)") }
+            guard w.dtype.isFloat, w.rank == 4 else { throw shapeError("W must be a float tensor [M, C/group, kH, kW], got \(w)") }
             guard w.shape[0] % group == 0 else { throw shapeError("group \(group) does not divide W's \(w.shape[0]) output channels") }
             if let kernelShape, kernelShape != Array(w.shape[2...]) {
                 throw shapeError("kernel_shape \(kernelShape) differs from W's \(Array(w.shape[2...]))")
             }
         }
         if constants.count > 2, let b = constants[2] {
-            guard b.dtype == .f32, b.rank == 1, constants[1].map({ $0.shape[0] == b.shape[0] }) ?? true else {
-                throw shapeError("B must be F32 [M] matching W, got \(b)")
+            guard b.dtype.isFloat, b.rank == 1, constants[1].map({ $0.shape[0] == b.shape[0] }) ?? true else {
+                throw shapeError("B must be a float vector [M] matching W, got \(b)")
             }
         }
     }
@@ -85,7 +85,7 @@ public struct ConvOp: Operator {
 
     public func flops(_ inputs: [TensorType?], _ outputs: [TensorType]) -> Int {
         guard let g = try? geometry(inputs) else { return 0 }
-        return outputs[0].count * (2 * g.reduction + (inputs[2] != nil ? 1 : 0))
+        return Shape.saturatingProduct(outputs[0].count, 2, g.reduction)
     }
 
     public func referenceKernel(_ inputs: [TensorType?], _ outputs: [TensorType]) throws -> Kernel {

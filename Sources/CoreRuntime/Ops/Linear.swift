@@ -24,10 +24,10 @@ public struct GemmOp: Operator {
 
     public func validateConstants(_ constants: [TensorType?]) throws {
         for (index, role) in [(0, "A"), (1, "B")] {
-            if let t = constants[index], t.dtype != .f32 || t.rank != 2 { throw shapeError("\(role) must be F32 of rank 2, got \(t)") }
+            if let t = constants[index], !t.dtype.isFloat || t.rank != 2 { throw shapeError("\(role) must be a float tensor of rank 2, got \(t)") }
         }
-        if constants.count > 2, let c = constants[2], c.dtype != .f32 || c.rank > 2 {
-            throw shapeError("C must be F32 of rank ≤ 2, got \(c)")
+        if constants.count > 2, let c = constants[2], !c.dtype.isFloat || c.rank > 2 {
+            throw shapeError("C must be a float tensor of rank ≤ 2, got \(c)")
         }
     }
 
@@ -56,7 +56,7 @@ public struct GemmOp: Operator {
 
     public func flops(_ inputs: [TensorType?], _ outputs: [TensorType]) -> Int {
         let (m, k, n) = (try? dimensions(inputs)) ?? (0, 0, 0)
-        return 2 * m * k * n + (inputs[2] != nil ? m * n : 0)
+        return Shape.saturatingProduct(2, m, k, n)
     }
 
     public func referenceKernel(_ inputs: [TensorType?], _ outputs: [TensorType]) throws -> Kernel {
@@ -144,7 +144,7 @@ public struct MatMulOp: Operator {
 
     public func flops(_ inputs: [TensorType?], _ outputs: [TensorType]) -> Int {
         guard let g = try? Self.geometry(inputs[0]!, inputs[1]!) else { return 0 }
-        return 2 * g.batchCount * g.m * g.k * g.n
+        return Shape.saturatingProduct(2, g.batchCount, g.m, g.k, g.n)
     }
 
     public func referenceKernel(_ inputs: [TensorType?], _ outputs: [TensorType]) throws -> Kernel {

@@ -19,8 +19,8 @@ public struct BatchNormalizationOp: Operator {
 
     public func validateConstants(_ constants: [TensorType?]) throws {
         let parameters = constants[1...].compactMap { $0 }
-        guard parameters.allSatisfy({ $0.dtype == .f32 && $0.rank == 1 }), Set(parameters.map(\.shape)).count <= 1 else {
-            throw shapeError("scale, B, mean and var must be F32 vectors of one length, got \(parameters)")
+        guard parameters.allSatisfy({ $0.dtype.isFloat && $0.rank == 1 }), Set(parameters.map(\.shape)).count <= 1 else {
+            throw shapeError("scale, B, mean and var must be float vectors of one length, got \(parameters)")
         }
     }
 

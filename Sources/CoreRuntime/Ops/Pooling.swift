@@ -69,7 +69,7 @@ public struct MaxPoolOp: Operator {
     public func inferTypes(_ inputs: [TensorType?]) throws -> [TensorType] { [try window.outputType(inputs[0]!)] }
 
     public func flops(_ inputs: [TensorType?], _ outputs: [TensorType]) -> Int {
-        outputs[0].count * window.kernel[0] * window.kernel[1]
+        Shape.saturatingProduct(outputs[0].count, window.kernel[0], window.kernel[1])
     }
 
     // The window loop is written out here and in AveragePool rather than shared: a shared walker
@@ -126,7 +126,7 @@ public struct AveragePoolOp: Operator {
     public func inferTypes(_ inputs: [TensorType?]) throws -> [TensorType] { [try window.outputType(inputs[0]!)] }
 
     public func flops(_ inputs: [TensorType?], _ outputs: [TensorType]) -> Int {
-        outputs[0].count * (window.kernel[0] * window.kernel[1] + 1)
+        Shape.saturatingProduct(outputs[0].count, window.kernel[0], window.kernel[1])
     }
 
     public func referenceKernel(_ inputs: [TensorType?], _ outputs: [TensorType]) throws -> Kernel {

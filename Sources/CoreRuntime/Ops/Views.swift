@@ -98,6 +98,7 @@ public struct SqueezeOp: ViewOp {
             guard input[a] == 1 else { throw shapeError("cannot squeeze axis \(axis) of size \(input[a])") }
             return a
         })
+        guard normalized.count == axes.count else { throw shapeError("axes \(axes) repeat an axis") }
         return input.enumerated().filter { !normalized.contains($0.offset) }.map(\.element)
     }
 }

@@ -47,6 +47,7 @@ final class ExecutionPlan: Sendable {
         var lastUse = [Int](repeating: -1, count: session.valueCount)
         var steps: [Step] = []
         var scratchSizes: [Int] = []
+        var emptyOutputs: [Int] = []
         for (nodeIndex, node) in graph.nodes.enumerated() {
             let inputIDs = session.nodeInputIDs[nodeIndex], outputIDs = session.nodeOutputIDs[nodeIndex]
             // Trailing optional inputs a node leaves out are nil, so every op can index up to
@@ -57,8 +58,8 @@ final class ExecutionPlan: Sendable {
             let outputTypes: [TensorType]
             do {
                 outputTypes = try node.op.inferTypes(inputTypes)
-                for type in outputTypes where Shape.checkedByteCount(type.shape, elementSize: type.dtype.byteSize) == nil {
-                    throw SwiftletError.invalidArgument("output shape \(type.shape) is too large")
+                for type in outputTypes {
+                    if let problem = Shape.boundsProblem(type.shape) { throw SwiftletError.invalidArgument("output \(problem)") }
                 }
             } catch let error as SwiftletError {
                 throw SwiftletError(error.kind, "node '\(node.name)' (\(node.opType)): \(error.message)")
@@ -67,6 +68,13 @@ final class ExecutionPlan: Sendable {
 
             if node.op.isView {
                 root[outputIDs[0]] = root[inputIDs[0]]
+                continue
+            }
+            // Nothing to compute when every output is empty: preparing or running such a kernel
+            // would only loop over (possibly huge) dims of nothing.
+            if outputTypes.allSatisfy({ $0.count == 0 }) {
+                for id in outputIDs { firstUse[id] = -1 }
+                emptyOutputs.append(contentsOf: outputIDs)
                 continue
             }
             let step = steps.count
@@ -99,6 +107,8 @@ final class ExecutionPlan: Sendable {
             MemoryPlanner.Buffer(size: types[$0]!.byteCount, firstStep: firstUse[$0], lastStep: lastUse[$0])
         } + scratchSteps.map { MemoryPlanner.Buffer(size: scratchSizes[$0], firstStep: $0, lastStep: $0) })
         for (id, offset) in zip(written, offsets) { storage[id] = .arena(offset: offset) }
+        // Empty values need an address that is never dereferenced; any arena offset will do.
+        for id in emptyOutputs { storage[id] = .arena(offset: 0) }
         for (step, offset) in zip(scratchSteps, offsets[written.count...]) { steps[step].scratchOffset = offset }
         for id in 0..<session.valueCount where root[id] != id { storage[id] = storage[root[id]] }
 

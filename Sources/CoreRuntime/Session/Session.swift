@@ -135,7 +135,7 @@ public final class Session: Sendable {
         }
 
         var report = RunReport()
-        let arena = takeArena(bytes: plan.arenaBytes)
+        let arena = try takeArena(bytes: plan.arenaBytes)
         defer { returnArena(arena) }
         var table = [UnsafeMutableRawPointer?](repeating: nil, count: valueCount)
         // Zero-byte tensors still get a valid, never-dereferenced address.
@@ -195,6 +195,9 @@ public final class Session: Sendable {
         for (declared, shape) in zip(graph.inputs, shapes) {
             if let problem = declared.mismatch(shape, bindings: &bindings) {
                 throw SwiftletError.invalidArgument("input \(problem)")
+            }
+            if let problem = Shape.boundsProblem(shape) {
+                throw SwiftletError.invalidArgument("input '\(declared.name)': \(problem)")
             }
         }
     }
@@ -257,12 +260,12 @@ public final class Session: Sendable {
         return plan
     }
 
-    private func takeArena(bytes: Int) -> Arena {
+    private func takeArena(bytes: Int) throws -> Arena {
         let reused = arenas.withLock { pool -> Arena? in
             guard let index = pool.firstIndex(where: { $0.capacity >= bytes }) else { return nil }
             return pool.remove(at: index)
         }
-        return reused ?? Arena(capacity: bytes)
+        return try reused ?? Arena(capacity: bytes)
     }
 
     private func returnArena(_ arena: Arena) {
@@ -288,10 +291,15 @@ final class Arena: @unchecked Sendable {
     let base: UnsafeMutableRawPointer
     let capacity: Int
 
-    init(capacity: Int) {
+    /// posix_memalign rather than Swift's allocate, which aborts the process when memory runs out.
+    init(capacity: Int) throws {
+        var memory: UnsafeMutableRawPointer?
+        guard posix_memalign(&memory, MemoryPlanner.alignment, max(capacity, MemoryPlanner.alignment)) == 0, let memory else {
+            throw SwiftletError(.backendFailure, "cannot allocate \(capacity) bytes of activation memory")
+        }
         self.capacity = capacity
-        base = .allocate(byteCount: max(capacity, MemoryPlanner.alignment), alignment: MemoryPlanner.alignment)
+        base = memory
     }
 
-    deinit { base.deallocate() }
+    deinit { free(base) }
 }

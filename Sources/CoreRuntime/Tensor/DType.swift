@@ -19,4 +19,6 @@ public enum DType: String, Sendable, CaseIterable, Hashable {
     /// Types a graph input or output may have (activations).
     public var isActivationType: Bool { self == .f32 || self == .i32 || self == .i64 }
     public var isInteger: Bool { self == .i8 || self == .i32 || self == .i64 }
+    /// Types a float operand may be stored in (F16/BF16 constants are widened per session).
+    public var isFloat: Bool { self == .f32 || self == .f16 || self == .bf16 }
 }

@@ -31,6 +31,38 @@ public enum Shape {
         return total
     }
 
+    /// Every dim of every tensor is at most this (OpenBLAS takes 32-bit sizes, too).
+    public static let maxDim = Int(Int32.max)
+    /// The product of max(dim, 1) over a shape is at most this. A tensor with a zero dim holds
+    /// nothing, but its other dims still enter shape arithmetic and loops: bounding them keeps
+    /// every product of dims (with attributes below 2³¹) far from overflow.
+    public static let maxExtent = 1 << 48
+
+    /// Why `shape` is out of bounds, or nil when it is within them.
+    public static func boundsProblem(_ shape: [Int]) -> String? {
+        guard shape.allSatisfy({ $0 >= 0 && $0 <= maxDim }) else {
+            return "shape \(shape) has a dim outside 0...\(maxDim)"
+        }
+        var extent = 1
+        for dim in shape {
+            let (product, overflow) = extent.multipliedReportingOverflow(by: max(dim, 1))
+            guard !overflow, product <= maxExtent else { return "shape \(shape) is too large" }
+            extent = product
+        }
+        return nil
+    }
+
+    /// A product that saturates at Int.max instead of trapping (cost estimates such as FLOPs).
+    public static func saturatingProduct(_ factors: Int...) -> Int {
+        var result = 1
+        for factor in factors {
+            let (product, overflow) = result.multipliedReportingOverflow(by: factor)
+            if overflow { return Int.max }
+            result = product
+        }
+        return result
+    }
+
     /// Row-major strides in elements.
     public static func strides(_ shape: [Int]) -> [Int] {
         var strides = [Int](repeating: 1, count: shape.count)

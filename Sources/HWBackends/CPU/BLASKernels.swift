@@ -3,8 +3,17 @@ import CoreRuntime
 
 /// Gemm, MatMul and Conv on OpenBLAS sgemm.
 enum BLASKernels {
+    /// OpenBLAS takes 32-bit sizes; a product beyond that is refused when the plan is made.
+    static func blasSize(_ value: Int, _ what: String) throws -> Int32 {
+        guard let size = Int32(exactly: value) else {
+            throw SwiftletError.unsupported("\(what) \(value) exceeds OpenBLAS's 32-bit sizes")
+        }
+        return size
+    }
+
     static func gemm(_ op: GemmOp, _ inputs: [TensorType?]) throws -> Kernel {
         let (m, k, n) = try op.dimensions(inputs)
+        _ = try (blasSize(m, "M"), blasSize(k, "K"), blasSize(n, "N"))
         let lda = Int32(inputs[0]!.shape[1]), ldb = Int32(inputs[1]!.shape[1])
         let transA = op.transA ? CblasTrans : CblasNoTrans, transB = op.transB ? CblasTrans : CblasNoTrans
         let cShape = inputs[2]?.shape
@@ -19,8 +28,8 @@ enum BLASKernels {
             }
             guard m > 0, n > 0 else { return }
             if k == 0 {
-                // sgemm leaves beta·Y for an empty product; Y must still be defined.
-                for i in 0..<(m * n) { y[i] *= blasBeta }
+                // An empty product: Y = beta·C, or zeros (the arena holds an earlier run's bytes).
+                if blasBeta == 0 { y.update(repeating: 0, count: m * n) } else { for i in 0..<(m * n) { y[i] *= blasBeta } }
                 return
             }
             cblas_sgemm(CblasRowMajor, transA, transB, Int32(m), Int32(n), Int32(k), alpha,
@@ -31,6 +40,8 @@ enum BLASKernels {
     static func matMul(_ inputs: [TensorType?]) throws -> Kernel {
         let g = try MatMulOp.geometry(inputs[0]!, inputs[1]!)
         let (m, k, n) = (g.m, g.k, g.n)
+        _ = try (blasSize(m, "M"), blasSize(k, "K"), blasSize(n, "N"))
+        if g.isSharedRightOperand { _ = try blasSize(g.batchCount * m, "batch·M") }
         return { args in
             let a = args.input(0), b = args.input(1), y = args.output(0)
             guard m > 0, n > 0, g.batchCount > 0 else { return }
@@ -63,6 +74,7 @@ enum BLASKernels {
             && g.dilations == [1, 1]
         let outPlane = g.outH * g.outW, inPlane = g.height * g.width
         let (mg, cg, reduction) = (g.outChannelsPerGroup, g.inChannelsPerGroup, g.reduction)
+        _ = try (blasSize(reduction, "C/group·kH·kW"), blasSize(outPlane, "outH·outW"))
         let perImage = (reduction + mg) * outPlane
         let chunk = max(1, min(g.batch, convolutionScratchFloats / max(perImage, 1)))
         // One image at a time writes straight into Y; a chunk multiplies into scratch first and is
