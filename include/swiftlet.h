@@ -160,14 +160,17 @@ SWL_API const char* swl_backend_name(int32_t index);
 
 /* ---- Models ---------------------------------------------------------------------------------- */
 
-/* Opens and validates a .swl file (docs/FORMAT.md). The file is memory-mapped, not copied; it may
+/* Opens and validates a .swl file (docs/FORMAT.md), or an ONNX file (recognized by its content,
+ * imported in memory; external data is read only from the file's folder; an op, attribute or
+ * opset the importer cannot map is UNSUPPORTED, naming the node). A .swl file is memory-mapped, not copied; it may
  * be deleted or renamed afterwards, but must not be modified in place while the model or a session
  * made from it lives. Errors: INVALID_ARGUMENT (NULL path or out_model; a path that is not a
  * readable regular file, e.g. a directory), NOT_FOUND (no such file), INVALID_MODEL (any
  * validation failure; the message names the tensor, node or field). Thread-safe. */
 SWL_API SWL_NODISCARD swl_status swl_model_load_file(const char* path, swl_model** out_model);
-/* As swl_model_load_file, from memory. data is copied: the caller may free it as soon as this
- * returns. data may be NULL only if size is 0 (which then fails with INVALID_MODEL). */
+/* As swl_model_load_file, from memory (an ONNX model here may not use external data). data is
+ * copied: the caller may free it as soon as this returns. data may be NULL only if size is 0
+ * (which then fails with INVALID_MODEL). */
 SWL_API SWL_NODISCARD swl_status swl_model_load_memory(const void* data, size_t size,
                                                        swl_model** out_model);
 /* NULL-safe. Sessions hold their own reference, so a model may be freed right after
@@ -216,7 +219,8 @@ SWL_API SWL_NODISCARD swl_status swl_session_io_info(const swl_session* session,
  *   inputs:  exactly one per graph input, each matched by name or, when name is NULL, by position;
  *            dtype, rank and shape must fit the graph input (dynamic dimensions bind to the sizes
  *            given, consistently across inputs), byte_size must equal dtype x shape, and data
- *            must be aligned to the element size (NULL only when byte_size is 0).
+ *            must be aligned to the element size (NULL only when byte_size is 0). Every dim is at
+ *            most 2^31-1 and the product of max(dim, 1) at most 2^48, also for empty tensors.
  *   outputs: at most one per graph output, matched the same way; each is filled with the output's
  *            shape and data. Outputs the caller does not ask for are computed and dropped. To
  *            learn output shapes before allocating, pass data = NULL and byte_size = 0: the call
