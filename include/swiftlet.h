@@ -160,13 +160,14 @@ SWL_API const char* swl_backend_name(int32_t index);
 
 /* ---- Models ---------------------------------------------------------------------------------- */
 
-/* Opens and validates a .swl file (docs/FORMAT.md), or an ONNX file (recognized by its content,
- * imported in memory; external data is read only from the file's folder; an op, attribute or
- * opset the importer cannot map is UNSUPPORTED, naming the node). A .swl file is memory-mapped, not copied; it may
- * be deleted or renamed afterwards, but must not be modified in place while the model or a session
- * made from it lives. Errors: INVALID_ARGUMENT (NULL path or out_model; a path that is not a
- * readable regular file, e.g. a directory), NOT_FOUND (no such file), INVALID_MODEL (any
- * validation failure; the message names the tensor, node or field). Thread-safe. */
+/* Opens and validates a .swl file (docs/FORMAT.md), or an ONNX file (recognized by its content and
+ * imported in memory; its external data is read only from the file's folder). A .swl file is
+ * memory-mapped, not copied; it may be deleted or renamed afterwards, but must not be modified in
+ * place while the model or a session made from it lives. Errors: INVALID_ARGUMENT (NULL path or
+ * out_model; a path that is not a readable regular file, e.g. a directory), NOT_FOUND (no such
+ * file), INVALID_MODEL (any validation failure; the message names the tensor, node or field),
+ * UNSUPPORTED (an ONNX op, attribute or opset the importer cannot map; the message names the
+ * node, op and opset). Thread-safe. */
 SWL_API SWL_NODISCARD swl_status swl_model_load_file(const char* path, swl_model** out_model);
 /* As swl_model_load_file, from memory (an ONNX model here may not use external data). data is
  * copied: the caller may free it as soon as this returns. data may be NULL only if size is 0
