@@ -110,20 +110,30 @@ public struct SliceOp: Operator {
     }
 }
 
-/// Splits along `axis` into one output per part (`split` sizes, or equal parts).
+/// Splits along `axis` into one output per part: `split` sizes; or, with `num_outputs` (ONNX 18),
+/// parts of ⌈size / n⌉ with a smaller last one; or else equal parts.
 public struct SplitOp: Operator {
     public static let type = "Split"
     public static let inputArity = 1...1
     public static let outputArity = 1...Int.max
     public let axis: Int
     public let split: [Int]?
+    /// ONNX 18's `num_outputs`: the last part may be smaller.
+    public let lastMayBeSmaller: Bool
     let parts: Int
 
     public init(attributes: Attributes, inputCount: Int, outputCount: Int) throws {
-        try attributes.allowOnly(["axis", "split"], op: Self.type)
+        try attributes.allowOnly(["axis", "split", "num_outputs"], op: Self.type)
         axis = try attributes.int("axis", default: 0)
         split = try attributes.ints("split")
         parts = outputCount
+        if attributes.values["num_outputs"] != nil {
+            guard try attributes.int("num_outputs", default: 0) == outputCount else {
+                throw attributes.error("num_outputs", "must equal the number of outputs (\(outputCount))")
+            }
+            guard split == nil else { throw attributes.error("num_outputs", "cannot be combined with split") }
+        }
+        lastMayBeSmaller = attributes.values["num_outputs"] != nil
         if let split {
             guard split.count == outputCount, split.allSatisfy({ $0 >= 0 }) else {
                 throw attributes.error("split", "must list one size ≥ 0 per output (\(outputCount)), got \(split)")
@@ -138,6 +148,12 @@ public struct SplitOp: Operator {
                 throw shapeError("split \(split) does not add up to dim \(axis) of size \(shape[axis])")
             }
             return (axis, split)
+        }
+        if lastMayBeSmaller {
+            let part = (shape[axis] + parts - 1) / parts
+            let last = shape[axis] - part * (parts - 1)
+            guard last >= 0 else { throw shapeError("dim \(axis) of size \(shape[axis]) does not split into \(parts) parts of \(part)") }
+            return (axis, Array(repeating: part, count: parts - 1) + [last])
         }
         guard shape[axis] % parts == 0 else { throw shapeError("dim \(axis) of size \(shape[axis]) does not split into \(parts) equal parts") }
         return (axis, Array(repeating: shape[axis] / parts, count: parts))

@@ -63,11 +63,15 @@ struct ONNXConversion {
     }
 
     mutating func convert(_ graph: ONNXGraph) throws -> Graph {
-        for initializer in graph.initializers {
+        // Only initializers something reads: an unused one in a type Swiftlet lacks is no reason
+        // to refuse the model.
+        let read = Set(graph.nodes.flatMap(\.inputs) + graph.outputs.map(\.name))
+        for initializer in graph.initializers where read.contains(initializer.name) {
             constants[initializer.name] = try tensor(initializer)
         }
         // Older exporters also list initializers as graph inputs; those are constants.
-        let inputs = try graph.inputs.filter { constants[$0.name] == nil }.map { try valueInfo($0, what: "input") }
+        let initializerNames = Set(graph.initializers.map(\.name))
+        let inputs = try graph.inputs.filter { !initializerNames.contains($0.name) }.map { try valueInfo($0, what: "input") }
         let outputs = try graph.outputs.map { try valueInfo($0, what: "output") }
         for (index, node) in graph.nodes.enumerated() {
             try convert(node, index: index)

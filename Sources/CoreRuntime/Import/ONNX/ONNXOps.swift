@@ -48,8 +48,9 @@ extension ONNXConversion {
             constants[outputs[0]] = try constantValue(node, unsupported)
             return
         case "Dropout":
-            // Inference: the identity. Its mask output has no meaning here.
+            // Inference: the identity. Its mask output and training mode have no meaning here.
             guard outputs.count == 1 else { throw unsupported("the mask output is not supported") }
+            guard inputs.count < 3 else { throw unsupported("the training_mode input is not supported") }
             opType = "Identity"
             inputs = [inputs[0]]
             attrs = [:]
@@ -66,7 +67,6 @@ extension ONNXConversion {
             inputs = [inputs[0]]
         case "Split":
             if let split = try constantInts(1) { attrs["split"] = ints(split) }
-            attrs["num_outputs"] = nil  // opset 18: implied by the outputs
             inputs = [inputs[0]]
         case "Slice":
             guard let starts = try constantInts(1), let ends = try constantInts(2) else { throw unsupported("missing starts or ends") }
