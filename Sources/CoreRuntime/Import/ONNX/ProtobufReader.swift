@@ -101,27 +101,29 @@ struct ProtobufReader {
 
     /// Appends a repeated float field's values, packed or not.
     mutating func repeatedFloats(_ wire: WireType, into values: inout [Float]) throws(Malformed) {
-        switch wire {
-        case .fixed32: values.append(Float(bitPattern: try fixed32()))
-        case .lengthDelimited:
-            let payload = try lengthDelimited()
-            guard payload.count % 4 == 0 else { throw fail("packed floats of \(payload.count) bytes") }
-            var packed = ProtobufReader(payload)
-            while !packed.isAtEnd { values.append(Float(bitPattern: try packed.fixed32())) }
-        default: throw fail("repeated float field has wire type \(wire)")
+        try repeatedFixed(wire, single: .fixed32, size: 4, into: &values) { reader throws(Malformed) in
+            Float(bitPattern: try reader.fixed32())
         }
     }
 
     /// Appends a repeated double field's values, packed or not.
     mutating func repeatedDoubles(_ wire: WireType, into values: inout [Double]) throws(Malformed) {
-        switch wire {
-        case .fixed64: values.append(Double(bitPattern: try fixed64()))
-        case .lengthDelimited:
-            let payload = try lengthDelimited()
-            guard payload.count % 8 == 0 else { throw fail("packed doubles of \(payload.count) bytes") }
-            var packed = ProtobufReader(payload)
-            while !packed.isAtEnd { values.append(Double(bitPattern: try packed.fixed64())) }
-        default: throw fail("repeated double field has wire type \(wire)")
+        try repeatedFixed(wire, single: .fixed64, size: 8, into: &values) { reader throws(Malformed) in
+            Double(bitPattern: try reader.fixed64())
         }
+    }
+
+    /// A repeated fixed-width field: one value with wire type `single`, or packed `size`-byte values.
+    private mutating func repeatedFixed<T>(_ wire: WireType, single: WireType, size: Int, into values: inout [T],
+                                           _ read: (inout ProtobufReader) throws(Malformed) -> T) throws(Malformed) {
+        if wire == single {
+            values.append(try read(&self))
+            return
+        }
+        guard wire == .lengthDelimited else { throw fail("repeated fixed-width field has wire type \(wire)") }
+        let payload = try lengthDelimited()
+        guard payload.count % size == 0 else { throw fail("packed \(size)-byte values in \(payload.count) bytes") }
+        var packed = ProtobufReader(payload)
+        while !packed.isAtEnd { values.append(try read(&packed)) }
     }
 }
