@@ -173,3 +173,18 @@ def test_usage_errors(cli):
     failed(sh(cli, "run"))                      # no model
     proc = sh(cli)                              # bare command: usage, on either stream
     assert proc.returncode >= 0 and "inspect" in proc.stdout + proc.stderr
+
+
+def test_inspect_passes_shows_batchnorm_folded(cli):
+    path, graph, _ = model_info("digits_cnn")
+    stored = sum(1 for n in graph["nodes"] if n["op"] == "BatchNormalization")
+    assert stored == 2
+    doc = json.loads(ok(sh(cli, "inspect", path, "--json", "--passes")).stdout)
+    assert doc["ops"]["BatchNormalization"] == 2
+    # Both BatchNormalizations fold into the Conv before them; nothing else changes.
+    after = doc["ops_after_passes"]
+    assert "BatchNormalization" not in after
+    assert after == {op: n for op, n in doc["ops"].items() if op != "BatchNormalization"}
+    assert doc["inputs"][0]["shape"] == ["batch", 1, 8, 8]
+    text = ok(sh(cli, "inspect", path, "--passes")).stdout
+    assert "9 nodes stored → 7 after passes" in text
