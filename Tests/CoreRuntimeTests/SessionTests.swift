@@ -33,7 +33,8 @@ import TestSupport
                 let sum = probs.floats[(row * 3)..<(row * 3 + 3)].reduce(0, +)
                 #expect(abs(sum - 1) < 1e-6)
             }
-            #expect(report.nodeCount == (batch == 0 ? 0 : 4))  // empty outputs run no kernel
+            // Gemm, Gemm (the Relu fused into the first), Softmax; empty outputs run no kernel.
+            #expect(report.nodeCount == (batch == 0 ? 0 : 3))
             #expect(report.flops >= 2 * batch * (4 * 5 + 5 * 3))
         }
     }
@@ -101,7 +102,8 @@ import TestSupport
     }
 
     @Test func unsupportedNodesFallBackAndAreCounted() throws {
-        let s = try session(backend: ReluOnly())
+        // Without graph passes, so the Relu stays a node of its own.
+        let s = try session(backend: ReluOnly(), optimize: false)
         let (_, report) = try s.run(["input": HostTensor([Float](repeating: 1, count: 4), shape: [1, 4])], profile: true)
         #expect(report.fallbackNodeCount == 3)
         #expect(report.nodes.map(\.backend) == ["reference", "relu-only", "reference", "reference"])
@@ -168,6 +170,33 @@ import TestSupport
         let relu = ModelSpec(inputs: [f32("x", [.fixed(3)])], outputs: [f32("y", [.fixed(3)])], nodes: [("Relu", ["x"], ["y"], [:])])
         let y = try session(relu).run(["x": HostTensor([.nan, -1, 2], shape: [3])]).outputs["y"]!.floats
         #expect(y[0].isNaN && y[1] == 0 && y[2] == 2)
+    }
+
+    /// Relu/Clip after Conv/Gemm become the producer's clamp: the same numbers, fewer nodes;
+    /// not when the producer's output is read elsewhere.
+    @Test func activationsFuseIntoTheirProducer() throws {
+        var random = Random(11)
+        let spec = ModelSpec(
+            inputs: [f32("x", [.symbol("n"), .fixed(2), .fixed(5), .fixed(5)])],
+            outputs: [f32("y", [.symbol("n"), .fixed(3)]), f32("raw", [.symbol("n"), .fixed(3)])],
+            nodes: [
+                ("Conv", ["x", "w"], ["c"], ["pads": .array([.int(1), .int(1), .int(1), .int(1)])]),
+                ("Relu", ["c"], ["r"], [:]),
+                ("Flatten", ["r"], ["f"], [:]),
+                ("Gemm", ["f", "fc", "fb"], ["raw"], ["transB": .int(1)]),
+                ("Clip", ["raw"], ["y"], ["min": .double(-0.5), "max": .double(0.25)]),
+            ],
+            tensors: ["w": HostTensor(random.floats(4 * 2 * 9), shape: [4, 2, 3, 3]),
+                      "fc": HostTensor(random.floats(3 * 100), shape: [3, 100]), "fb": HostTensor(random.floats(3), shape: [3])])
+        let x = HostTensor(random.floats(2 * 2 * 25), shape: [2, 2, 5, 5])
+        let (fused, fusedReport) = try session(spec, optimize: true).run(["x": x])
+        let (plain, plainReport) = try session(spec, optimize: false).run(["x": x])
+        // Relu fuses into the Conv; the Clip cannot, because the Gemm's output is also a graph output.
+        #expect(fusedReport.nodeCount == 3)
+        #expect(plainReport.nodeCount == 4)
+        #expect(fused["y"] == plain["y"])
+        #expect(fused["raw"] == plain["raw"])
+        #expect(fused["y"]!.floats.allSatisfy { (-0.5...0.25).contains($0) })
     }
 
     @Test func viewsShareMemoryAndGraphOutputsCanBeViews() throws {

@@ -175,16 +175,17 @@ def test_usage_errors(cli):
     assert proc.returncode >= 0 and "inspect" in proc.stdout + proc.stderr
 
 
-def test_inspect_passes_shows_batchnorm_folded(cli):
+def test_inspect_passes_shows_folds_and_fusions(cli):
     path, graph, _ = model_info("digits_cnn")
-    stored = sum(1 for n in graph["nodes"] if n["op"] == "BatchNormalization")
-    assert stored == 2
+    stored = {}
+    for n in graph["nodes"]:
+        stored[n["op"]] = stored.get(n["op"], 0) + 1
+    assert stored["BatchNormalization"] == 2 and stored["Relu"] == 1 and stored["Clip"] == 1
     doc = json.loads(ok(sh(cli, "inspect", path, "--json", "--passes")).stdout)
-    assert doc["ops"]["BatchNormalization"] == 2
-    # Both BatchNormalizations fold into the Conv before them; nothing else changes.
-    after = doc["ops_after_passes"]
-    assert "BatchNormalization" not in after
-    assert after == {op: n for op, n in doc["ops"].items() if op != "BatchNormalization"}
+    assert doc["ops"] == stored
+    # Each BatchNormalization folds into the Conv before it, then the Relu and the Clip (ReLU6)
+    # fuse into those Convs as output clamps; MaxPool, Flatten and Gemm stay.
+    assert doc["ops_after_passes"] == {"Conv": 2, "MaxPool": 1, "Flatten": 1, "Gemm": 1}
     assert doc["inputs"][0]["shape"] == ["batch", 1, 8, 8]
     text = ok(sh(cli, "inspect", path, "--passes")).stdout
-    assert "9 nodes stored → 7 after passes" in text
+    assert "9 nodes stored → 5 after passes" in text

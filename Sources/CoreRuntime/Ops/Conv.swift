@@ -1,4 +1,5 @@
-/// 2-D convolution, NCHW, W = [M, C/group, kH, kW], optional bias [M].
+/// 2-D convolution, NCHW, W = [M, C/group, kH, kW], optional bias [M]; the output is clamped to
+/// [clip_min, clip_max] (a fused activation).
 public struct ConvOp: Operator {
     public static let type = "Conv"
     public static let inputArity = 2...3
@@ -9,9 +10,11 @@ public struct ConvOp: Operator {
     public let dilations: [Int]
     public let group: Int
     let kernelShape: [Int]?
+    public let clamp: FusedClamp
 
     public init(attributes: Attributes, inputCount: Int, outputCount: Int) throws {
-        try attributes.allowOnly(["strides", "pads", "dilations", "group", "kernel_shape"], op: Self.type)
+        try attributes.allowOnly(Set(["strides", "pads", "dilations", "group", "kernel_shape"]).union(FusedClamp.attributeNames), op: Self.type)
+        clamp = try FusedClamp(attributes)
         strides = try attributes.sizes("strides", count: 2, default: [1, 1], in: 1...Attributes.maxSize)
         pads = try attributes.sizes("pads", count: 4, default: [0, 0, 0, 0], in: 0...Attributes.maxSize)
         dilations = try attributes.sizes("dilations", count: 2, default: [1, 1], in: 1...Attributes.maxSize)
@@ -90,6 +93,7 @@ public struct ConvOp: Operator {
 
     public func referenceKernel(_ inputs: [TensorType?], _ outputs: [TensorType]) throws -> Kernel {
         let g = try geometry(inputs)
+        let clamp = self.clamp
         return { args in
             let x = args.input(0), w = args.input(1), bias = args.optionalInput(2), y = args.output(0)
             for n in 0..<g.batch {
@@ -111,7 +115,7 @@ public struct ConvOp: Operator {
                                     }
                                 }
                             }
-                            y[((n * g.outChannels + m) * g.outH + oh) * g.outW + ow] = Float(sum)
+                            y[((n * g.outChannels + m) * g.outH + oh) * g.outW + ow] = clamp.apply(Float(sum))
                         }
                     }
                 }

@@ -1,5 +1,5 @@
 /// Y = alpha · op(A) · op(B) + beta · C, with op = transpose when transA/transB, A and B of rank 2
-/// and C broadcasting to Y.
+/// and C broadcasting to Y; then clamped to [clip_min, clip_max] (a fused activation).
 public struct GemmOp: Operator {
     public static let type = "Gemm"
     public static let inputArity = 2...3
@@ -8,9 +8,11 @@ public struct GemmOp: Operator {
     public let beta: Float
     public let transA: Bool
     public let transB: Bool
+    public let clamp: FusedClamp
 
     public init(attributes: Attributes, inputCount: Int, outputCount: Int) throws {
-        try attributes.allowOnly(["alpha", "beta", "transA", "transB"], op: Self.type)
+        try attributes.allowOnly(Set(["alpha", "beta", "transA", "transB"]).union(FusedClamp.attributeNames), op: Self.type)
+        clamp = try FusedClamp(attributes)
         alpha = try attributes.float("alpha", default: 1)
         beta = try attributes.float("beta", default: 1)
         func flag(_ name: String) throws -> Bool {
@@ -63,7 +65,7 @@ public struct GemmOp: Operator {
         let (m, k, n) = try dimensions(inputs)
         let aCols = inputs[0]!.shape[1], bCols = inputs[1]!.shape[1]
         let cStrides = inputs[2].map { Shape.broadcastStrides($0.shape, to: [m, n]) }
-        let (transA, transB, alpha, beta) = (self.transA, self.transB, Double(alpha), Double(beta))
+        let (transA, transB, alpha, beta, clamp) = (self.transA, self.transB, Double(alpha), Double(beta), self.clamp)
         return { args in
             let a = args.input(0), b = args.input(1), y = args.output(0)
             let c = args.optionalInput(2)
@@ -77,7 +79,7 @@ public struct GemmOp: Operator {
                     }
                     var value = alpha * sum
                     if let c, let cStrides { value += beta * Double(c[row * cStrides[0] + col * cStrides[1]]) }
-                    y[row * n + col] = Float(value)
+                    y[row * n + col] = clamp.apply(Float(value))
                 }
             }
         }

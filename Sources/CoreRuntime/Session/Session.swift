@@ -67,6 +67,7 @@ public final class Session: Sendable {
         var graph = model.graph
         if options.optimizeGraph {
             graph = try FoldBatchNorm.apply(graph, &constants)
+            graph = try FuseActivation.apply(graph, constants: constants.mapValues(\.type))
         }
 
         var ids: [String: Int] = [:]

@@ -17,7 +17,7 @@ enum BLASKernels {
         let lda = Int32(inputs[0]!.shape[1]), ldb = Int32(inputs[1]!.shape[1])
         let transA = op.transA ? CblasTrans : CblasNoTrans, transB = op.transB ? CblasTrans : CblasNoTrans
         let cShape = inputs[2]?.shape
-        let alpha = op.alpha, beta = op.beta
+        let alpha = op.alpha, beta = op.beta, clamp = op.clamp
         return { args in
             let y = args.output(0)
             var blasBeta: Float = 0
@@ -30,10 +30,12 @@ enum BLASKernels {
             if k == 0 {
                 // An empty product: Y = beta·C, or zeros (the arena holds an earlier run's bytes).
                 if blasBeta == 0 { y.update(repeating: 0, count: m * n) } else { for i in 0..<(m * n) { y[i] *= blasBeta } }
+                clamp.apply(y, count: m * n)
                 return
             }
             cblas_sgemm(CblasRowMajor, transA, transB, Int32(m), Int32(n), Int32(k), alpha,
                         args.input(0), lda, args.input(1), ldb, blasBeta, y, Int32(n))
+            clamp.apply(y, count: m * n)
         }
     }
 
@@ -75,6 +77,7 @@ enum BLASKernels {
         let outPlane = g.outH * g.outW, inPlane = g.height * g.width
         let (mg, cg, reduction) = (g.outChannelsPerGroup, g.inChannelsPerGroup, g.reduction)
         _ = try (blasSize(reduction, "C/group·kH·kW"), blasSize(outPlane, "outH·outW"))
+        let clamp = op.clamp
         let perImage = (reduction + mg) * outPlane
         let chunk = max(1, min(g.batch, convolutionScratchFloats / max(perImage, 1)))
         // One image at a time writes straight into Y; a chunk multiplies into scratch first and is
@@ -110,9 +113,12 @@ enum BLASKernels {
                         for m in 0..<mg {
                             let row = y + ((first + i) * g.outChannels + group * mg + m) * outPlane
                             if !direct { row.update(from: product! + m * width + i * outPlane, count: outPlane) }
-                            if let bias {
-                                let value = bias[group * mg + m]
-                                for p in 0..<outPlane { row[p] += value }
+                            // The epilogue: bias and the fused activation, while the row is in cache.
+                            let value = bias?[group * mg + m] ?? 0
+                            if clamp.isNone {
+                                if value != 0 { for p in 0..<outPlane { row[p] += value } }
+                            } else {
+                                for p in 0..<outPlane { row[p] = clamp.apply(row[p] + value) }
                             }
                         }
                     }
