@@ -166,6 +166,39 @@ import TestSupport
         #expect(try s.run(["a": HostTensor([], shape: [2, 0]), "b": HostTensor([], shape: [0, 2])]).outputs["y"]!.floats == [0, 0, 0, 0])
     }
 
+    /// Parameters given as tensors are computed when the run is planned, from input shapes:
+    /// here y = Reshape(x, [batch · 2, -1]) with the target built from Shape(x).
+    @Test func parameterInputsAreComputedFromInputShapesWhenPlanning() throws {
+        func i64(_ values: [Int64], _ shape: [Int]) -> HostTensor {
+            HostTensor(dtype: .i64, shape: shape, bytes: values.withUnsafeBytes { Array($0) })
+        }
+        let spec = ModelSpec(
+            inputs: [f32("x", [.symbol("n"), .fixed(4)])],
+            outputs: [f32("y", [.symbol("m"), .fixed(2)])],
+            nodes: [
+                ("Shape", ["x"], ["s"], ["end": .int(1)]),
+                ("Mul", ["s", "two"], ["rows"], [:]),
+                ("Concat", ["rows", "minus1"], ["target"], ["axis": .int(0)]),
+                ("Reshape", ["x", "target"], ["y"], [:]),
+            ],
+            tensors: ["two": i64([2], [1]), "minus1": i64([-1], [1])])
+        let s = try session(spec)
+        for batch in [3, 1, 3] {
+            let x = HostTensor((0..<(batch * 4)).map(Float.init), shape: [batch, 4])
+            let (outputs, report) = try s.run(["x": x])
+            #expect(outputs["y"]!.shape == [batch * 2, 2])
+            #expect(outputs["y"]!.floats == x.floats)
+            #expect(report.nodeCount == 0)  // shape arithmetic at planning time; Reshape is a view
+        }
+        // A parameter read from tensor data cannot be planned for.
+        var dataDependent = spec
+        dataDependent.inputs.append(ValueInfo(name: "t", dtype: .i64, dims: [.fixed(2)]))
+        dataDependent.nodes[3].inputs = ["x", "t"]
+        expectError(.unsupported, mentioning: "must be computable when the plan is made") {
+            _ = try session(dataDependent).run(["x": HostTensor([0, 0, 0, 0], shape: [1, 4]), "t": i64([2, 2], [2])])
+        }
+    }
+
     @Test func reluLetsNaNThrough() throws {
         let relu = ModelSpec(inputs: [f32("x", [.fixed(3)])], outputs: [f32("y", [.fixed(3)])], nodes: [("Relu", ["x"], ["y"], [:])])
         let y = try session(relu).run(["x": HostTensor([.nan, -1, 2], shape: [3])]).outputs["y"]!.floats

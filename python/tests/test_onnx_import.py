@@ -29,7 +29,7 @@ ort = pytest.importorskip("onnxruntime")
 from onnx import TensorProto, helper, numpy_helper  # noqa: E402
 
 import swiftlet  # noqa: E402
-from conftest import DATA, MODELS, REPO, require_file  # noqa: E402
+from conftest import BACKENDS, DATA, MODELS, REPO, require_file  # noqa: E402
 
 F32 = TensorProto.FLOAT
 I64 = TensorProto.INT64
@@ -167,6 +167,43 @@ def case(name: str, opsets: Sequence[int] = (17,)):
 def single(op, feeds, inits={}, **kw):
     """Shorthand: (one_node model, feeds)."""
     return one_node(op, feeds, inits, **kw), feeds
+
+
+# Shape, Cast and integer arithmetic (shape computations; computed when a run is planned)
+@case("shape-start-end", (15, 21))
+def _(rng, opset):
+    return single("Shape", {"x": randn(rng, 2, 3, 4, 5)}, opset=opset, start=1, end=-1)
+
+
+@case("shape-whole", BOTH)
+def _(rng, opset):
+    return single("Shape", {"x": randn(rng, 3, 1, 7)}, opset=opset)
+
+
+@case("cast-float-to-int64", BOTH)
+def _(rng, opset):
+    x = np.array([-2.7, -0.5, 0.0, 0.5, 2.7, 1e6, -1e6], np.float32)
+    return single("Cast", {"x": x}, opset=opset, to=TensorProto.INT64)
+
+
+@case("cast-int64-to-float", BOTH)
+def _(rng, opset):
+    return single("Cast", {"x": np.array([-3, 0, 7, 1 << 20], np.int64)}, opset=opset, to=TensorProto.FLOAT)
+
+
+@case("int64-div-truncates", BOTH)
+def _(rng, opset):
+    return single("Div", {"a": np.array([7, -7, 6, -1], np.int64)}, {"b": np.array([2, 2, -4, 3], np.int64)},
+                  opset=opset)
+
+
+@case("int64-mul-sub-add-broadcast", BOTH)
+def _(rng, opset):
+    nodes = [helper.make_node("Mul", ["a", "b"], ["m"], name="mul"),
+             helper.make_node("Sub", ["m", "b"], ["s"], name="sub"),
+             helper.make_node("Add", ["s", "a"], ["y"], name="add")]
+    feeds = {"a": np.array([[1, -2, 3]], np.int64), "b": np.array([[4], [5]], np.int64)}
+    return build(nodes, feeds, ["y"], opset=opset), feeds
 
 
 # Gemm
@@ -959,36 +996,58 @@ def test_missing_default_opset(tmp_path):
     assert err.status_name == "SWL_STATUS_UNSUPPORTED", err.message
 
 
-def test_reshape_shape_from_shape_node(tmp_path):
-    """Shape → Reshape: computed shapes are not folded yet; whichever node the importer stops
-    at, the message names it, its op and the opset."""
+def _save(model, tmp_path, name="m.onnx"):
+    path = tmp_path / name
+    onnx.save(model, str(path))
+    return path
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_reshape_shape_from_shape_node(tmp_path, backend):
+    """Shape → Reshape: the target shape is computed when the run is planned."""
     nodes = [helper.make_node("Shape", ["like"], ["s"], name="shape_of_like"),
              helper.make_node("Reshape", ["x", "s"], ["y"], name="reshape_x")]
-    model = build(nodes, {"x": np.zeros((2, 3), np.float32),
-                          "like": np.zeros((3, 2), np.float32)}, ["y"], opset=17)
-    err = _load_error(model, tmp_path)
-    assert_unsupported(err, "opset 17")
-    assert ("shape_of_like" in err.message and "Shape" in err.message) or \
-        ("reshape_x" in err.message and "Reshape" in err.message and "constant" in err.message), \
-        err.message
+    feeds = {"x": np.arange(6, dtype=np.float32).reshape(2, 3), "like": np.zeros((3, 2), np.float32)}
+    model = build(nodes, feeds, ["y"], opset=17)
+    assert_matches(swiftlet_run(_save(model, tmp_path), feeds, backend), ort_run(model, feeds))
 
 
-def test_shape_gather_concat_chain(tmp_path):
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_shape_arithmetic_chains_with_a_dynamic_batch(tmp_path, backend):
+    """The pattern exporters emit for multi-head attention: the target shape is built from the
+    input's dynamic dims (Shape, Gather, Unsqueeze, Concat), with integer Mul, a Cast round trip
+    and a Slice whose end is computed too. Checked at two batch sizes with one session."""
     nodes = [helper.make_node("Shape", ["x"], ["s"], name="shape"),
              helper.make_node("Gather", ["s", "zero"], ["n"], name="batch_size", axis=0),
              helper.make_node("Unsqueeze", ["n", "zero_axes"], ["n1"], name="n1"),
-             helper.make_node("Concat", ["n1", "minus1"], ["target"], name="target", axis=0),
-             helper.make_node("Reshape", ["x", "target"], ["y"], name="reshape")]
+             helper.make_node("Slice", ["s", "one", "three"], ["hw"], name="hw"),
+             helper.make_node("Cast", ["hw"], ["hw_f"], name="to_float", to=TensorProto.FLOAT),
+             helper.make_node("Cast", ["hw_f"], ["hw_i"], name="to_int", to=TensorProto.INT64),
+             helper.make_node("Gather", ["hw_i", "zero_axes"], ["h"], name="h", axis=0),
+             helper.make_node("Gather", ["hw_i", "one"], ["w"], name="w", axis=0),
+             helper.make_node("Mul", ["h", "w"], ["flat"], name="flat"),
+             helper.make_node("Concat", ["n1", "flat"], ["target"], name="target", axis=0),
+             helper.make_node("Reshape", ["x", "target"], ["flat_x"], name="reshape"),
+             helper.make_node("Slice", ["flat_x", "zero_axes", "n1", "zero_axes"], ["y"], name="rows")]
     inits = [init("zero", np.array(0, np.int64)), init("zero_axes", np.array([0], np.int64)),
-             init("minus1", np.array([-1], np.int64))]
-    model = build(nodes, {"x": np.zeros((2, 3, 4), np.float32)}, ["y"], inits, opset=17)
-    assert_unsupported(_load_error(model, tmp_path), "opset 17")
+             init("one", np.array([1], np.int64)), init("three", np.array([3], np.int64))]
+    model = build(nodes, {"x": vi("x", ["batch", 3, 4])}, ["y"], inits, opset=17)
+    path = _save(model, tmp_path)
+    rng = np.random.default_rng(5)
+    with swiftlet.Model(path) as m, m.session(backend=backend) as session:
+        for batch in (2, 5, 2):
+            feeds = {"x": randn(rng, batch, 3, 4)}
+            assert_matches(session.run(feeds), ort_run(model, feeds), what=f"batch {batch}")
 
 
 def test_reshape_shape_from_graph_input(tmp_path):
-    model = one_node("Reshape", {"x": np.zeros((2, 3), np.float32),
-                                 "s": np.array([3, 2], np.int64)}, opset=17)
-    assert_unsupported(_load_error(model, tmp_path), "node0", "Reshape", "opset 17", "constant")
+    """A shape that is tensor data, not arithmetic on input shapes, cannot be planned for."""
+    feeds = {"x": np.zeros((2, 3), np.float32), "s": np.array([3, 2], np.int64)}
+    model = one_node("Reshape", feeds, opset=17)
+    with swiftlet.Model(_save(model, tmp_path)) as m, m.session() as session:
+        with pytest.raises(swiftlet.SwiftletError) as e:
+            session.run(feeds)
+    assert_unsupported(e.value, "node0", "Reshape", "must be computable when the plan is made")
 
 
 @pytest.mark.parametrize("op", ["Conv", "MaxPool", "AveragePool"])

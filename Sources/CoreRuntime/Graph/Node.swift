@@ -37,6 +37,16 @@ public struct Node: Sendable {
         self.op = try type.init(attributes: parsed, inputCount: inputs.count, outputCount: outputs.count)
     }
 
+    /// The same node with a bound op (parameter inputs turned into attributes) and fewer inputs.
+    init(_ node: Node, op: any Operator, inputs: [String]) {
+        name = node.name
+        opType = node.opType
+        self.inputs = inputs
+        outputs = node.outputs
+        attributes = node.attributes
+        self.op = op
+    }
+
     private static func describe(_ range: ClosedRange<Int>) -> String {
         range.lowerBound == range.upperBound ? "\(range.lowerBound)"
             : range.upperBound == Int.max ? "at least \(range.lowerBound)" : "\(range.lowerBound) to \(range.upperBound)"

@@ -21,6 +21,14 @@ public struct ConstantTensor: @unchecked Sendable {
         floats.withUnsafeBytes { owning(TensorType(.f32, shape), bytes: $0) }
     }
 
+    /// The same bytes under another shape (views of known values while planning).
+    func reshaped(_ type: TensorType) -> ConstantTensor { ConstantTensor(type: type, data: data, owner: owner) }
+
+    /// A copy as an owned tensor.
+    var host: HostTensor {
+        HostTensor(dtype: type.dtype, shape: type.shape, bytes: Array(UnsafeRawBufferPointer(start: data, count: type.byteCount)))
+    }
+
     public var floats: UnsafeBufferPointer<Float> {
         UnsafeBufferPointer(start: data.assumingMemoryBound(to: Float.self), count: type.count)
     }

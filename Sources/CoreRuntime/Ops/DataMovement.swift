@@ -40,14 +40,19 @@ public struct TransposeOp: Operator {
 /// ONNX Slice with static starts/ends/axes/steps and ONNX's clamping rules.
 public struct SliceOp: Operator {
     public static let type = "Slice"
-    public static let inputArity = 1...1
+    public static let inputArity = 1...5
     public static let outputArity = 1...1
+    public static let parameterInputs = ["starts", "ends", "axes", "steps"]
     public let starts: [Int], ends: [Int]
     public let axes: [Int]?
     public let steps: [Int]?
 
     public init(attributes: Attributes, inputCount: Int, outputCount: Int) throws {
         try attributes.allowOnly(["starts", "ends", "axes", "steps"], op: Self.type)
+        guard inputCount == 1 else {  // given as inputs: bound when a plan is made
+            (starts, ends, axes, steps) = ([], [], nil, nil)
+            return
+        }
         guard let starts = try attributes.ints("starts") else { throw attributes.error("starts", "is required") }
         guard let ends = try attributes.ints("ends"), ends.count == starts.count else {
             throw attributes.error("ends", "is required, with as many entries as starts")
@@ -114,8 +119,9 @@ public struct SliceOp: Operator {
 /// parts of ⌈size / n⌉ with a smaller last one; or else equal parts.
 public struct SplitOp: Operator {
     public static let type = "Split"
-    public static let inputArity = 1...1
+    public static let inputArity = 1...2
     public static let outputArity = 1...Int.max
+    public static let parameterInputs = ["split"]
     public let axis: Int
     public let split: [Int]?
     /// ONNX 18's `num_outputs`: the last part may be smaller.

@@ -97,10 +97,13 @@ public struct GeluOp: UnaryElementwiseOp {
     }
 }
 
-/// F32 (a, b) → F32 with numpy broadcasting.
+/// (a, b) → y with numpy broadcasting, on F32 or — for shape arithmetic — I32/I64 operands of
+/// one type.
 public protocol BinaryElementwiseOp: Operator {
     init()
     static func apply(_ a: Float, _ b: Float) -> Float
+    /// The integer form: wrapping like C, except that division by zero is an error.
+    static func apply(integer a: Int64, _ b: Int64) throws -> Int64
 }
 
 extension BinaryElementwiseOp {
@@ -114,18 +117,24 @@ extension BinaryElementwiseOp {
 
     public func inferTypes(_ inputs: [TensorType?]) throws -> [TensorType] {
         let a = inputs[0]!, b = inputs[1]!
-        try requireFloat(a, "A")
-        try requireFloat(b, "B")
+        guard a.dtype == b.dtype, a.dtype.isActivationType else {
+            throw SwiftletError.unsupported("operands must both be F32, I32 or I64, got \(a.dtype.rawValue) and \(b.dtype.rawValue)")
+        }
         guard let shape = Shape.broadcast(a.shape, b.shape) else {
             throw shapeError("shapes \(a.shape) and \(b.shape) do not broadcast")
         }
-        return [TensorType(.f32, shape)]
+        return [TensorType(a.dtype, shape)]
     }
 
     public func flops(_ inputs: [TensorType?], _ outputs: [TensorType]) -> Int { outputs[0].count }
 
     public func referenceKernel(_ inputs: [TensorType?], _ outputs: [TensorType]) -> Kernel {
         let walk = BroadcastWalk(shape: outputs[0].shape, aShape: inputs[0]!.shape, bShape: inputs[1]!.shape)
+        switch outputs[0].dtype {
+        case .i64: return integerKernel(walk, Int64.self)
+        case .i32: return integerKernel(walk, Int32.self)
+        default: break
+        }
         return { args in
             let a = args.input(0), b = args.input(1), y = args.output(0)
             let length = walk.runLength, aStep = walk.aStep, bStep = walk.bStep
@@ -142,26 +151,55 @@ extension BinaryElementwiseOp {
     }
 }
 
+extension BinaryElementwiseOp {
+    /// Integer operands (shape arithmetic): small tensors, so one plain loop over the walk.
+    func integerKernel<T: FixedWidthInteger>(_ walk: BroadcastWalk, _ type: T.Type) -> Kernel {
+        { args in
+            let a = args.input(0, as: T.self), b = args.input(1, as: T.self), y = args.output(0, as: T.self)
+            let length = walk.runLength, aStep = walk.aStep, bStep = walk.bStep
+            var failure: SwiftletError?
+            walk.forEachRun { o, ao, bo in
+                for i in 0..<length where failure == nil {
+                    do {
+                        y[o + i] = T(truncatingIfNeeded: try Self.apply(integer: Int64(a[ao + i * aStep]), Int64(b[bo + i * bStep])))
+                    } catch {
+                        failure = error as? SwiftletError
+                    }
+                }
+            }
+            if let failure { throw failure }
+        }
+    }
+}
+
 public struct AddOp: BinaryElementwiseOp {
     public static let type = "Add"
     public init() {}
     @inline(__always) public static func apply(_ a: Float, _ b: Float) -> Float { a + b }
+    public static func apply(integer a: Int64, _ b: Int64) -> Int64 { a &+ b }
 }
 
 public struct SubOp: BinaryElementwiseOp {
     public static let type = "Sub"
     public init() {}
     @inline(__always) public static func apply(_ a: Float, _ b: Float) -> Float { a - b }
+    public static func apply(integer a: Int64, _ b: Int64) -> Int64 { a &- b }
 }
 
 public struct MulOp: BinaryElementwiseOp {
     public static let type = "Mul"
     public init() {}
     @inline(__always) public static func apply(_ a: Float, _ b: Float) -> Float { a * b }
+    public static func apply(integer a: Int64, _ b: Int64) -> Int64 { a &* b }
 }
 
 public struct DivOp: BinaryElementwiseOp {
     public static let type = "Div"
     public init() {}
     @inline(__always) public static func apply(_ a: Float, _ b: Float) -> Float { a / b }
+    /// Truncates toward zero, like C and onnxruntime.
+    public static func apply(integer a: Int64, _ b: Int64) throws -> Int64 {
+        guard b != 0 else { throw SwiftletError.invalidArgument("integer division by zero") }
+        return a.dividedReportingOverflow(by: b).partialValue
+    }
 }

@@ -30,11 +30,31 @@ public protocol Operator: Sendable {
     /// the others), so a malformed weight is an invalid model, not a failure at the first run.
     /// Throws a message the caller prefixes with the node.
     func validateConstants(_ constants: [TensorType?]) throws
+
+    /// Integer-list attributes the op also accepts as tensor inputs, in input order from input 1
+    /// on: a Reshape's "shape", a Slice's "starts", "ends", "axes", "steps". Their values must be
+    /// known when a plan is made — constants, or arithmetic on input shapes.
+    static var parameterInputs: [String] { get }
 }
 
 extension Operator {
     public var isView: Bool { false }
     public func validateConstants(_ constants: [TensorType?]) throws {}
+    public static var parameterInputs: [String] { [] }
+
+    /// This op with tensor parameters (nil where absent) turned into its attributes, re-validated
+    /// by the op's own `init`; the result takes only input 0.
+    public func binding(_ parameters: [HostTensor?], attributes: Attributes, outputCount: Int) throws -> any Operator {
+        var values = attributes.values
+        for (name, tensor) in zip(Self.parameterInputs, parameters) {
+            guard let tensor else { continue }
+            guard tensor.dtype == .i64 || tensor.dtype == .i32, tensor.shape.count <= 1 else {
+                throw SwiftletError.invalidArgument("parameter '\(name)' must be an I64 or I32 vector, got \(tensor.dtype.rawValue)\(tensor.shape)")
+            }
+            values[name] = .array(tensor.integers.map { .int($0) })
+        }
+        return try Self(attributes: Attributes(values, nodeName: attributes.nodeName), inputCount: 1, outputCount: outputCount)
+    }
     public func flops(_ inputs: [TensorType?], _ outputs: [TensorType]) -> Int { 0 }
     public var type: String { Self.type }
 }
@@ -103,6 +123,7 @@ func requireFloat(_ type: TensorType, _ role: String) throws {
 /// The registry of operator types, by name.
 public enum Operators {
     public static let all: [any Operator.Type] = [
+        ShapeOp.self, CastOp.self,
         GemmOp.self, MatMulOp.self, ConvOp.self, MaxPoolOp.self, AveragePoolOp.self,
         GlobalAveragePoolOp.self, BatchNormalizationOp.self,
         ReluOp.self, SigmoidOp.self, TanhOp.self, ClipOp.self, GeluOp.self,

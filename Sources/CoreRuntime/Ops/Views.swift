@@ -25,12 +25,22 @@ extension ViewOp {
 /// inferred from the element count.
 public struct ReshapeOp: ViewOp {
     public static let type = "Reshape"
+    public static let inputArity = 1...2
+    public static let parameterInputs = ["shape"]
     public let shape: [Int]
     public let allowZero: Bool
 
     public init(attributes: Attributes, inputCount: Int, outputCount: Int) throws {
         try attributes.allowOnly(["shape", "allowzero"], op: Self.type)
-        guard let shape = try attributes.ints("shape") else { throw attributes.error("shape", "is required") }
+        guard (try attributes.ints("shape") == nil) == (inputCount > 1) else {
+            throw attributes.error("shape", "must be given either as an attribute or as input 1, exactly once")
+        }
+        guard let shape = try attributes.ints("shape") else {
+            // Given as input 1: bound when a plan is made.
+            self.shape = []
+            allowZero = try attributes.int("allowzero", default: 0) == 1
+            return
+        }
         let allow = try attributes.int("allowzero", default: 0)
         guard allow == 0 || allow == 1 else { throw attributes.error("allowzero", "must be 0 or 1") }
         guard shape.allSatisfy({ $0 >= -1 }), shape.filter({ $0 == -1 }).count <= 1 else {
@@ -84,6 +94,8 @@ public struct FlattenOp: ViewOp {
 /// Removes the listed size-1 axes (all size-1 axes when none are listed).
 public struct SqueezeOp: ViewOp {
     public static let type = "Squeeze"
+    public static let inputArity = 1...2
+    public static let parameterInputs = ["axes"]
     public let axes: [Int]?
 
     public init(attributes: Attributes, inputCount: Int, outputCount: Int) throws {
@@ -106,10 +118,13 @@ public struct SqueezeOp: ViewOp {
 /// Inserts size-1 axes at the listed positions of the output.
 public struct UnsqueezeOp: ViewOp {
     public static let type = "Unsqueeze"
+    public static let inputArity = 1...2
+    public static let parameterInputs = ["axes"]
     public let axes: [Int]
 
     public init(attributes: Attributes, inputCount: Int, outputCount: Int) throws {
         try attributes.allowOnly(["axes"], op: Self.type)
+        guard inputCount == 1 else { axes = []; return }  // given as input 1: bound when a plan is made
         guard let axes = try attributes.ints("axes"), !axes.isEmpty else { throw attributes.error("axes", "is required") }
         self.axes = axes
     }

@@ -5,6 +5,7 @@ final class ExecutionPlan: Sendable {
         case input(Int)           // graph input index: the caller's memory
         case constant(Int)        // index into `Session.constantData`
         case arena(offset: Int)
+        case planValue(Int)       // index into `planValues`: computed when the plan was made
         case absent               // an optional input that is not given
     }
 
@@ -20,6 +21,8 @@ final class ExecutionPlan: Sendable {
     }
 
     let types: [TensorType?]
+    /// Values computed when the plan was made: shapes and arithmetic on them.
+    let planValues: [ConstantTensor]
     /// Per value id; a view's entry is its root's storage.
     let storage: [Storage]
     let steps: [Step]
@@ -41,6 +44,14 @@ final class ExecutionPlan: Sendable {
             storage[constant.id] = .constant(index)
         }
 
+        // Values known while planning: integer constants, then every node computed from them
+        // and from input shapes (Shape, and the small arithmetic exporters build on it).
+        var known: [Int: ConstantTensor] = [:]
+        for constant in session.constantValues where constant.tensor.type.dtype.isInteger {
+            known[constant.id] = constant.tensor
+        }
+        var planValues: [ConstantTensor] = []
+
         // Shape inference and kernel preparation, node by node (topological order).
         var root = Array(0..<session.valueCount)  // a view's value id → the value owning its bytes
         var firstUse = [Int](repeating: -1, count: session.valueCount)
@@ -48,8 +59,28 @@ final class ExecutionPlan: Sendable {
         var steps: [Step] = []
         var scratchSizes: [Int] = []
         var emptyOutputs: [Int] = []
-        for (nodeIndex, node) in graph.nodes.enumerated() {
-            let inputIDs = session.nodeInputIDs[nodeIndex], outputIDs = session.nodeOutputIDs[nodeIndex]
+        for (nodeIndex, storedNode) in graph.nodes.enumerated() {
+            var node = storedNode
+            var inputIDs = session.nodeInputIDs[nodeIndex]
+            let outputIDs = session.nodeOutputIDs[nodeIndex]
+            // Parameters given as tensors become attributes, from their values known now.
+            if !type(of: node.op).parameterInputs.isEmpty && inputIDs.count > 1 {
+                var parameters: [HostTensor?] = []
+                for (offset, id) in inputIDs.dropFirst().enumerated() {
+                    guard id >= 0 else { parameters.append(nil); continue }
+                    guard let value = known[id] else {
+                        throw SwiftletError.unsupported("node '\(node.name)' (\(node.opType)): input \(offset + 1) ('\(node.inputs[offset + 1])') must be computable when the plan is made (from constants and input shapes), but depends on tensor values")
+                    }
+                    parameters.append(value.host)
+                }
+                do {
+                    let bound = try node.op.binding(parameters, attributes: node.attributes, outputCount: outputIDs.count)
+                    node = Node(node, op: bound, inputs: [node.inputs[0]])
+                } catch let error as SwiftletError {
+                    throw SwiftletError(error.kind, "node '\(node.name)' (\(node.opType)): \(error.message)")
+                }
+                inputIDs = [inputIDs[0]]
+            }
             // Trailing optional inputs a node leaves out are nil, so every op can index up to
             // its full arity.
             let arity = type(of: node.op).inputArity.upperBound
@@ -68,6 +99,23 @@ final class ExecutionPlan: Sendable {
 
             if node.op.isView {
                 root[outputIDs[0]] = root[inputIDs[0]]
+                if let value = known[inputIDs[0]] { known[outputIDs[0]] = value.reshaped(outputTypes[0]) }
+                continue
+            }
+            // Computable now: a Shape, or a small result of values already known.
+            let inputsKnown = inputIDs.allSatisfy { $0 < 0 || known[$0] != nil }
+            if (node.op is ShapeOp || (inputsKnown && !inputIDs.isEmpty))
+                && outputTypes.allSatisfy({ $0.count <= Self.planTimeElementLimit }) {
+                do {
+                    let values = try Self.evaluate(node.op, inputTypes, outputTypes, inputIDs.map { $0 < 0 ? nil : known[$0] })
+                    for (id, value) in zip(outputIDs, values) {
+                        known[id] = value
+                        storage[id] = .planValue(planValues.count)
+                        planValues.append(value)
+                    }
+                } catch let error as SwiftletError {
+                    throw SwiftletError(error.kind, "node '\(node.name)' (\(node.opType)): \(error.message)")
+                }
                 continue
             }
             // Nothing to compute when every output is empty: preparing or running such a kernel
@@ -114,12 +162,33 @@ final class ExecutionPlan: Sendable {
 
         try Self.checkDeclaredOutputs(session: session, types: types, inputShapes: inputShapes)
         self.types = types
+        self.planValues = planValues
         self.storage = storage
         self.steps = steps
         self.arenaBytes = arenaBytes
         flops = steps.reduce(0) { $0 + $1.flops }
         bytesMoved = steps.reduce(0) { $0 + $1.bytes }
         fallbackSteps = steps.count { $0.onFallback }
+    }
+
+    /// Results at most this large are computed while planning when their inputs are known.
+    static let planTimeElementLimit = 4096
+
+    /// Runs `op`'s reference kernel on known values, into new owned tensors.
+    private static func evaluate(_ op: any Operator, _ inputTypes: [TensorType?], _ outputTypes: [TensorType],
+                                 _ inputs: [ConstantTensor?]) throws -> [ConstantTensor] {
+        let kernel = try op.referenceKernel(inputTypes, outputTypes)
+        let outputs = outputTypes.map { type in
+            [UInt8](repeating: 0, count: type.byteCount).withUnsafeBytes { ConstantTensor.owning(type, bytes: $0) }
+        }
+        // The outputs are owned, fresh memory: writing through it is how they get their values.
+        let table = inputs.map { $0.map { UnsafeMutableRawPointer(mutating: $0.data) } }
+            + outputs.map { UnsafeMutableRawPointer(mutating: $0.data) }
+        try table.withUnsafeBufferPointer { pointers in
+            try kernel(KernelArguments(table: pointers, inputIDs: inputs.indices.map { inputs[$0] == nil ? -1 : $0 },
+                                       outputIDs: outputs.indices.map { inputs.count + $0 }, scratch: nil))
+        }
+        return outputs
     }
 
     /// The computed outputs must match the graph's declarations, with symbols bound by the inputs.

@@ -15,6 +15,13 @@ public struct HostTensor: Sendable, Equatable {
         self.init(dtype: .f32, shape: shape, bytes: floats.withUnsafeBytes { Array($0) })
     }
 
+    /// The values of an I64 or I32 tensor.
+    public var integers: [Int] {
+        bytes.withUnsafeBytes { raw in
+            dtype == .i64 ? raw.bindMemory(to: Int64.self).map { Int($0) } : raw.bindMemory(to: Int32.self).map { Int($0) }
+        }
+    }
+
     public var floats: [Float] {
         precondition(dtype == .f32, "floats of a \(dtype.rawValue) tensor")
         return bytes.withUnsafeBytes { Array($0.bindMemory(to: Float.self)) }

@@ -147,6 +147,7 @@ public final class Session: Sendable {
                 let binding = inputs[inputOrder.firstIndex(of: index)!]
                 table[id] = binding.data.map { UnsafeMutableRawPointer(mutating: $0) } ?? placeholder
             case .constant(let index): table[id] = UnsafeMutableRawPointer(mutating: constantValues[index].tensor.data)
+            case .planValue(let index): table[id] = UnsafeMutableRawPointer(mutating: plan.planValues[index].data)
             case .arena(let offset): table[id] = arena.base + offset
             case .absent: break
             }

@@ -4,8 +4,11 @@ extension ONNXConversion {
     static let sameSemantics: Set<String> = [
         "Gemm", "MatMul", "Conv", "MaxPool", "AveragePool", "GlobalAveragePool", "BatchNormalization",
         "Relu", "Sigmoid", "Tanh", "Gelu", "Add", "Sub", "Mul", "Div", "Flatten", "Softmax", "Gather",
-        "LayerNormalization", "Transpose", "Concat", "Identity",
+        "LayerNormalization", "Transpose", "Concat", "Identity", "Shape",
     ]
+
+    /// Ops whose inputs from 1 on are integer parameters (Swiftlet's `parameterInputs`).
+    static let parameterized: Set<String> = ["Reshape", "Squeeze", "Unsqueeze", "Split", "Slice"]
 
     mutating func convert(_ node: ONNXNode, index: Int) throws {
         let name = uniqueNodeName(node.name.isEmpty ? "\(node.opType)_\(index)" : node.name)
@@ -42,6 +45,17 @@ extension ONNXConversion {
         func ints(_ values: [Int]) -> JSONValue { .array(values.map { .int($0) }) }
 
         var opType = node.opType
+        // Parameters computed in the graph (Shape → Gather → Concat, as exporters write them) stay
+        // inputs: the session computes them from the input shapes when it plans a run.
+        if Self.parameterized.contains(node.opType),
+           inputs.dropFirst().contains(where: { !$0.isEmpty && constants[$0] == nil }) {
+            do {
+                nodes.append(try Node(name: name, opType: opType, inputs: inputs, outputs: outputs, attributes: attrs))
+            } catch let error as SwiftletError {
+                throw unsupported(error.message)
+            }
+            return
+        }
         switch node.opType {
         case "Constant":
             guard outputs.count == 1 else { throw unsupported("expects one output") }
@@ -54,6 +68,12 @@ extension ONNXConversion {
             opType = "Identity"
             inputs = [inputs[0]]
             attrs = [:]
+        case "Cast":
+            let names: [Int: String] = [1: "F32", 6: "I32", 7: "I64"]
+            guard let to = attrs["to"]?.int, let name = names[to] else {
+                throw unsupported("casting to ONNX type \(attrs["to"]?.int.map(String.init) ?? "?") is not supported (F32, I32, I64 are)")
+            }
+            attrs = ["to": .string(name)]
         case "Clip":
             if let low = try constantScalar(1) { attrs["min"] = .double(Double(low)) }
             if let high = try constantScalar(2) { attrs["max"] = .double(Double(high)) }
