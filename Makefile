@@ -90,6 +90,7 @@ test-python: python-deps stage cli
 models: python-deps
 	$(VENV)/bin/pip install -q --disable-pip-version-check scikit-learn torch==2.13.0+cpu
 	$(PYTHON) tools/train_digits.py
+	$(PYTHON) tools/export_tiny_encoder.py
 
 clean:
 	rm -rf .build build

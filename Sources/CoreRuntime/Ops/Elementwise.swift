@@ -59,6 +59,16 @@ public struct TanhOp: UnaryElementwiseOp {
     @inline(__always) public func apply(_ x: Float) -> Float { tanhf(x) }
 }
 
+/// The error function (GELU's exact form in exported graphs: x · (1 + erf(x/√2)) / 2).
+public struct ErfOp: UnaryElementwiseOp {
+    public static let type = "Erf"
+    public init(attributes: Attributes, inputCount: Int, outputCount: Int) throws {
+        try attributes.allowOnly([], op: Self.type)
+    }
+    public var flopsPerElement: Int { 8 }
+    @inline(__always) public func apply(_ x: Float) -> Float { erff(x) }
+}
+
 /// Clamps to [min, max]; ReLU6 is Clip(0, 6).
 public struct ClipOp: UnaryElementwiseOp {
     public static let type = "Clip"

@@ -31,6 +31,10 @@ public protocol Operator: Sendable {
     /// Throws a message the caller prefixes with the node.
     func validateConstants(_ constants: [TensorType?]) throws
 
+    /// Output types when the inputs' values are known too (all of them, while planning). Ops
+    /// whose output shape depends on values (Range) implement this; the default ignores them.
+    func inferTypes(_ inputs: [TensorType?], values: [HostTensor?]) throws -> [TensorType]
+
     /// Integer-list attributes the op also accepts as tensor inputs, in input order from input 1
     /// on: a Reshape's "shape", a Slice's "starts", "ends", "axes", "steps". Their values must be
     /// known when a plan is made — constants, or arithmetic on input shapes.
@@ -41,6 +45,7 @@ extension Operator {
     public var isView: Bool { false }
     public func validateConstants(_ constants: [TensorType?]) throws {}
     public static var parameterInputs: [String] { [] }
+    public func inferTypes(_ inputs: [TensorType?], values: [HostTensor?]) throws -> [TensorType] { try inferTypes(inputs) }
 
     /// This op with tensor parameters (nil where absent) turned into its attributes, re-validated
     /// by the op's own `init`; the result takes only input 0.
@@ -123,7 +128,7 @@ func requireFloat(_ type: TensorType, _ role: String) throws {
 /// The registry of operator types, by name.
 public enum Operators {
     public static let all: [any Operator.Type] = [
-        ShapeOp.self, CastOp.self,
+        ShapeOp.self, CastOp.self, RangeOp.self, ErfOp.self,
         GemmOp.self, MatMulOp.self, ConvOp.self, MaxPoolOp.self, AveragePoolOp.self,
         GlobalAveragePoolOp.self, BatchNormalizationOp.self,
         ReluOp.self, SigmoidOp.self, TanhOp.self, ClipOp.self, GeluOp.self,

@@ -83,3 +83,63 @@ public struct CastOp: Operator {
         return T(truncated)
     }
 }
+
+/// start, start + delta, … up to (not including) limit: three scalars of one type (F32, I32,
+/// I64). The length depends on the values, so they must be known when the run is planned
+/// (exporters build position ids this way, from the sequence length).
+public struct RangeOp: Operator {
+    public static let type = "Range"
+    public static let inputArity = 3...3
+    public static let outputArity = 1...1
+
+    public init(attributes: Attributes, inputCount: Int, outputCount: Int) throws {
+        try attributes.allowOnly([], op: Self.type)
+    }
+
+    public func inferTypes(_ inputs: [TensorType?]) throws -> [TensorType] {
+        throw SwiftletError.unsupported("start, limit and delta must be computable when the plan is made (from constants and input shapes)")
+    }
+
+    public func inferTypes(_ inputs: [TensorType?], values: [HostTensor?]) throws -> [TensorType] {
+        let dtype = inputs[0]!.dtype
+        guard inputs.allSatisfy({ $0?.dtype == dtype && $0?.count == 1 }), dtype.isActivationType else {
+            throw shapeError("start, limit and delta must be scalars of one type (F32, I32 or I64), got \(inputs.map { $0?.description ?? "-" })")
+        }
+        let (start, limit, delta) = (Self.scalar(values[0]!), Self.scalar(values[1]!), Self.scalar(values[2]!))
+        guard delta != 0, start.isFinite, limit.isFinite, delta.isFinite else {
+            throw SwiftletError.invalidArgument("Range needs a finite start and limit and a non-zero delta, got \(start), \(limit), \(delta)")
+        }
+        let count = max(0, ((limit - start) / delta).rounded(.up))
+        guard count <= Double(Shape.maxDim) else { throw shapeError("Range of \(count) elements is too long") }
+        return [TensorType(dtype, [Int(count)])]
+    }
+
+    static func scalar(_ tensor: HostTensor) -> Double {
+        switch tensor.dtype {
+        case .f32: Double(tensor.floats[0])
+        default: Double(tensor.integers[0])
+        }
+    }
+
+    public func referenceKernel(_ inputs: [TensorType?], _ outputs: [TensorType]) throws -> Kernel {
+        let (dtype, count) = (outputs[0].dtype, outputs[0].count)
+        return { args in
+            // Each element from start and its index (not by repeated addition), as onnxruntime does
+            // for integers; floats accumulate in Double.
+            switch dtype {
+            case .f32:
+                let start = Double(args.input(0, as: Float.self)[0]), delta = Double(args.input(2, as: Float.self)[0])
+                let y = args.output(0, as: Float.self)
+                for i in 0..<count { y[i] = Float(start + Double(i) * delta) }
+            case .i32:
+                let start = args.input(0, as: Int32.self)[0], delta = args.input(2, as: Int32.self)[0]
+                let y = args.output(0, as: Int32.self)
+                for i in 0..<count { y[i] = start &+ Int32(truncatingIfNeeded: i) &* delta }
+            default:
+                let start = args.input(0, as: Int64.self)[0], delta = args.input(2, as: Int64.self)[0]
+                let y = args.output(0, as: Int64.self)
+                for i in 0..<count { y[i] = start &+ Int64(i) &* delta }
+            }
+        }
+    }
+}

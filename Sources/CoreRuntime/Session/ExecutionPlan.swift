@@ -86,9 +86,12 @@ final class ExecutionPlan: Sendable {
             let arity = type(of: node.op).inputArity.upperBound
             let inputTypes = inputIDs.map { $0 >= 0 ? types[$0] : nil }
                 + [TensorType?](repeating: nil, count: arity == Int.max ? 0 : max(0, arity - inputIDs.count))
+            let inputsKnown = inputIDs.allSatisfy { $0 < 0 || known[$0] != nil }
             let outputTypes: [TensorType]
             do {
-                outputTypes = try node.op.inferTypes(inputTypes)
+                outputTypes = inputsKnown && !inputIDs.isEmpty
+                    ? try node.op.inferTypes(inputTypes, values: inputIDs.map { $0 < 0 ? nil : known[$0]?.host })
+                    : try node.op.inferTypes(inputTypes)
                 for type in outputTypes {
                     if let problem = Shape.boundsProblem(type.shape) { throw SwiftletError.invalidArgument("output \(problem)") }
                 }
@@ -103,7 +106,6 @@ final class ExecutionPlan: Sendable {
                 continue
             }
             // Computable now: a Shape, or a small result of values already known.
-            let inputsKnown = inputIDs.allSatisfy { $0 < 0 || known[$0] != nil }
             if (node.op is ShapeOp || (inputsKnown && !inputIDs.isEmpty))
                 && outputTypes.allSatisfy({ $0.count <= Self.planTimeElementLimit }) {
                 do {

@@ -4,7 +4,7 @@ extension ONNXConversion {
     static let sameSemantics: Set<String> = [
         "Gemm", "MatMul", "Conv", "MaxPool", "AveragePool", "GlobalAveragePool", "BatchNormalization",
         "Relu", "Sigmoid", "Tanh", "Gelu", "Add", "Sub", "Mul", "Div", "Flatten", "Softmax", "Gather",
-        "LayerNormalization", "Transpose", "Concat", "Identity", "Shape",
+        "LayerNormalization", "Transpose", "Concat", "Identity", "Shape", "Range", "Erf",
     ]
 
     /// Ops whose inputs from 1 on are integer parameters (Swiftlet's `parameterInputs`).
