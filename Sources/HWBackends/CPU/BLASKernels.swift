@@ -72,6 +72,9 @@ enum BLASKernels {
     /// image multiplies the input directly.
     static func conv(_ op: ConvOp, _ inputs: [TensorType?]) throws -> PreparedKernel {
         let g = try op.geometry(inputs)
+        if g.group == g.inChannels && g.outChannels == g.inChannels && g.group > 1 {
+            return depthwise(op, g)
+        }
         let pointwise = g.kernelH == 1 && g.kernelW == 1 && g.strides == [1, 1] && g.pads == [0, 0, 0, 0]
             && g.dilations == [1, 1]
         let outPlane = g.outH * g.outW, inPlane = g.height * g.width
@@ -137,19 +140,13 @@ enum BLASKernels {
                                into columns: UnsafeMutablePointer<Float>, rowStride: Int) {
         let (height, width, outH, outW) = (g.height, g.width, g.outH, g.outW)
         let (strideH, strideW) = (g.strides[0], g.strides[1])
-        let (padTop, padLeft) = (g.pads[0], g.pads[1])
-        let (dilationH, dilationW) = (g.dilations[0], g.dilations[1])
-        // ⌈a / b⌉ for b > 0 (Swift's division truncates toward zero, which is ⌈⌉ for a < 0).
-        func ceilDiv(_ a: Int, _ b: Int) -> Int { a > 0 ? (a + b - 1) / b : a / b }
+        let (padTop, dilationH) = (g.pads[0], g.dilations[0])
         var row = columns
         for c in 0..<g.inChannelsPerGroup {
             let plane = image + c * height * width
             for kh in 0..<g.kernelH {
                 for kw in 0..<g.kernelW {
-                    // Output column ow reads input column ow·strideW + offset; these are in bounds.
-                    let offset = kw * dilationW - padLeft
-                    let first = min(outW, max(0, ceilDiv(-offset, strideW)))
-                    let end = max(first, min(outW, ceilDiv(width - offset, strideW)))
+                    let (offset, first, end) = g.inputColumns(kw: kw)
                     for oh in 0..<outH {
                         let line = row + oh * outW
                         let ih = oh * strideH - padTop + kh * dilationH
@@ -171,6 +168,47 @@ enum BLASKernels {
         }
     }
 
+    /// Depthwise convolution (one filter per channel: group = C = M) computed directly: for each
+    /// kernel tap, the output row accumulates the input row it sees. im2col + sgemm would run one
+    /// M = 1 multiplication per channel (MobileNetV2: measured in bench/cnn_vs_onnxruntime.py).
+    static func depthwise(_ op: ConvOp, _ g: ConvOp.Geometry) -> PreparedKernel {
+        let (height, width, outH, outW) = (g.height, g.width, g.outH, g.outW)
+        let (strideH, strideW, padTop, dilationH) = (g.strides[0], g.strides[1], g.pads[0], g.dilations[0])
+        let taps = (0..<g.kernelW).map { g.inputColumns(kw: $0) }
+        let clamp = op.clamp
+        return PreparedKernel { args in
+            let x = args.input(0), w = args.input(1), bias = args.optionalInput(2), y = args.output(0)
+            for n in 0..<g.batch {
+                for c in 0..<g.inChannels {
+                    let plane = x + (n * g.inChannels + c) * height * width
+                    let filter = w + c * g.kernelH * g.kernelW
+                    let output = y + (n * g.outChannels + c) * outH * outW
+                    output.update(repeating: bias?[c] ?? 0, count: outH * outW)
+                    for oh in 0..<outH {
+                        let line = output + oh * outW
+                        for kh in 0..<g.kernelH {
+                            let ih = oh * strideH - padTop + kh * dilationH
+                            guard ih >= 0, ih < height else { continue }
+                            let source = plane + ih * width
+                            for (kw, (offset, first, end)) in taps.enumerated() {
+                                let weight = filter[kh * g.kernelW + kw]
+                                // Offset the pointer once: an overflow-checked `ow + offset` in the
+                                // loop kept it scalar (perf annotate: movss/addss, a `jo` per element).
+                                let tap = source + offset
+                                if strideW == 1 {
+                                    for ow in first..<end { line[ow] += weight * tap[ow] }
+                                } else {
+                                    for ow in first..<end { line[ow] += weight * tap[ow &* strideW] }
+                                }
+                            }
+                        }
+                        clamp.apply(line, count: outW)
+                    }
+                }
+            }
+        }
+    }
+
     /// Writes C broadcast to [rows, columns] (C has rank ≤ 2, checked by shape inference).
     private static func broadcastFill(_ y: UnsafeMutablePointer<Float>, rows: Int, columns: Int,
                                       from c: UnsafePointer<Float>, shape: [Int]) {
@@ -178,5 +216,18 @@ enum BLASKernels {
         for r in 0..<rows {
             for col in 0..<columns { y[r * columns + col] = c[r * strides[0] + col * strides[1]] }
         }
+    }
+}
+
+extension ConvOp.Geometry {
+    /// For kernel column `kw`: output column ow reads input column ow·strideW + offset, which is
+    /// inside the image exactly for ow in first..<end (the rest reads padding).
+    func inputColumns(kw: Int) -> (offset: Int, first: Int, end: Int) {
+        // ⌈a / b⌉ for b > 0 (Swift's division truncates toward zero, which is ⌈⌉ for a < 0).
+        func ceilDiv(_ a: Int, _ b: Int) -> Int { a > 0 ? (a + b - 1) / b : a / b }
+        let offset = kw * dilations[1] - pads[1]
+        let first = min(outW, max(0, ceilDiv(-offset, strides[1])))
+        let end = max(first, min(outW, ceilDiv(width - offset, strides[1])))
+        return (offset, first, end)
     }
 }
