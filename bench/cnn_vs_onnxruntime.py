@@ -7,8 +7,8 @@ exporter, side by side in one process.
     .venv/bin/python bench/cnn_vs_onnxruntime.py [--runs 20]
 
 Checks agreement first (max |Δ| / max |logit|), then for threads 1 and 2 at batch 1, 224×224:
-warm-up, then --runs timed runs alternating one Swiftlet and one onnxruntime run (drift hits
-both), perf_counter around each Python run() call. Prints medians and the ratio
+--runs timed runs of each in alternating blocks (bench/side_by_side.py: why blocks),
+perf_counter around each Python run() call. Prints medians and the ratio
 Swiftlet / onnxruntime (< 1: Swiftlet faster).
 """
 from __future__ import annotations
@@ -17,7 +17,6 @@ import argparse
 import pathlib
 import sys
 import tempfile
-import time
 
 import numpy as np
 import onnxruntime as ort
@@ -26,6 +25,7 @@ import torch.nn as nn
 
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1] / "python"))
 import swiftlet  # noqa: E402
+from side_by_side import alternate  # noqa: E402
 
 
 def conv_bn(i, o, k, stride=1, groups=1, relu=None):
@@ -108,18 +108,9 @@ def main() -> None:
                     got = session.run({"input": x})["logits"]
                     error = float(np.abs(got - expected).max() / np.abs(expected).max())
                     assert error < 1e-4, f"{name}: Swiftlet and onnxruntime disagree ({error:.3g})"
-                    for _ in range(3):
-                        session.run({"input": x})
-                        reference.run(None, {"input": x})
-                    ours, theirs = [], []
-                    for _ in range(args.runs):
-                        start = time.perf_counter()
-                        session.run({"input": x})
-                        ours.append(time.perf_counter() - start)
-                        start = time.perf_counter()
-                        reference.run(None, {"input": x})
-                        theirs.append(time.perf_counter() - start)
-                rows.append((name, threads, error, np.median(ours) * 1e3, np.median(theirs) * 1e3))
+                    ours, theirs = alternate(lambda: session.run({"input": x}), lambda: reference.run(None, {"input": x}),
+                                             args.runs)
+                rows.append((name, threads, error, ours * 1e3, theirs * 1e3))
                 print(f"{name} threads={threads} done", file=sys.stderr)
     print(f"Swiftlet {swiftlet.version()}, onnxruntime {ort.__version__}, torch {torch.__version__}; "
           f"batch 1, 224x224, {args.runs} alternating runs, medians\n")

@@ -13,8 +13,9 @@ For each of models/digits_mlp.swl and models/digits_cnn.swl it
 2. asserts, before any timing, that on the whole test set (data/digits_test_x.npy, 360 images)
    the two runtimes' logits agree within 1e-4 of the largest |logit| and give the same accuracy;
 3. times Session.run for threads T in (1, 2) and batch in (1, 32, 360): 20 warm-up runs, then
-   --runs timed runs, alternating one Swiftlet run and one onnxruntime run so that machine drift
-   (other jobs, frequency changes) hits both alike. Each time is time.perf_counter_ns() around
+   --runs timed runs of each, in alternating blocks so that machine drift hits both alike while
+   neither runtime's spinning worker threads slow the other's timed runs (bench/side_by_side.py).
+   Each time is time.perf_counter() around
    the Python `run` call, so it includes each binding's Python overhead (Swiftlet: ctypes,
    input/output structs, output allocation; onnxruntime: pybind11, output allocation). Reported:
    medians in µs, the ratio Swiftlet / onnxruntime (< 1 means Swiftlet is faster), and Swiftlet's
@@ -30,7 +31,6 @@ created right before that T's measurements.
 from __future__ import annotations
 
 import argparse
-import gc
 import json
 import os
 import platform
@@ -50,6 +50,7 @@ from onnx import TensorProto, helper, numpy_helper
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "python"))
 import swiftlet  # noqa: E402  (needs the sys.path entry above)
+from side_by_side import alternate  # noqa: E402
 
 MODELS = (("digits_mlp", (-1, 64)), ("digits_cnn", (-1, 1, 8, 8)))
 THREADS = (1, 2)
@@ -135,27 +136,19 @@ def check_agreement(label: str, swl: swiftlet.Session, onnx_rt: ort.InferenceSes
 
 
 def time_runs(swl: swiftlet.Session, onnx_rt: ort.InferenceSession, x: np.ndarray, runs: int):
-    """Medians (Swiftlet µs, onnxruntime µs, Swiftlet in-library µs) of alternating runs."""
+    """Medians (Swiftlet µs, onnxruntime µs, Swiftlet in-library µs), alternating blocks of runs."""
     feed = {"input": x}
     for _ in range(WARMUP):
         swl.run(feed)
         onnx_rt.run(None, feed)
-    swl_ns, ort_ns, lib_ms = [], [], []
-    gc.disable()   # a collection landing inside one runtime's call would be charged to it
-    try:
-        for _ in range(runs):
-            t0 = time.perf_counter_ns()
-            _, report = swl.run(feed, report=True)
-            t1 = time.perf_counter_ns()
-            onnx_rt.run(None, feed)
-            t2 = time.perf_counter_ns()
-            swl_ns.append(t1 - t0)
-            ort_ns.append(t2 - t1)
-            lib_ms.append(report.wall_time_ms)
-    finally:
-        gc.enable()
-    return (statistics.median(swl_ns) / 1e3, statistics.median(ort_ns) / 1e3,
-            statistics.median(lib_ms) * 1e3)
+    lib_ms = []
+
+    def ours():
+        _, report = swl.run(feed, report=True)
+        lib_ms.append(report.wall_time_ms)
+
+    swl_s, ort_s = alternate(ours, lambda: onnx_rt.run(None, feed), runs)
+    return swl_s * 1e6, ort_s * 1e6, statistics.median(lib_ms) * 1e3
 
 
 def time_loads(swl_path: Path, onnx_path: Path, threads: int):
@@ -210,8 +203,8 @@ def main() -> None:
     print("\nCorrectness (asserted before timing):")
     for line in checks:
         print(f"- {line}")
-    print(f"\nRun time: median of {args.runs} alternating runs after {WARMUP} warm-up runs; "
-          "perf_counter_ns around the Python run() call, Python overhead included for both. "
+    print(f"\nRun time: median of {args.runs} runs each (alternating blocks) after {WARMUP} warm-up runs; "
+          "perf_counter around the Python run() call, Python overhead included for both. "
           "Ratio < 1: Swiftlet faster.\n")
     print("| model | threads | batch | Swiftlet µs | onnxruntime µs | Swiftlet / ORT "
           "| Swiftlet in-library µs |")

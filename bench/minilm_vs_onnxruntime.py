@@ -7,8 +7,8 @@ batch 1 at sequence 16, 128, 256 and batch 8 at 128 — with 1 and 2 threads.
     .venv/bin/python bench/minilm_vs_onnxruntime.py [--runs 20]
 
 Per row: agreement check (max |Δ| / max |value| of last_hidden_state, random token ids, one padded
-row when batch > 1), 3 warm-up runs, then --runs runs alternating one Swiftlet and one
-onnxruntime run; perf_counter around each Python run() call; medians and the ratio
+row when batch > 1), then --runs timed runs of each in alternating blocks (bench/side_by_side.py:
+why blocks); perf_counter around each Python run() call; medians and the ratio
 Swiftlet / onnxruntime (< 1: Swiftlet faster). Also the median time to open the model and be
 ready to run (load + session + first run at b1 s16), 5 times each.
 onnxruntime: ORT_ENABLE_ALL, intra_op_num_threads = threads, inter 1.
@@ -26,6 +26,7 @@ import onnxruntime as ort
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "python"))
 import swiftlet  # noqa: E402
+from side_by_side import alternate  # noqa: E402
 
 MODEL = ROOT / "build" / "minilm" / "minilm.onnx"
 ROWS = [(1, 16), (1, 128), (1, 256), (8, 128)]
@@ -78,18 +79,8 @@ def main() -> None:
                 got = session.run(inputs)["last_hidden_state"]
                 error = float(np.abs(got - expected).max() / np.abs(expected).max())
                 assert error < 1e-4, f"b{batch} s{seq}: Swiftlet and onnxruntime disagree ({error:.3g})"
-                for _ in range(3):
-                    session.run(inputs)
-                    reference.run(None, inputs)
-                ours, theirs = [], []
-                for _ in range(args.runs):
-                    start = time.perf_counter()
-                    session.run(inputs)
-                    ours.append(time.perf_counter() - start)
-                    start = time.perf_counter()
-                    reference.run(None, inputs)
-                    theirs.append(time.perf_counter() - start)
-                table.append((batch, seq, threads, error, np.median(ours) * 1e3, np.median(theirs) * 1e3))
+                ours, theirs = alternate(lambda: session.run(inputs), lambda: reference.run(None, inputs), args.runs)
+                table.append((batch, seq, threads, error, ours * 1e3, theirs * 1e3))
                 print(f"b{batch} s{seq} threads={threads} done", file=sys.stderr)
         ready.append((threads, *open_to_ready(threads)))
     print(f"Swiftlet {swiftlet.version()}, onnxruntime {ort.__version__}; {args.runs} alternating runs, medians\n")
