@@ -24,6 +24,7 @@ import torch
 import torch.nn as nn
 
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1] / "python"))
+sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent))  # side_by_side
 import swiftlet  # noqa: E402
 from side_by_side import alternate  # noqa: E402
 

@@ -49,6 +49,7 @@ from onnx import TensorProto, helper, numpy_helper
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "python"))
+sys.path.insert(0, str(REPO / "bench"))  # side_by_side, also when a test loads this file by path
 import swiftlet  # noqa: E402  (needs the sys.path entry above)
 from side_by_side import alternate  # noqa: E402
 

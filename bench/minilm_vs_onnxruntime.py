@@ -25,6 +25,7 @@ import onnxruntime as ort
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "python"))
+sys.path.insert(0, str(ROOT / "bench"))  # side_by_side
 import swiftlet  # noqa: E402
 from side_by_side import alternate  # noqa: E402
 

@@ -140,11 +140,7 @@ extension BinaryElementwiseOp {
 
     public func referenceKernel(_ inputs: [TensorType?], _ outputs: [TensorType]) -> Kernel {
         let walk = BroadcastWalk(shape: outputs[0].shape, aShape: inputs[0]!.shape, bShape: inputs[1]!.shape)
-        switch outputs[0].dtype {
-        case .i64: return integerKernel(walk, Int64.self)
-        case .i32: return integerKernel(walk, Int32.self)
-        default: break
-        }
+        if outputs[0].dtype.isInteger { return integerKernel(walk, wide: outputs[0].dtype == .i64) }
         return { args in
             let a = args.input(0), b = args.input(1), y = args.output(0)
             let length = walk.runLength, aStep = walk.aStep, bStep = walk.bStep
@@ -162,16 +158,25 @@ extension BinaryElementwiseOp {
 }
 
 extension BinaryElementwiseOp {
-    /// Integer operands (shape arithmetic): small tensors, so one plain loop over the walk.
-    func integerKernel<T: FixedWidthInteger>(_ walk: BroadcastWalk, _ type: T.Type) -> Kernel {
+    /// Integer operands (I64, or I32 when not `wide`): shape arithmetic on small tensors, so
+    /// one plain loop over the walk, computing in Int64.
+    func integerKernel(_ walk: BroadcastWalk, wide: Bool) -> Kernel {
         { args in
-            let a = args.input(0, as: T.self), b = args.input(1, as: T.self), y = args.output(0, as: T.self)
+            let a = args.rawInput(0)!, b = args.rawInput(1)!, y = args.rawOutput(0)
+            func load(_ p: UnsafeRawPointer, _ i: Int) -> Int64 {
+                wide ? p.load(fromByteOffset: i * 8, as: Int64.self) : Int64(p.load(fromByteOffset: i * 4, as: Int32.self))
+            }
             let length = walk.runLength, aStep = walk.aStep, bStep = walk.bStep
             var failure: SwiftletError?
             walk.forEachRun { o, ao, bo in
                 for i in 0..<length where failure == nil {
                     do {
-                        y[o + i] = T(truncatingIfNeeded: try Self.apply(integer: Int64(a[ao + i * aStep]), Int64(b[bo + i * bStep])))
+                        let value = try Self.apply(integer: load(a, ao + i * aStep), load(b, bo + i * bStep))
+                        if wide {
+                            y.storeBytes(of: value, toByteOffset: (o + i) * 8, as: Int64.self)
+                        } else {
+                            y.storeBytes(of: Int32(truncatingIfNeeded: value), toByteOffset: (o + i) * 4, as: Int32.self)
+                        }
                     } catch {
                         failure = error as? SwiftletError
                     }
