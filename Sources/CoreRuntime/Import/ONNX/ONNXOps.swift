@@ -27,7 +27,8 @@ extension ONNXConversion {
         func constantInts(_ index: Int) throws -> [Int]? {
             guard index < inputs.count, !inputs[index].isEmpty else { return nil }
             guard let tensor = constants[inputs[index]] else {
-                throw unsupported("input \(index) ('\(inputs[index])') must be a constant (constant folding of computed shapes is not implemented yet)")
+                // Defensive: computed parameters are passed through as inputs before this point.
+                throw unsupported("input \(index) ('\(inputs[index])') must be a constant")
             }
             switch tensor.dtype {
             case .i64: return tensor.bytes.withUnsafeBytes { $0.bindMemory(to: Int64.self).map { Int($0) } }
