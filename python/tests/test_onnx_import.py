@@ -462,6 +462,52 @@ for _op in ("Add", "Sub", "Mul", "Div"):
                       inputs=["k", "a"])
 
 
+# Sqrt, Pow and reductions (the decomposed LayerNorm's ops; ReduceMean ends dynamo-exported CNNs)
+@case("sqrt", BOTH)
+def _(rng, opset):
+    return single("Sqrt", {"x": np.abs(randn(rng, 3, 5)) + 0.01}, opset=opset)
+
+
+@case("pow-square-and-cube", BOTH)
+def _(rng, opset):
+    return single("Pow", {"x": np.abs(randn(rng, 2, 3, 4)) + 0.1}, {"e": np.array([2, 3, 1, 0.5], np.float32)},
+                  opset=opset)
+
+
+def _reduce(op, rng, opset, x, axes, **attrs):
+    """axes as an attribute where the opset has one (ReduceMean < 18), else as input 1."""
+    if axes is None:
+        return single(op, {"x": x}, opset=opset, **attrs)
+    if op == "ReduceMean" and opset < 18:
+        return single(op, {"x": x}, opset=opset, axes=axes, **attrs)
+    return single(op, {"x": x}, {"axes": np.array(axes, np.int64)}, opset=opset, **attrs)
+
+
+for _op in ("ReduceMean", "ReduceSum"):
+    @case(f"{_op.lower()}-last-axis-keepdims", BOTH)
+    def _(rng, opset, op=_op):
+        return _reduce(op, rng, opset, randn(rng, 2, 3, 7), [-1])
+
+    @case(f"{_op.lower()}-two-axes-dropped", BOTH)
+    def _(rng, opset, op=_op):
+        return _reduce(op, rng, opset, randn(rng, 2, 3, 4, 5), [0, 2], keepdims=0)
+
+    @case(f"{_op.lower()}-all-axes", BOTH)
+    def _(rng, opset, op=_op):
+        return _reduce(op, rng, opset, randn(rng, 3, 4), None)
+
+    @case(f"{_op.lower()}-spatial-long", (18, 21))
+    def _(rng, opset, op=_op):
+        x = randn(rng, 2, 3, 17, 19)
+        return (*_reduce(op, rng, opset, x, [2, 3]), 17 * 19)
+
+
+@case("reducesum-empty-axes-noop", (18, 21))
+def _(rng, opset):
+    return single("ReduceSum", {"x": randn(rng, 2, 3)}, {"axes": np.zeros(0, np.int64)}, opset=opset,
+                  noop_with_empty_axes=1)
+
+
 # Shapes and data movement
 @case("flatten-axis1", BOTH)
 def _(rng, opset):
@@ -790,7 +836,7 @@ def test_op_cases_cover_every_supported_op():
                  "BatchNormalization", "Relu", "Sigmoid", "Tanh", "Gelu", "Add", "Sub", "Mul",
                  "Div", "Flatten", "Softmax", "Gather", "LayerNormalization", "Transpose",
                  "Concat", "Identity", "Constant", "Dropout", "Clip", "Reshape", "Squeeze",
-                 "Unsqueeze", "Split", "Slice"}
+                 "Unsqueeze", "Split", "Slice", "Sqrt", "Pow", "ReduceMean", "ReduceSum"}
     rng = np.random.default_rng(0)
     seen = {}
     for name, make in CASES.items():

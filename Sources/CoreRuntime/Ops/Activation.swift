@@ -31,3 +31,19 @@ public struct FusedClamp: Sendable, Equatable {
         for i in 0..<count { values[i] = apply(values[i]) }
     }
 }
+
+/// The activation a `Linear` applies where it writes its output (fused from a following
+/// Relu or Gelu node): the same function the node would compute.
+public enum FusedActivation: String, Sendable, CaseIterable {
+    case none, relu, gelu, geluTanh = "gelu_tanh"
+
+    @inline(__always) public func apply(_ x: Float) -> Float {
+        switch self {
+        case .none: x
+        case .relu: x < 0 ? 0 : x
+        case .gelu: GeluOp.exact(x)
+        case .geluTanh: GeluOp.tanhForm(x)
+        }
+    }
+
+}

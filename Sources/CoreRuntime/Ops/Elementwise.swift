@@ -69,6 +69,14 @@ public struct ErfOp: UnaryElementwiseOp {
     @inline(__always) public func apply(_ x: Float) -> Float { erff(x) }
 }
 
+public struct SqrtOp: UnaryElementwiseOp {
+    public static let type = "Sqrt"
+    public init(attributes: Attributes, inputCount: Int, outputCount: Int) throws {
+        try attributes.allowOnly([], op: Self.type)
+    }
+    @inline(__always) public func apply(_ x: Float) -> Float { x.squareRoot() }
+}
+
 /// Clamps to [min, max]; ReLU6 is Clip(0, 6).
 public struct ClipOp: UnaryElementwiseOp {
     public static let type = "Clip"
@@ -98,12 +106,17 @@ public struct GeluOp: UnaryElementwiseOp {
         }
     }
     public var flopsPerElement: Int { 8 }
-    @inline(__always) public func apply(_ x: Float) -> Float {
-        if usesTanh {
-            let inner: Float = 0.7978845608028654 * (x + 0.044715 * x * x * x)  // sqrt(2/π)
-            return 0.5 * x * (1 + tanhf(inner))
-        }
-        return 0.5 * x * (1 + erff(x * 0.7071067811865476))  // 1/sqrt(2)
+    @inline(__always) public func apply(_ x: Float) -> Float { usesTanh ? Self.tanhForm(x) : Self.exact(x) }
+
+    /// x·Φ(x) = x · (1 + erf(x/√2)) / 2.
+    @inline(__always) public static func exact(_ x: Float) -> Float {
+        0.5 * x * (1 + erff(x * 0.7071067811865476))  // 1/sqrt(2)
+    }
+
+    /// x · (1 + tanh(√(2/π) · (x + 0.044715·x³))) / 2.
+    @inline(__always) public static func tanhForm(_ x: Float) -> Float {
+        let inner: Float = 0.7978845608028654 * (x + 0.044715 * x * x * x)  // sqrt(2/π)
+        return 0.5 * x * (1 + tanhf(inner))
     }
 }
 
@@ -216,5 +229,24 @@ public struct DivOp: BinaryElementwiseOp {
     public static func apply(integer a: Int64, _ b: Int64) throws -> Int64 {
         guard b != 0 else { throw SwiftletError.invalidArgument("integer division by zero") }
         return a.dividedReportingOverflow(by: b).partialValue
+    }
+}
+
+/// a^b. Exporters write x² as Pow(x, 2) (decomposed LayerNorm); `powf` gives exactly x·x there.
+public struct PowOp: BinaryElementwiseOp {
+    public static let type = "Pow"
+    public init() {}
+    @inline(__always) public static func apply(_ a: Float, _ b: Float) -> Float { powf(a, b) }
+    /// Integer powers by squaring, wrapping like the other integer ops; a negative exponent has
+    /// no integer result (except for bases ±1) and is an error.
+    public static func apply(integer a: Int64, _ b: Int64) throws -> Int64 {
+        guard b >= 0 else { throw SwiftletError.invalidArgument("integer Pow with a negative exponent (\(b))") }
+        var result: Int64 = 1, base = a, exponent = b
+        while exponent > 0 {
+            if exponent & 1 == 1 { result = result &* base }
+            base = base &* base
+            exponent >>= 1
+        }
+        return result
     }
 }

@@ -111,22 +111,29 @@ public struct LayerNormalizationOp: Operator {
 
     public func referenceKernel(_ inputs: [TensorType?], _ outputs: [TensorType]) throws -> Kernel {
         let (rowCount, length) = try rows(inputs[0]!)
-        let epsilon = Double(self.epsilon)
+        let epsilon = self.epsilon
         return { args in
             let x = args.input(0), scale = args.input(1), bias = args.optionalInput(2), y = args.output(0)
             for row in 0..<rowCount {
-                let base = row * length
-                var mean = 0.0
-                for i in 0..<length { mean += Double(x[base + i]) }
-                mean /= Double(length)
-                var variance = 0.0
-                for i in 0..<length { let d = Double(x[base + i]) - mean; variance += d * d }
-                let inverse = 1 / (variance / Double(length) + epsilon).squareRoot()
-                for i in 0..<length {
-                    let normalized = Float((Double(x[base + i]) - mean) * inverse)
-                    y[base + i] = normalized * scale[i] + (bias?[i] ?? 0)
-                }
+                Self.normalize(x + row * length, into: y + row * length, length: length, epsilon: epsilon, scale: scale, bias: bias)
             }
+        }
+    }
+
+    /// One row: y = (x − mean) / sqrt(var + epsilon) · scale + bias, statistics in Double.
+    /// `x` and `y` may be the same memory.
+    @inline(__always)
+    static func normalize(_ x: UnsafePointer<Float>, into y: UnsafeMutablePointer<Float>, length: Int, epsilon: Float,
+                          scale: UnsafePointer<Float>, bias: UnsafePointer<Float>?) {
+        var mean = 0.0
+        for i in 0..<length { mean += Double(x[i]) }
+        mean /= Double(length)
+        var variance = 0.0
+        for i in 0..<length { let d = Double(x[i]) - mean; variance += d * d }
+        let inverse = 1 / (variance / Double(length) + Double(epsilon)).squareRoot()
+        for i in 0..<length {
+            let normalized = Float((Double(x[i]) - mean) * inverse)
+            y[i] = normalized * scale[i] + (bias?[i] ?? 0)
         }
     }
 }

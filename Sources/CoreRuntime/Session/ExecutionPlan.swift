@@ -177,7 +177,7 @@ final class ExecutionPlan: Sendable {
     static let planTimeElementLimit = 4096
 
     /// Runs `op`'s reference kernel on known values, into new owned tensors.
-    private static func evaluate(_ op: any Operator, _ inputTypes: [TensorType?], _ outputTypes: [TensorType],
+    static func evaluate(_ op: any Operator, _ inputTypes: [TensorType?], _ outputTypes: [TensorType],
                                  _ inputs: [ConstantTensor?]) throws -> [ConstantTensor] {
         let kernel = try op.referenceKernel(inputTypes, outputTypes)
         let outputs = outputTypes.map { type in

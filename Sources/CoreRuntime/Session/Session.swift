@@ -66,8 +66,7 @@ public final class Session: Sendable {
         WidenConstants.apply(&constants)
         var graph = model.graph
         if options.optimizeGraph {
-            graph = try FoldBatchNorm.apply(graph, &constants)
-            graph = try FuseActivation.apply(graph, constants: constants.mapValues(\.type))
+            graph = try GraphPasses.optimize(graph, &constants)
         }
 
         var ids: [String: Int] = [:]

@@ -1,7 +1,7 @@
 import CBLAS
 import CoreRuntime
 
-/// The real CPU: OpenBLAS sgemm for Gemm, MatMul and Conv, a direct MaxPool; the reference
+/// The real CPU: OpenBLAS sgemm for Gemm, MatMul, Linear, Attention and Conv, a direct MaxPool; the reference
 /// kernels (plain Swift, written so the compiler vectorizes their inner loops) for the rest.
 public struct CPUBackend: Backend {
     public var name: String { "cpu" }
@@ -18,6 +18,8 @@ public struct CPUBackend: Backend {
         case let gemm as GemmOp: PreparedKernel(try BLASKernels.gemm(gemm, inputs))
         case is MatMulOp: PreparedKernel(try BLASKernels.matMul(inputs))
         case let conv as ConvOp: try BLASKernels.conv(conv, inputs)
+        case let linear as LinearOp: PreparedKernel(try BLASKernels.linear(linear, inputs))
+        case let attention as AttentionOp: try BLASKernels.attention(attention, inputs)
         default: PreparedKernel(try node.op.referenceKernel(inputs, outputs))
         }
     }

@@ -4,11 +4,11 @@ extension ONNXConversion {
     static let sameSemantics: Set<String> = [
         "Gemm", "MatMul", "Conv", "MaxPool", "AveragePool", "GlobalAveragePool", "BatchNormalization",
         "Relu", "Sigmoid", "Tanh", "Gelu", "Add", "Sub", "Mul", "Div", "Flatten", "Softmax", "Gather",
-        "LayerNormalization", "Transpose", "Concat", "Identity", "Shape", "Range", "Erf",
+        "LayerNormalization", "Transpose", "Concat", "Identity", "Shape", "Range", "Erf", "Sqrt", "Pow",
     ]
 
     /// Ops whose inputs from 1 on are integer parameters (Swiftlet's `parameterInputs`).
-    static let parameterized: Set<String> = ["Reshape", "Squeeze", "Unsqueeze", "Split", "Slice"]
+    static let parameterized: Set<String> = ["Reshape", "Squeeze", "Unsqueeze", "Split", "Slice", "ReduceMean", "ReduceSum"]
 
     mutating func convert(_ node: ONNXNode, index: Int) throws {
         let name = uniqueNodeName(node.name.isEmpty ? "\(node.opType)_\(index)" : node.name)
@@ -83,7 +83,7 @@ extension ONNXConversion {
             guard let shape = try constantInts(1) else { throw unsupported("missing the shape input") }
             attrs["shape"] = ints(shape)
             inputs = [inputs[0]]
-        case "Squeeze", "Unsqueeze":
+        case "Squeeze", "Unsqueeze", "ReduceMean", "ReduceSum":
             if let axes = try constantInts(1) { attrs["axes"] = ints(axes) }
             inputs = [inputs[0]]
         case "Split":

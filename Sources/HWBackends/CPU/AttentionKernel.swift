@@ -1,0 +1,57 @@
+import CBLAS
+import CoreRuntime
+
+extension BLASKernels {
+    /// Query rows per block: the block's scores (rows × keys floats) stay in cache between the
+    /// two multiplications, and the full [B, H, Sq, Sk] score tensor is never allocated.
+    static let attentionQueryBlock = 64
+
+    /// Attention per (batch, head, block of query rows): scores = scale · Q·Kᵀ by sgemm reading
+    /// Q and K in place (row stride heads·size), + mask, softmax per row, then Y = scores · V by
+    /// sgemm writing Y's [B, Sq, H, D] layout directly.
+    static func attention(_ op: AttentionOp, _ inputs: [TensorType?]) throws -> PreparedKernel {
+        let g = try AttentionOp.geometry(inputs)
+        let rowStride = g.heads * g.size
+        _ = try (blasSize(g.queries, "queries"), blasSize(g.keys, "keys"), blasSize(rowStride, "heads·size"))
+        let block = max(1, min(attentionQueryBlock, g.queries))
+        let scratchFloats = block * g.keys
+        let scale = op.scale
+        return PreparedKernel(scratchBytes: scratchFloats * MemoryLayout<Float>.stride) { args in
+            let q = args.input(0), k = args.input(1), v = args.input(2), mask = args.optionalInput(3), y = args.output(0)
+            guard g.keys > 0 else {
+                // Softmax over no keys weighs nothing: the output is zeros.
+                y.update(repeating: 0, count: g.batch * g.queries * rowStride)
+                return
+            }
+            guard g.size > 0 else { return }
+            let scores = args.scratch!.assumingMemoryBound(to: Float.self)
+            for b in 0..<g.batch {
+                for h in 0..<g.heads {
+                    let keys = k + b * g.keys * rowStride + h * g.size
+                    let values = v + b * g.keys * rowStride + h * g.size
+                    for first in stride(from: 0, to: g.queries, by: block) {
+                        let rows = min(block, g.queries - first)
+                        let queries = q + (b * g.queries + first) * rowStride + h * g.size
+                        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, Int32(rows), Int32(g.keys), Int32(g.size),
+                                    scale, queries, Int32(rowStride), keys, Int32(rowStride), 0, scores, Int32(g.keys))
+                        for r in 0..<rows {
+                            let line = scores + r * g.keys
+                            if let mask, let s = g.maskStrides {
+                                let base = mask + b * s[0] + h * s[1] + (first + r) * s[2]
+                                if s[3] == 1 {
+                                    for j in 0..<g.keys { line[j] += base[j] }
+                                } else {
+                                    for j in 0..<g.keys { line[j] += base[j * s[3]] }
+                                }
+                            }
+                            FastMath.softmax(line, count: g.keys)
+                        }
+                        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, Int32(rows), Int32(g.size), Int32(g.keys),
+                                    1, scores, Int32(g.keys), values, Int32(rowStride), 0,
+                                    y + (b * g.queries + first) * rowStride + h * g.size, Int32(rowStride))
+                    }
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,31 @@
+import CBLAS
+import CoreRuntime
+
+extension BLASKernels {
+    /// Linear: the output rows start as the bias, one sgemm over all M rows adds X·W (beta 1),
+    /// then the activation runs over the output in place (GELU in FastMath's vectors).
+    static func linear(_ op: LinearOp, _ inputs: [TensorType?]) throws -> Kernel {
+        let (m, k, n) = try op.dimensions(inputs)
+        _ = try (blasSize(m, "M"), blasSize(k, "K"), blasSize(n, "N"))
+        let activation = op.activation
+        return { args in
+            let x = args.input(0), w = args.input(1), bias = args.optionalInput(2), y = args.output(0)
+            guard m > 0, n > 0 else { return }
+            if let bias {
+                for row in 0..<m { (y + row * n).update(from: bias, count: n) }
+            } else {
+                y.update(repeating: 0, count: m * n)
+            }
+            if k > 0 {
+                cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, Int32(m), Int32(n), Int32(k),
+                            1, x, Int32(k), w, Int32(n), 1, y, Int32(n))
+            }
+            switch activation {
+            case .none: break
+            case .relu: for i in 0..<(m * n) { y[i] = y[i] < 0 ? 0 : y[i] }
+            case .gelu: FastMath.gelu(y, count: m * n)
+            case .geluTanh: FastMath.geluTanh(y, count: m * n)
+            }
+        }
+    }
+}
