@@ -23,6 +23,9 @@ from conftest import REPO
 sys.path.insert(0, str(REPO / "tools"))
 from torchnets import bert, export, vision  # noqa: E402
 
+# torch's exporters warn about deprecations and renamed axes; none of it concerns the result.
+pytestmark = pytest.mark.filterwarnings("ignore::UserWarning", "ignore::FutureWarning", "ignore::DeprecationWarning")
+
 TOLERANCE = 1e-4
 ENCODERS = {
     "minilm-legacy": (bert.minilm, False),
