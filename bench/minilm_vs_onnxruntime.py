@@ -12,14 +12,13 @@ why blocks); perf_counter around each Python run() call; medians and the ratio
 Swiftlet / onnxruntime (< 1: Swiftlet faster). Also the median time to open the model and be
 ready to run (load + session + first run at b1 s16), 5 times each, and peak resident memory:
 a fresh Python process per runtime (each imports numpy, onnxruntime and swiftlet, so both start
-from the same baseline) opens the model and runs b1 s128 once; ru_maxrss of that process.
+from the same baseline) opens the model and runs b1 s128 once; its VmHWM (peak resident set).
 onnxruntime: ORT_ENABLE_ALL, intra_op_num_threads = threads, inter 1.
 """
 from __future__ import annotations
 
 import argparse
 import pathlib
-import resource
 import subprocess
 import sys
 import time
@@ -76,7 +75,10 @@ def peak_rss_child(runtime: str) -> None:
             session.run(inputs)
     else:
         ort_session(1).run(None, inputs)
-    print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
+    # VmHWM, not ru_maxrss: getrusage's maximum survives execve, so a child would report the
+    # parent's resident size at fork time.
+    status = pathlib.Path("/proc/self/status").read_text()
+    print(int(next(line.split()[1] for line in status.splitlines() if line.startswith("VmHWM:"))) / 1024)
 
 
 def peak_rss(runtime: str) -> float:
