@@ -45,5 +45,4 @@ public enum FusedActivation: String, Sendable, CaseIterable {
         case .geluTanh: GeluOp.tanhForm(x)
         }
     }
-
 }

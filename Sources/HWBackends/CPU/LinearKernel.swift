@@ -2,7 +2,7 @@ import CBLAS
 import CoreRuntime
 
 extension BLASKernels {
-    /// Linear: the output rows start as the bias, one sgemm over all M rows adds X·W (beta 1),
+    /// Linear: one sgemm over all M rows onto rows that start as the bias,
     /// then the activation runs over the output in place (GELU in FastMath's vectors).
     static func linear(_ op: LinearOp, _ inputs: [TensorType?]) throws -> Kernel {
         let (m, k, n) = try op.dimensions(inputs)
@@ -11,18 +11,19 @@ extension BLASKernels {
         return { args in
             let x = args.input(0), w = args.input(1), bias = args.optionalInput(2), y = args.output(0)
             guard m > 0, n > 0 else { return }
+            // With a bias the rows start as it and sgemm adds X·W (beta 1); without, sgemm writes.
             if let bias {
                 for row in 0..<m { (y + row * n).update(from: bias, count: n) }
-            } else {
-                y.update(repeating: 0, count: m * n)
             }
             if k > 0 {
                 cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, Int32(m), Int32(n), Int32(k),
-                            1, x, Int32(k), w, Int32(n), 1, y, Int32(n))
+                            1, x, Int32(k), w, Int32(n), bias == nil ? 0 : 1, y, Int32(n))
+            } else if bias == nil {
+                y.update(repeating: 0, count: m * n)  // an empty product; the arena holds old bytes
             }
             switch activation {
             case .none: break
-            case .relu: for i in 0..<(m * n) { y[i] = y[i] < 0 ? 0 : y[i] }
+            case .relu: for i in 0..<(m * n) { y[i] = activation.apply(y[i]) }
             case .gelu: FastMath.gelu(y, count: m * n)
             case .geluTanh: FastMath.geluTanh(y, count: m * n)
             }
