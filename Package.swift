@@ -26,7 +26,9 @@ let package = Package(
             name: "CoreRuntime",
             dependencies: [.product(name: "Logging", package: "swift-log")]
         ),
-        .target(name: "HWBackends", dependencies: ["CoreRuntime", "CBLAS"]),
+        // Hand-written SIMD kernels (AVX2/FMA chosen at run time, portable C otherwise).
+        .target(name: "CKernels"),
+        .target(name: "HWBackends", dependencies: ["CoreRuntime", "CBLAS", "CKernels"]),
         .target(
             name: "CAPI",
             dependencies: ["CoreRuntime", "HWBackends", "CSwiftlet"],

@@ -11,7 +11,7 @@ enum CDType {
         case .i8: SWL_DTYPE_I8
         case .i32: SWL_DTYPE_I32
         case .i64: SWL_DTYPE_I64
-        case .bf16: SWL_DTYPE_F32  // never a graph input or output type
+        case .bf16, .u8: SWL_DTYPE_F32  // never a graph input or output type
         }
     }
 

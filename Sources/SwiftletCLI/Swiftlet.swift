@@ -8,7 +8,7 @@ struct Swiftlet: ParsableCommand {
         commandName: "swiftlet",
         abstract: "Run and inspect compressed neural networks (.swl models).",
         version: "1.0.0",
-        subcommands: [Inspect.self, Run.self, Bench.self, Import.self]
+        subcommands: [Inspect.self, Run.self, Bench.self, Import.self, Compress.self]
     )
 }
 

@@ -151,7 +151,7 @@ def assert_close(got: np.ndarray, ref: np.ndarray, rtol: float = 1e-5,
     g = got.astype(np.float64)
     assert not np.any(np.isnan(g) != np.isnan(ref)), f"{what} NaN pattern differs"
     finite = np.isfinite(ref)
-    assert np.array_equal(g[~finite], ref[~finite]), f"{what} infinities differ"
+    assert np.array_equal(g[~finite], ref[~finite], equal_nan=True), f"{what} infinities differ"
     err = np.abs(g - ref)
     bound = rtol * np.abs(ref) + np.broadcast_to(np.asarray(atol, np.float64), ref.shape)
     bad = finite & ~(err <= bound)

@@ -60,6 +60,13 @@ public final class Model: Sendable {
         }
         let graphJSON = try Array(graphText.utf8).withUnsafeBytes { try JSONValue.parse($0, what: "the graph") }
         graph = try GraphJSON.decode(graphJSON, constants: constants.mapValues(\.type))
+        for node in graph.nodes {
+            do {
+                try node.op.validateConstantValues(node.inputs.map { constants[$0] })
+            } catch let error as SwiftletError {
+                throw SwiftletError.invalidModel("node '\(node.name)' (\(node.opType)): \(error.message)")
+            }
+        }
         self.constants = constants
         metadata = container.metadata.filter { $0.key != "graph" }
         storedTensors = container.tensors

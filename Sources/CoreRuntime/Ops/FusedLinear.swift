@@ -1,7 +1,7 @@
 /// Swiftlet's fused linear layer: Y[…, N] = activation(X[…, K] · W[K, N] + bias[N]), made by the
 /// MatMul+Add fusion pass from what exporters write for `nn.Linear` on inputs of any rank. One
 /// multiplication over all leading rows, the bias and activation applied as the output is written.
-public struct LinearOp: Operator {
+public struct LinearOp: LinearLayerOp {
     public static let type = "Linear"
     public static let inputArity = 2...3
     public static let outputArity = 1...1
@@ -9,11 +9,7 @@ public struct LinearOp: Operator {
 
     public init(attributes: Attributes, inputCount: Int, outputCount: Int) throws {
         try attributes.allowOnly(["activation"], op: Self.type)
-        let name = try attributes.string("activation", default: "none")
-        guard let activation = FusedActivation(rawValue: name) else {
-            throw attributes.error("activation", "must be one of \(FusedActivation.allCases.map(\.rawValue)), not \"\(name)\"")
-        }
-        self.activation = activation
+        activation = try Self.parseActivation(attributes)
     }
 
     public func validateConstants(_ constants: [TensorType?]) throws {
@@ -37,16 +33,6 @@ public struct LinearOp: Operator {
         return (x.shape.dropLast().reduce(1, *), w.shape[0], w.shape[1])
     }
 
-    public func inferTypes(_ inputs: [TensorType?]) throws -> [TensorType] {
-        let (_, _, n) = try dimensions(inputs)
-        return [TensorType(.f32, inputs[0]!.shape.dropLast() + [n])]
-    }
-
-    public func flops(_ inputs: [TensorType?], _ outputs: [TensorType]) -> Int {
-        let (m, k, n) = (try? dimensions(inputs)) ?? (0, 0, 0)
-        return Shape.saturatingProduct(2, m, k, n)
-    }
-
     public func referenceKernel(_ inputs: [TensorType?], _ outputs: [TensorType]) throws -> Kernel {
         let (m, k, n) = try dimensions(inputs)
         let activation = self.activation
@@ -60,5 +46,32 @@ public struct LinearOp: Operator {
                 }
             }
         }
+    }
+}
+
+/// What dense and encoded linear layers share: Y[…, N] from X[…, K] with a fused activation.
+public protocol LinearLayerOp: Operator {
+    var activation: FusedActivation { get }
+    /// (rows M, K, N) for these operands, checking them.
+    func dimensions(_ inputs: [TensorType?]) throws -> (m: Int, k: Int, n: Int)
+}
+
+extension LinearLayerOp {
+    public func inferTypes(_ inputs: [TensorType?]) throws -> [TensorType] {
+        let (_, _, n) = try dimensions(inputs)
+        return [TensorType(.f32, inputs[0]!.shape.dropLast() + [n])]
+    }
+
+    public func flops(_ inputs: [TensorType?], _ outputs: [TensorType]) -> Int {
+        let (m, k, n) = (try? dimensions(inputs)) ?? (0, 0, 0)
+        return Shape.saturatingProduct(2, m, k, n)
+    }
+
+    static func parseActivation(_ attributes: Attributes) throws -> FusedActivation {
+        let name = try attributes.string("activation", default: "none")
+        guard let activation = FusedActivation(rawValue: name) else {
+            throw attributes.error("activation", "must be one of \(FusedActivation.allCases.map(\.rawValue)), not \"\(name)\"")
+        }
+        return activation
     }
 }

@@ -31,6 +31,10 @@ public protocol Operator: Sendable {
     /// Throws a message the caller prefixes with the node.
     func validateConstants(_ constants: [TensorType?]) throws
 
+    /// Checks constant operands' *values* once when the model opens (sparse index arrays that
+    /// kernels index with). Throws a message the caller prefixes with the node.
+    func validateConstantValues(_ constants: [ConstantTensor?]) throws
+
     /// Output types when the inputs' values are known too (all of them, while planning). Ops
     /// whose output shape depends on values (Range) implement this; the default ignores them.
     func inferTypes(_ inputs: [TensorType?], values: [HostTensor?]) throws -> [TensorType]
@@ -44,6 +48,7 @@ public protocol Operator: Sendable {
 extension Operator {
     public var isView: Bool { false }
     public func validateConstants(_ constants: [TensorType?]) throws {}
+    public func validateConstantValues(_ constants: [ConstantTensor?]) throws {}
     public static var parameterInputs: [String] { [] }
     public func inferTypes(_ inputs: [TensorType?], values: [HostTensor?]) throws -> [TensorType] { try inferTypes(inputs) }
 
@@ -129,7 +134,7 @@ func requireFloat(_ type: TensorType, _ role: String) throws {
 public enum Operators {
     public static let all: [any Operator.Type] = [
         ShapeOp.self, CastOp.self, RangeOp.self, ErfOp.self, SqrtOp.self, PowOp.self,
-        ReduceMeanOp.self, ReduceSumOp.self, LinearOp.self, AttentionOp.self, SkipLayerNormalizationOp.self,
+        ReduceMeanOp.self, ReduceSumOp.self, LinearOp.self, Int8LinearOp.self, MXLinearOp.self, SparseLinearOp.self, AttentionOp.self, SkipLayerNormalizationOp.self,
         GemmOp.self, MatMulOp.self, ConvOp.self, MaxPoolOp.self, AveragePoolOp.self,
         GlobalAveragePoolOp.self, BatchNormalizationOp.self,
         ReluOp.self, SigmoidOp.self, TanhOp.self, ClipOp.self, GeluOp.self,

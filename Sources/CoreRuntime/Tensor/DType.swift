@@ -4,6 +4,8 @@ public enum DType: String, Sendable, CaseIterable, Hashable {
     case f16 = "F16"
     case bf16 = "BF16"
     case i8 = "I8"
+    /// Raw bytes of packed codes (MX elements and E8M0 scales); never an activation.
+    case u8 = "U8"
     case i32 = "I32"
     case i64 = "I64"
 
@@ -11,7 +13,7 @@ public enum DType: String, Sendable, CaseIterable, Hashable {
         switch self {
         case .f32, .i32: 4
         case .f16, .bf16: 2
-        case .i8: 1
+        case .i8, .u8: 1
         case .i64: 8
         }
     }

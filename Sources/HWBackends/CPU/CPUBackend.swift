@@ -1,7 +1,8 @@
 import CBLAS
 import CoreRuntime
 
-/// The real CPU: OpenBLAS sgemm for Gemm, MatMul, Linear, Attention and Conv, a direct MaxPool; the reference
+/// The real CPU: OpenBLAS sgemm for Gemm, MatMul, Linear, MXLinear, Attention and Conv, our own
+/// kernels (CKernels) for Int8Linear and SparseLinear, a direct MaxPool; the reference
 /// kernels (plain Swift, written so the compiler vectorizes their inner loops) for the rest.
 public struct CPUBackend: Backend {
     public var name: String { "cpu" }
@@ -19,6 +20,9 @@ public struct CPUBackend: Backend {
         case is MatMulOp: PreparedKernel(try BLASKernels.matMul(inputs))
         case let conv as ConvOp: try BLASKernels.conv(conv, inputs)
         case let linear as LinearOp: PreparedKernel(try BLASKernels.linear(linear, inputs))
+        case let linear as Int8LinearOp: try BLASKernels.int8Linear(linear, inputs)
+        case let linear as MXLinearOp: try BLASKernels.mxLinear(linear, inputs)
+        case let linear as SparseLinearOp: try BLASKernels.sparseLinear(linear, inputs)
         case let attention as AttentionOp: try BLASKernels.attention(attention, inputs)
         default: PreparedKernel(try node.op.referenceKernel(inputs, outputs))
         }

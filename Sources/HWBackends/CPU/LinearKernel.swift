@@ -21,12 +21,17 @@ extension BLASKernels {
             } else if bias == nil {
                 y.update(repeating: 0, count: m * n)  // an empty product; the arena holds old bytes
             }
-            switch activation {
-            case .none: break
-            case .relu: for i in 0..<(m * n) { y[i] = activation.apply(y[i]) }
-            case .gelu: FastMath.gelu(y, count: m * n)
-            case .geluTanh: FastMath.geluTanh(y, count: m * n)
-            }
+            applyActivation(activation, y, count: m * n)
+        }
+    }
+
+    /// A linear layer's fused activation over its output, in place (GELU in FastMath's vectors).
+    static func applyActivation(_ activation: FusedActivation, _ y: UnsafeMutablePointer<Float>, count: Int) {
+        switch activation {
+        case .none: break
+        case .relu: for i in 0..<count { y[i] = activation.apply(y[i]) }
+        case .gelu: FastMath.gelu(y, count: count)
+        case .geluTanh: FastMath.geluTanh(y, count: count)
         }
     }
 }

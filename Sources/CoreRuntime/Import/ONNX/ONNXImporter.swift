@@ -116,6 +116,7 @@ struct ONNXConversion {
         let dtype: DType
         switch t.dataType {
         case 1: dtype = .f32
+        case 2: dtype = .u8
         case 3: dtype = .i8
         case 6: dtype = .i32
         case 7: dtype = .i64
@@ -137,7 +138,7 @@ struct ONNXConversion {
             case .f32: bytes = t.floatData.withUnsafeBytes { Array($0) }
             case .i64: bytes = t.int64Data.withUnsafeBytes { Array($0) }
             case .i32: bytes = t.int32Data.map { Int32(truncatingIfNeeded: $0) }.withUnsafeBytes { Array($0) }
-            case .i8: bytes = t.int32Data.map { UInt8(truncatingIfNeeded: $0) }
+            case .i8, .u8: bytes = t.int32Data.map { UInt8(truncatingIfNeeded: $0) }
             case .f16, .bf16: bytes = t.int32Data.map { UInt16(truncatingIfNeeded: $0) }.withUnsafeBytes { Array($0) }
             }
             // A typed field with no values is how an empty tensor is written.

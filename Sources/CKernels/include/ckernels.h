@@ -1,0 +1,45 @@
+// Swiftlet's hand-written CPU kernels (AVX2 + FMA with a portable fallback, chosen at run time).
+// Internal to libswiftlet: HWBackends/CPU calls these; they are not part of the public C API.
+// Every pointer must be valid for the sizes given; nothing here allocates or fails.
+#ifndef SWIFTLET_CKERNELS_H
+#define SWIFTLET_CKERNELS_H
+
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/// 1 when the AVX2/FMA paths run on this CPU (else portable C loops compute the same results).
+int swk_has_avx2(void);
+
+/// xt[k·mp + m] = x[m·k_total + k] for m < rows, k < k_total; zero for the padding rows
+/// k_total ≤ k < k_padded and columns rows ≤ m < mp (mp a multiple of 8).
+void swk_transpose_pad(const float *x, int64_t rows, int64_t k_total, int64_t k_padded, int64_t mp, float *xt);
+
+/// Block-sparse (BSR) times dense, in the transposed layout the sparse loop wants:
+/// yt[n·mp + m] = Σ over stored blocks of block row n/R: values[i][n%R][c] · xt[(col[i]·C + c)·mp + m],
+/// for every row n < block_rows·R and m < mp. xt is [block_columns·C, mp] (see swk_transpose_pad).
+void swk_bsr_times_dense(int64_t block_rows, int r, int c, const int32_t *row_pointers, const int32_t *column_indices,
+                         const float *values, const float *xt, int64_t mp, float *yt);
+
+/// y[m·n + j] = yt[j·mp + m] + (bias ? bias[j] : 0) for m < rows, j < n.
+void swk_transpose_bias(const float *yt, int64_t mp, int64_t rows, int64_t n, const float *bias, float *y);
+
+/// Int8 matrix product with int32 sums: y[m·n + j] = (float)Σ_k xq[m·kp + k]·w[j·k_total + k] ·
+/// (x_scale[m] · w_scale[j]) + (bias ? bias[j] : 0). xq holds int8 codes widened to int16,
+/// rows padded with zeros to kp (a multiple of 16 ≥ k_total); w is [n, k_total] int8.
+void swk_int8_gemm(int64_t rows, int64_t n, int64_t k_total, const int16_t *xq, int64_t kp, const float *x_scale,
+                   const int8_t *w, const float *w_scale, const float *bias, float *y);
+
+/// MX weight-only product for few rows (matrix-vector): y[m·n + j] = Σ_k x[m·k_total + k] · W[j, k]
+/// (+ bias[j]), W[j, k] = table[code] · 2^(scale − 127), codes packed `bits` wide LSB-first, rows of
+/// row_bytes; scales [n, ⌈k_total/32⌉] E8M0 (0xFF: NaN). Each weight block is decoded once and
+/// used for all `rows` rows of x, so no float copy of W is ever written.
+void swk_mx_matvec(int64_t rows, int64_t n, int64_t k_total, int bits, const uint8_t *codes, int64_t row_bytes,
+                   const uint8_t *scales, const float *table, const float *x, const float *bias, float *y);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

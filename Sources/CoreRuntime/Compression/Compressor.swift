@@ -1,0 +1,200 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// How each linear layer of a model is stored after compression.
+public enum LayerEncoding: Equatable, Sendable, CustomStringConvertible {
+    /// Left as dense F32.
+    case dense
+    case int8
+    case mx(MXFormat)
+    /// Pruned by `pattern` to `sparsity`, stored as BSR/CSR F32.
+    case sparse(PruningPattern, sparsity: Double)
+
+    /// "fp32"/"dense", "int8", an MX format name.
+    public init(quantization text: String) throws {
+        switch text.lowercased() {
+        case "fp32", "dense", "none": self = .dense
+        case "int8": self = .int8
+        default:
+            guard let format = MXFormat(rawValue: text.lowercased()) else {
+                throw SwiftletError.invalidArgument("unknown format '\(text)': use fp32, int8, \(MXFormat.allCases.map(\.rawValue).joined(separator: ", "))")
+            }
+            self = .mx(format)
+        }
+    }
+
+    public var description: String {
+        switch self {
+        case .dense: "fp32"
+        case .int8: "int8"
+        case .mx(let format): format.rawValue
+        case .sparse(let pattern, let sparsity): "\(pattern) \(Int((sparsity * 100).rounded()))%"
+        }
+    }
+}
+
+/// What `swiftlet compress` does: the session's graph passes (so every `nn.Linear` is one
+/// `Linear` node with a constant weight), then each linear layer — `Linear`, or `Gemm` whose B
+/// and C are constants — re-encoded as the plan says: `Int8Linear`, `MXLinear` or `SparseLinear`.
+/// Everything else is kept as it is.
+public struct Compressor {
+    public struct Plan: Sendable {
+        /// The encoding for layers no rule names.
+        public var defaultEncoding: LayerEncoding = .dense
+        /// (node-name glob, encoding): the first matching rule wins over the default.
+        public var rules: [(pattern: String, encoding: LayerEncoding)] = []
+        public var rounding: MXFormat.Rounding = .nearestEven
+
+        public init() {}
+
+        public func encoding(for layer: String) -> LayerEncoding {
+            rules.first { fnmatch($0.pattern, layer, 0) == 0 }?.encoding ?? defaultEncoding
+        }
+    }
+
+    /// One compressed layer, for the report.
+    public struct LayerReport: Sendable {
+        public let name: String
+        public let n: Int
+        public let k: Int
+        public let encoding: LayerEncoding
+        public let bytesBefore: Int
+        public let bytesAfter: Int
+        /// Weights the layer still has (nonzero ones, after pruning).
+        public let parameters: Int
+    }
+
+    public struct Result {
+        public let graph: Graph
+        public let tensors: [String: HostTensor]
+        public let layers: [LayerReport]
+        /// Weights of the compressed model: the nonzero weights its layers keep plus every other tensor's elements.
+        public let parameters: Int
+    }
+
+    /// Compresses `model`. `progress(done, total, layer)` is called after each layer.
+    public static func compress(_ model: Model, plan: Plan, progress: (Int, Int, String) -> Void = { _, _, _ in }) throws -> Result {
+        var constants = model.constants
+        WidenConstants.apply(&constants)
+        let graph = try GraphPasses.optimize(model.graph, &constants)
+
+        var tensors: [String: HostTensor] = [:]
+        var encodedTensors = Set<String>()
+        var nodes: [Node] = []
+        var layers: [LayerReport] = []
+        let total = graph.nodes.count { linearLayer($0, constants) != nil }
+        for node in graph.nodes {
+            guard let layer = linearLayer(node, constants) else {
+                nodes.append(node)
+                continue
+            }
+            let encoding = plan.encoding(for: node.name)
+            guard encoding != .dense else {
+                nodes.append(node)
+                continue
+            }
+            let (encoded, parts, kept) = try encode(layer, node: node, encoding: encoding, rounding: plan.rounding)
+            nodes.append(encoded)
+            for (name, tensor) in parts {
+                tensors[name] = tensor
+                encodedTensors.insert(name)
+            }
+            layers.append(LayerReport(name: node.name, n: layer.n, k: layer.k, encoding: encoding, bytesBefore: layer.n * layer.k * 4,
+                                      bytesAfter: parts.reduce(0) { $0 + $1.tensor.bytes.count }, parameters: kept))
+            progress(layers.count, total, node.name)
+        }
+        // Keep the constants something still reads (a replaced layer's dense weight is dropped).
+        let used = Set(nodes.flatMap(\.inputs) + graph.outputs.map(\.name))
+        for (name, tensor) in constants where used.contains(name) && tensors[name] == nil { tensors[name] = tensor.host }
+        let compressed = try Graph(inputs: graph.inputs, outputs: graph.outputs, nodes: nodes, constants: tensors.mapValues { TensorType($0.dtype, $0.shape) })
+        let parameters = tensors.filter { !encodedTensors.contains($0.key) }.values.reduce(0) { $0 + $1.shape.reduce(1, *) }
+            + layers.reduce(0) { $0 + $1.parameters }
+        return Result(graph: compressed, tensors: tensors, layers: layers, parameters: parameters)
+    }
+
+    /// A linear layer's parts: W as [N, K] floats, the bias tensor's name, the activation.
+    struct LinearLayer {
+        let weight: [Float]
+        let n: Int
+        let k: Int
+        let bias: String?
+        let activation: FusedActivation
+    }
+
+    static func linearLayer(_ node: Node, _ constants: [String: ConstantTensor]) -> LinearLayer? {
+        func biasName(_ index: Int, n: Int) -> String?? {
+            guard node.inputs.count > index, !node.inputs[index].isEmpty else { return .some(nil) }
+            guard let bias = constants[node.inputs[index]], bias.type.dtype == .f32, bias.type.shape == [n] else { return nil }
+            return .some(node.inputs[index])
+        }
+        switch node.op {
+        case let linear as LinearOp:
+            guard let w = constants[node.inputs[1]], w.type.dtype == .f32, w.type.rank == 2 else { return nil }
+            let (k, n) = (w.type.shape[0], w.type.shape[1])
+            guard let bias = biasName(2, n: n) else { return nil }
+            var transposed = [Float](repeating: 0, count: n * k)
+            for i in 0..<k { for j in 0..<n { transposed[j * k + i] = w.floats[i * n + j] } }
+            return LinearLayer(weight: transposed, n: n, k: k, bias: bias, activation: linear.activation)
+        case let gemm as GemmOp:
+            // Only Y = X·B(ᵀ) + c with c a vector [N] and a ReLU-or-nothing clamp has a Linear form.
+            guard !gemm.transA, gemm.alpha == 1, gemm.beta == 1 || node.inputs.count < 3,
+                  let b = constants[node.inputs[1]], b.type.dtype == .f32, b.type.rank == 2 else { return nil }
+            let activation: FusedActivation
+            switch (gemm.clamp.min, gemm.clamp.max) {
+            case (-.infinity, .infinity): activation = .none
+            case (0, .infinity): activation = .relu
+            default: return nil
+            }
+            let (k, n) = gemm.transB ? (b.type.shape[1], b.type.shape[0]) : (b.type.shape[0], b.type.shape[1])
+            guard let bias = biasName(2, n: n) else { return nil }
+            var weight = Array(b.floats)
+            if !gemm.transB {
+                for i in 0..<k { for j in 0..<n { weight[j * k + i] = b.floats[i * n + j] } }
+            }
+            return LinearLayer(weight: weight, n: n, k: k, bias: bias, activation: activation)
+        default:
+            return nil
+        }
+    }
+
+    /// The encoded node and its new tensors (named after the node).
+    static func encode(_ layer: LinearLayer, node: Node, encoding: LayerEncoding, rounding: MXFormat.Rounding)
+        throws -> (Node, [(name: String, tensor: HostTensor)], kept: Int) {
+        let (n, k) = (layer.n, layer.k)
+        var parts: [(name: String, tensor: HostTensor)] = []
+        func add(_ suffix: String, _ dtype: DType, _ shape: [Int], _ bytes: [UInt8]) -> String {
+            parts.append((node.name + suffix, HostTensor(dtype: dtype, shape: shape, bytes: bytes)))
+            return node.name + suffix
+        }
+        func bytes<T>(_ values: [T]) -> [UInt8] { values.withUnsafeBytes { Array($0) } }
+        let opType: String
+        var kept = n * k
+        var inputs = [node.inputs[0]]
+        var attributes: [String: JSONValue] = ["activation": .string(layer.activation.rawValue)]
+        switch encoding {
+        case .dense:
+            preconditionFailure("dense layers are not re-encoded")
+        case .int8:
+            let (codes, scales) = layer.weight.withUnsafeBufferPointer { Int8Quantization.perChannel(rows: n, columns: k, weights: $0) }
+            opType = Int8LinearOp.type
+            inputs += [add(".w_int8", .i8, [n, k], bytes(codes)), add(".w_scale", .f32, [n], bytes(scales))]
+        case .mx(let format):
+            let matrix = layer.weight.withUnsafeBufferPointer { MXMatrix(format, rows: n, columns: k, values: $0, rounding: rounding) }
+            opType = MXLinearOp.type
+            attributes["format"] = .string(format.rawValue)
+            inputs += [add(".w_mx", .u8, [n, matrix.rowBytes], matrix.codes), add(".w_mx_scale", .u8, [n, matrix.blocksPerRow], matrix.scales)]
+        case .sparse(let pattern, let sparsity):
+            let pruned = Pruning.prune(layer.weight, rows: n, columns: k, pattern: pattern, sparsity: sparsity)
+            let matrix = pruned.withUnsafeBufferPointer { BlockSparseMatrix(rows: n, columns: k, block: pattern.storageBlock, dense: $0) }
+            kept = pruned.count { $0 != 0 }
+            opType = SparseLinearOp.type
+            attributes["weight_shape"] = .array([.int(n), .int(k)])
+            inputs += [add(".w_values", .f32, [matrix.storedBlocks, matrix.blockRows, matrix.blockColumns], bytes(matrix.values)),
+                       add(".w_columns", .i32, [matrix.storedBlocks], bytes(matrix.columnIndices)),
+                       add(".w_rows", .i32, [matrix.blockRowCount + 1], bytes(matrix.rowPointers))]
+        }
+        if let bias = layer.bias { inputs.append(bias) }
+        return (try Node(name: node.name, opType: opType, inputs: inputs, outputs: node.outputs, attributes: attributes), parts, kept)
+    }
+}
