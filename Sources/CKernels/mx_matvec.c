@@ -7,22 +7,16 @@
 
 enum { BLOCK = 32, MAX_ROWS = 8 };
 
+/// Element e of a packed row (LSB-first, `bits` wide).
+static inline unsigned code_at(const uint8_t *row, int bits, int64_t e) {
+    const int64_t bit = e * bits;
+    const unsigned word = row[bit >> 3] | ((bit & 7) + bits > 8 ? (unsigned)row[(bit >> 3) + 1] << 8 : 0u);
+    return (word >> (bit & 7)) & ((1u << bits) - 1);
+}
+
 /// Codes first … first+count−1 of a packed row, as table values.
 static inline void decode_block(const uint8_t *row, int bits, int64_t first, int count, const float *table, float *out) {
-    if (bits == 8) {
-        for (int i = 0; i < count; i++) out[i] = table[row[first + i]];
-    } else if (bits == 4) {
-        for (int i = 0; i < count; i++) {
-            const int64_t e = first + i;
-            out[i] = table[(row[e >> 1] >> ((e & 1) * 4)) & 15];
-        }
-    } else {
-        for (int i = 0; i < count; i++) {
-            const int64_t bit = (first + i) * bits;
-            const unsigned word = row[bit >> 3] | ((bit & 7) + bits > 8 ? (unsigned)row[(bit >> 3) + 1] << 8 : 0u);
-            out[i] = table[(word >> (bit & 7)) & ((1u << bits) - 1)];
-        }
-    }
+    for (int i = 0; i < count; i++) out[i] = table[code_at(row, bits, first + i)];
 }
 
 static float block_scale(uint8_t code) { return code == 0xFF ? NAN : ldexpf(1.0f, (int)code - 127); }
@@ -63,11 +57,7 @@ AVX2 static inline __m256i block_codes(const uint8_t *row, int bits, int64_t b) 
         return _mm256_set_m128i(_mm_unpackhi_epi8(low, high), _mm_unpacklo_epi8(low, high));
     }
     uint8_t unpacked[BLOCK];
-    for (int i = 0; i < BLOCK; i++) {
-        const int64_t bit = (b * BLOCK + i) * bits;
-        const unsigned word = row[bit >> 3] | ((bit & 7) + bits > 8 ? (unsigned)row[(bit >> 3) + 1] << 8 : 0u);
-        unpacked[i] = (uint8_t)((word >> (bit & 7)) & ((1u << bits) - 1));
-    }
+    for (int i = 0; i < BLOCK; i++) unpacked[i] = (uint8_t)code_at(row, bits, b * BLOCK + i);
     return _mm256_loadu_si256((const __m256i *)unpacked);
 }
 

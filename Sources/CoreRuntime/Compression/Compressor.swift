@@ -69,6 +69,9 @@ public struct Compressor {
         public let graph: Graph
         public let tensors: [String: HostTensor]
         public let layers: [LayerReport]
+        /// Weights of the optimized graph before re-encoding (what `parameters` compares with:
+        /// the passes may already have folded some constants away).
+        public let parametersBefore: Int
         /// Weights of the compressed model: the nonzero weights its layers keep plus every other tensor's elements.
         public let parameters: Int
     }
@@ -110,7 +113,9 @@ public struct Compressor {
         let compressed = try Graph(inputs: graph.inputs, outputs: graph.outputs, nodes: nodes, constants: tensors.mapValues { TensorType($0.dtype, $0.shape) })
         let parameters = tensors.filter { !encodedTensors.contains($0.key) }.values.reduce(0) { $0 + $1.shape.reduce(1, *) }
             + layers.reduce(0) { $0 + $1.parameters }
-        return Result(graph: compressed, tensors: tensors, layers: layers, parameters: parameters)
+        let read = Set(graph.nodes.flatMap(\.inputs) + graph.outputs.map(\.name))
+        let parametersBefore = constants.filter { read.contains($0.key) }.values.reduce(0) { $0 + $1.type.count }
+        return Result(graph: compressed, tensors: tensors, layers: layers, parametersBefore: parametersBefore, parameters: parameters)
     }
 
     /// A linear layer's parts: W as [N, K] floats, the bias tensor's name, the activation.
