@@ -62,6 +62,7 @@ extern "C" {
 
 #define SWL_ABI_VERSION 1
 #define SWL_MAX_RANK    8
+#define SWL_MAX_ENSEMBLE_MEMBERS 16
 
 /* ---- Opaque handles ------------------------------------------------------------------------- */
 
@@ -98,6 +99,18 @@ typedef enum swl_log_level {
     SWL_LOG_LEVEL_ERROR = 3
 } swl_log_level;
 
+/* How an ensemble combines its members' class scores, row by row (each row of the scored output's
+ * last axis holds one sample's class scores, read as logits). A row in which any member has a NaN
+ * comes out all NaN. */
+typedef enum swl_combiner {
+    SWL_COMBINER_MEAN  = 1,  /* mean over members of softmax(row): probabilities                */
+    SWL_COMBINER_VOTE  = 2,  /* plurality of the members' argmax (first largest); a tie goes to
+                                the lowest class index; the row is one-hot (1 at the winner)     */
+    SWL_COMBINER_EMPIR = 3   /* EMPIR: plurality; when the top count is shared (three members:
+                                all disagree), members[0] decides, taking the tied class it
+                                scores highest; one-hot                                           */
+} swl_combiner;
+
 /* ---- Plain structs --------------------------------------------------------------------------- */
 
 /* A non-owning view of caller memory. The shape is a fixed array so that outputs can report their
@@ -125,7 +138,21 @@ typedef struct swl_run_report {
     uint64_t peak_activation_bytes;   /* size of the activation arena this run's plan used       */
     uint32_t node_count;              /* nodes executed (after graph optimization)               */
     uint32_t fallback_node_count;     /* nodes the requested backend left to the cpu backend     */
+    /* Ensembles only (else member_count 0): each member's own run time, in member order; the
+     * counters above are the members' sums. */
+    uint32_t member_count;
+    double   member_wall_time_ms[SWL_MAX_ENSEMBLE_MEMBERS];
 } swl_run_report;
+
+/* One member of an ensemble (swl_session_create_ensemble). */
+typedef struct swl_ensemble_member {
+    const swl_model* model;           /* borrowed for the call; the ensemble keeps its own reference */
+    const char*      encoding;        /* NULL or "" or "fp32": the model as stored; "int8",
+                                         "mxfp8-e4m3", "mxfp8-e5m2", "mxfp6-e2m3", "mxfp6-e3m2",
+                                         "mxfp4", "mxint8": its linear layers re-encoded in memory
+                                         (as `swiftlet compress --quantize` would) when the ensemble
+                                         is created                                           */
+} swl_ensemble_member;
 
 /* level is one of swl_log_level; message is valid only during the call. May be called from any
  * thread, concurrently: the callback must be thread-safe. */
@@ -207,6 +234,24 @@ SWL_API void        swl_options_free(swl_options* options);
  * of the wrong kind), UNSUPPORTED (a node no backend can run). Thread-safe. */
 SWL_API SWL_NODISCARD swl_status swl_session_create(swl_model* model, const swl_options* options,
                                                     swl_session** out_session);
+/* An ensemble (EMPIR: one network at several precisions voting) as one session. The members take
+ * the same inputs (names, dtypes, ranks) and their first output -- the scored output -- is F32 class
+ * scores with the same name and rank in every member (no dimension fixed to two different sizes). members[0] is the reference member (the
+ * full-precision one for EMPIR): it breaks EMPIR's ties and supplies every other output.
+ *   Outputs: members[0]'s outputs, the scored one holding the combined scores (see swl_combiner),
+ *            then one per member, "<scored name>/member<i>", holding member i's own scores.
+ *   Runs:    with options' threads other than 1, members run at the same time, one thread each;
+ *            with threads 1, one after another. swl_run_report gives each member's time.
+ * The session is used like any other (io_info, run, free) and is as thread-safe. The models are
+ * only borrowed: they may be freed right after this returns.
+ * Errors: INVALID_ARGUMENT (NULL members or out_session, n_members outside 2..
+ * SWL_MAX_ENSEMBLE_MEMBERS, an unknown combiner or encoding, a member model handle that is not
+ * live, members whose inputs or scored outputs differ, a scored output that is not F32),
+ * UNSUPPORTED (a node no backend can run). Messages name the member. Thread-safe. */
+SWL_API SWL_NODISCARD swl_status swl_session_create_ensemble(const swl_ensemble_member* members,
+                                                             size_t n_members, swl_combiner combiner,
+                                                             const swl_options* options,
+                                                             swl_session** out_session);
 /* Number of graph inputs and outputs. Either out pointer may be NULL if not wanted. */
 SWL_API SWL_NODISCARD swl_status swl_session_io_count(const swl_session* session,
                                                       int32_t* out_n_inputs, int32_t* out_n_outputs);

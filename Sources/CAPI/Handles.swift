@@ -54,17 +54,17 @@ enum Handles {
     }
 }
 
-/// A session as the C API sees it: the session plus the C strings `swl_session_io_info` hands
-/// out, which live exactly as long as the handle.
+/// A session as the C API sees it: a session or an ensemble, plus the C strings
+/// `swl_session_io_info` hands out, which live exactly as long as the handle.
 final class SessionHandle {
-    let session: Session
+    let session: any Runnable
     let inputNames: [UnsafeMutablePointer<CChar>]
     let outputNames: [UnsafeMutablePointer<CChar>]
 
-    init(_ session: Session) {
+    init(_ session: any Runnable) {
         self.session = session
-        inputNames = session.graph.inputs.map { strdup($0.name)! }
-        outputNames = session.graph.outputs.map { strdup($0.name)! }
+        inputNames = session.inputs.map { strdup($0.name)! }
+        outputNames = session.outputs.map { strdup($0.name)! }
     }
 
     deinit {

@@ -17,13 +17,46 @@ public func swl_session_create(_ model: OpaquePointer?, _ options: OpaquePointer
     }
 }
 
+@_cdecl("swl_session_create_ensemble")
+public func swl_session_create_ensemble(_ members: UnsafePointer<swl_ensemble_member>?, _ memberCount: Int,
+                                        _ combiner: swl_combiner, _ options: OpaquePointer?,
+                                        _ outSession: UnsafeMutablePointer<OpaquePointer?>?) -> swl_status {
+    reportingErrors("swl_session_create_ensemble") {
+        let out = try prepare(outSession, "out_session")
+        guard let members else { throw SwiftletError.invalidArgument("members is NULL") }
+        guard (2...Ensemble.maxMembers).contains(memberCount) else {
+            throw SwiftletError.invalidArgument("n_members is \(memberCount); an ensemble has 2 to \(Ensemble.maxMembers) (SWL_MAX_ENSEMBLE_MEMBERS)")
+        }
+        let combined: Combiner
+        switch combiner {
+        case SWL_COMBINER_MEAN: combined = .mean
+        case SWL_COMBINER_VOTE: combined = .vote
+        case SWL_COMBINER_EMPIR: combined = .empir
+        default: throw SwiftletError.invalidArgument("combiner \(combiner.rawValue) is not a swl_combiner (1 mean, 2 vote, 3 empir)")
+        }
+        let models = try (0..<memberCount).map { index in
+            let member = members[index]
+            let model = try Handles.object(member.model, .model, as: Model.self, parameter: "members[\(index)].model")
+            guard let text = member.encoding, text.pointee != 0 else { return (model: model, encoding: LayerEncoding.dense) }
+            do {
+                return (model: model, encoding: try LayerEncoding(quantization: String(cString: text)))
+            } catch let error as SwiftletError {
+                throw SwiftletError(error.kind, "members[\(index)].encoding: \(error.message)")
+            }
+        }
+        let settings = options == nil ? SessionOptions()
+            : try Handles.object(options, .options, as: OptionsHandle.self, parameter: "options").options
+        out.pointee = Handles.make(SessionHandle(try Ensemble(models: models, combiner: combined, options: settings)), kind: .session)
+    }
+}
+
 @_cdecl("swl_session_io_count")
 public func swl_session_io_count(_ session: OpaquePointer?, _ outInputs: UnsafeMutablePointer<Int32>?,
                                  _ outOutputs: UnsafeMutablePointer<Int32>?) -> swl_status {
     reportingErrors("swl_session_io_count") {
-        let graph = try Handles.object(session, .session, as: SessionHandle.self, parameter: "session").session.graph
-        outInputs?.pointee = Int32(graph.inputs.count)
-        outOutputs?.pointee = Int32(graph.outputs.count)
+        let runnable = try Handles.object(session, .session, as: SessionHandle.self, parameter: "session").session
+        outInputs?.pointee = Int32(runnable.inputs.count)
+        outOutputs?.pointee = Int32(runnable.outputs.count)
     }
 }
 
@@ -33,8 +66,8 @@ public func swl_session_io_info(_ session: OpaquePointer?, _ isOutput: Int32, _ 
     reportingErrors("swl_session_io_info") {
         let handle = try Handles.object(session, .session, as: SessionHandle.self, parameter: "session")
         guard let outInfo else { throw SwiftletError.invalidArgument("out_info is NULL") }
-        let (list, names) = isOutput != 0 ? (handle.session.graph.outputs, handle.outputNames)
-                                          : (handle.session.graph.inputs, handle.inputNames)
+        let (list, names) = isOutput != 0 ? (handle.session.outputs, handle.outputNames)
+                                          : (handle.session.inputs, handle.inputNames)
         guard index >= 0, Int(index) < list.count else {
             throw SwiftletError.notFound("\(isOutput != 0 ? "output" : "input") index \(index) is out of range (the model has \(list.count))")
         }
@@ -73,7 +106,7 @@ public func swl_session_run(_ session: OpaquePointer?, _ inputs: UnsafePointer<s
         var outputBindings = try (0..<outputCount).map { i in try CDType.outputBinding(outputs![i], index: i) }
         let result: RunReport
         do {
-            result = try handle.session.run(inputs: inputBindings, outputs: &outputBindings)
+            result = try handle.session.run(inputs: inputBindings, outputs: &outputBindings, profile: false)
         } catch let error as SwiftletError where error.kind == .bufferTooSmall {
             CDType.writeShapes(outputBindings, into: outputs)
             throw error
@@ -97,6 +130,12 @@ private func write(_ result: RunReport, into report: UnsafeMutablePointer<swl_ru
     full.peak_activation_bytes = UInt64(result.peakActivationBytes)
     full.node_count = UInt32(result.nodeCount)
     full.fallback_node_count = UInt32(result.fallbackNodeCount)
+    full.member_count = UInt32(result.members.count)
+    withUnsafeMutableBytes(of: &full.member_wall_time_ms) { raw in
+        for (index, member) in result.members.prefix(Ensemble.maxMembers).enumerated() {
+            raw.storeBytes(of: member.wallTimeMs, toByteOffset: index * MemoryLayout<Double>.stride, as: Double.self)
+        }
+    }
     let bytes = min(Int(report.pointee.struct_size), MemoryLayout<swl_run_report>.size)
     withUnsafeBytes(of: &full) { UnsafeMutableRawPointer(report).copyMemory(from: $0.baseAddress!, byteCount: bytes) }
 }

@@ -77,9 +77,7 @@ struct Compress: ParsableCommand {
         var metadata = model.metadata.filter { $0.key.hasPrefix("model.") }
         metadata["model.compression"] = plan.rules.isEmpty ? "\(plan.defaultEncoding)"
             : "\(plan.defaultEncoding); " + plan.rules.map { "\($0.pattern)=\($0.encoding)" }.joined(separator: ", ")
-        let swl = SWLWriter.serialize(graph: result.graph, tensors: result.tensors, metadata: metadata)
-        // Open what is about to be written: a result the validator rejects is a bug, not a file.
-        let checked = try swl.withUnsafeBytes { try Model(bytes: ModelBytes.copy(of: $0)) }
+        let (checked, swl) = try result.model(metadata: metadata)
         guard FileManager.default.createFile(atPath: output, contents: Data(swl)) else {
             throw SwiftletError.invalidArgument("cannot write '\(output)'")
         }

@@ -19,13 +19,7 @@ struct Run: ParsableCommand {
     func run() throws {
         let session = try session.makeSession(modelPath: model)
         let inputNames = session.graph.inputs.map(\.name), outputNames = session.graph.outputs.map(\.name)
-        var inputs: [String: HostTensor] = [:]
-        for argument in input {
-            let (name, path) = try namedPath(argument, defaultName: inputNames.count == 1 ? inputNames[0] : nil, what: "input")
-            let array = try NPYArray.read(path)
-            inputs[name] = HostTensor(dtype: array.dtype, shape: array.shape, bytes: [UInt8](array.data))
-        }
-        let (results, report) = try session.run(inputs)
+        let (results, report) = try session.run(try readInputs(input, inputNames: inputNames))
         for argument in output {
             let (name, path) = try namedPath(argument, defaultName: outputNames.count == 1 ? outputNames[0] : nil, what: "output")
             guard let tensor = results[name] else {

@@ -8,7 +8,7 @@ struct Swiftlet: ParsableCommand {
         commandName: "swiftlet",
         abstract: "Run and inspect compressed neural networks (.swl models).",
         version: "1.0.0",
-        subcommands: [Inspect.self, Run.self, Bench.self, Import.self, Compress.self]
+        subcommands: [Inspect.self, Run.self, Bench.self, Import.self, Compress.self, EnsembleCommand.self]
     )
 }
 
@@ -24,6 +24,10 @@ struct SessionFlags: ParsableArguments {
     var settings: [String] = []
 
     func makeSession(modelPath: String) throws -> Session {
+        try Session(model: try Model(path: modelPath), options: try makeOptions())
+    }
+
+    func makeOptions() throws -> SessionOptions {
         var options = SessionOptions()
         try options.setBackend(backend)
         try options.setThreads(threads)
@@ -33,8 +37,19 @@ struct SessionFlags: ParsableArguments {
             }
             try options.set(String(setting[..<equals]), String(setting[setting.index(after: equals)...]))
         }
-        return try Session(model: try Model(path: modelPath), options: options)
+        return options
     }
+}
+
+/// Reads `--input [NAME=]file.npy` arguments into tensors keyed by input name.
+func readInputs(_ arguments: [String], inputNames: [String]) throws -> [String: HostTensor] {
+    var inputs: [String: HostTensor] = [:]
+    for argument in arguments {
+        let (name, path) = try namedPath(argument, defaultName: inputNames.count == 1 ? inputNames[0] : nil, what: "input")
+        let array = try NPYArray.read(path)
+        inputs[name] = HostTensor(dtype: array.dtype, shape: array.shape, bytes: [UInt8](array.data))
+    }
+    return inputs
 }
 
 /// Splits `NAME=path` (or a bare path, for the only input/output) into its parts.

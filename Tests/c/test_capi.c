@@ -619,6 +619,85 @@ static void test_run_results(swl_session* session) {
     CHECK(all_bytes_are((unsigned char*)&short_report + 16, sizeof short_report - 16, 0xEE));
 }
 
+/* ---- Ensembles ------------------------------------------------------------------------------------- */
+
+static int first_largest(const float* row) {
+    int best = 0;
+    for (int c = 1; c < CLASSES; c++)
+        if (row[c] > row[best])
+            best = c;
+    return best;
+}
+
+/* EMPIR over the MLP at fp32, int8 and MXFP4: the members' own scores come back as extra outputs,
+ * the fp32 member equals the plain session, the combined row is one-hot at the plurality class
+ * (the fp32 member's choice when all three disagree), and each member's time is reported. */
+static void test_ensemble(swl_model* model, swl_session* plain) {
+    section("ensembles");
+    swl_ensemble_member members[3] = { { model, NULL }, { model, "int8" }, { model, "mxfp4" } };
+    swl_options* options = NULL;
+    swl_session* ensemble = NULL;
+    if (!CHECK_STATUS(swl_options_create(&options), SWL_STATUS_OK) ||
+        !CHECK_STATUS(swl_options_set_threads(options, 2), SWL_STATUS_OK) ||
+        !CHECK_STATUS(swl_session_create_ensemble(members, 3, SWL_COMBINER_EMPIR, options, &ensemble),
+                      SWL_STATUS_OK)) {
+        swl_options_free(options);
+        return;
+    }
+    swl_options_free(options);
+    int32_t n_inputs = 0, n_outputs = 0;
+    swl_tensor info;
+    CHECK_STATUS(swl_session_io_count(ensemble, &n_inputs, &n_outputs), SWL_STATUS_OK);
+    CHECK(n_inputs == 1 && n_outputs == 4);
+    CHECK(swl_session_io_info(ensemble, 1, 2, &info) == SWL_STATUS_OK && strcmp(info.name, "logits/member1") == 0);
+
+    float pixels[BATCH * FEATURES], scores[4][BATCH * CLASSES], expected[BATCH * CLASSES];
+    fill_pixels(pixels, BATCH * FEATURES, 11);
+    swl_tensor in = input_tensor(pixels, BATCH), out[4];
+    const char* names[4] = { "logits", "logits/member0", "logits/member1", "logits/member2" };
+    for (int i = 0; i < 4; i++) {
+        out[i] = output_tensor(scores[i], BATCH);
+        out[i].name = names[i];
+    }
+    swl_tensor plain_out = output_tensor(expected, BATCH);
+    swl_run_report report = { .struct_size = sizeof report };
+    if (CHECK_STATUS(swl_session_run(ensemble, &in, 1, out, 4, &report), SWL_STATUS_OK) &&
+        CHECK_STATUS(swl_session_run(plain, &in, 1, &plain_out, 1, NULL), SWL_STATUS_OK)) {
+        CHECK(nearly_equal(scores[1], expected, BATCH * CLASSES));
+        for (int row = 0; row < BATCH; row++) {
+            int votes[3], winner;
+            for (int m = 0; m < 3; m++)
+                votes[m] = first_largest(scores[1 + m] + row * CLASSES);
+            winner = votes[1] == votes[2] ? votes[1] : votes[0];   /* 2 of 3 agree, else member 0 */
+            for (int c = 0; c < CLASSES; c++)
+                CHECK(scores[0][row * CLASSES + c] == (c == winner ? 1.0f : 0.0f));
+        }
+        CHECK(report.member_count == 3);
+        for (int m = 0; m < 3; m++)
+            CHECK(report.member_wall_time_ms[m] > 0.0 && report.member_wall_time_ms[m] <= report.wall_time_ms);
+    }
+    swl_session_free(ensemble);
+
+    /* Bad members, counts, combiners and encodings. */
+    swl_session* refused = NOT_NULL;
+    CHECK_ERROR(swl_session_create_ensemble(NULL, 3, SWL_COMBINER_EMPIR, NULL, &refused),
+                SWL_STATUS_INVALID_ARGUMENT, "members is NULL");
+    CHECK(refused == NULL);
+    CHECK_ERROR(swl_session_create_ensemble(members, 3, SWL_COMBINER_EMPIR, NULL, NULL),
+                SWL_STATUS_INVALID_ARGUMENT, "out_session");
+    CHECK_ERROR(swl_session_create_ensemble(members, 1, SWL_COMBINER_VOTE, NULL, &refused),
+                SWL_STATUS_INVALID_ARGUMENT, "2 to 16");
+    CHECK_ERROR(swl_session_create_ensemble(members, 3, (swl_combiner)0, NULL, &refused),
+                SWL_STATUS_INVALID_ARGUMENT, "combiner 0");
+    swl_ensemble_member bad_encoding[2] = { { model, NULL }, { model, "int3" } };
+    CHECK_ERROR(swl_session_create_ensemble(bad_encoding, 2, SWL_COMBINER_MEAN, NULL, &refused),
+                SWL_STATUS_INVALID_ARGUMENT, "members[1].encoding");
+    swl_ensemble_member wrong_kind[2] = { { model, NULL }, { (const swl_model*)plain, NULL } };
+    CHECK_ERROR(swl_session_create_ensemble(wrong_kind, 2, SWL_COMBINER_MEAN, NULL, &refused),
+                SWL_STATUS_INVALID_ARGUMENT, "members[1].model is not a live swl_model");
+    CHECK(refused == NULL);
+}
+
 /* ---- Backends and graph optimization agree ---------------------------------------------------------- */
 
 /* The same batch on "cpu" and "reference", each with graph.optimize 1 and 0: all agree with the
@@ -747,6 +826,7 @@ int main(int argc, char** argv) {
         test_io_info(mlp_session, cnn_session);
         test_run_errors(mlp_session);
         test_run_results(mlp_session);
+        test_ensemble(mlp, mlp_session);
 
         float pixels[BATCH * FEATURES], expected[BATCH * CLASSES];
         fill_pixels(pixels, BATCH * FEATURES, 3);

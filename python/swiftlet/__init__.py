@@ -12,6 +12,9 @@
   shape)`, `None` for a dynamic dimension); `session.run({name: array})` returns
   `{output name: array}`; `session.run(..., report=True)` also returns a `RunReport`
   (`session.last_report` keeps the latest). `run` is safe to call from several threads at once.
+- `swiftlet.ensemble([model, (model, "int8"), (model, "mxfp4")], combiner="empir")` runs members
+  on the same inputs and combines their class scores (EMPIR, vote, mean of probabilities); its
+  outputs add each member's own scores as `"<scores>/member<i>"`.
 - Failures raise `SwiftletError` with `.status`, `.status_name` (e.g. "SWL_STATUS_NOT_FOUND")
   and the library's message; an input that cannot be converted to the graph's dtype raises
   TypeError; using a closed Model or Session raises ValueError.
@@ -31,12 +34,13 @@ from ._capi import (STATUS_BACKEND_FAILURE, STATUS_BUFFER_TOO_SMALL, STATUS_INTE
                     STATUS_INVALID_ARGUMENT, STATUS_INVALID_MODEL, STATUS_NOT_FOUND, STATUS_OK,
                     STATUS_UNSUPPORTED)
 from ._errors import SwiftletError
+from ._ensemble import ensemble
 from ._model import Model
 from ._session import Session
 from ._types import RunReport, TensorInfo
 
 __all__ = [
-    "Model", "Session", "TensorInfo", "RunReport", "SwiftletError",
+    "Model", "Session", "ensemble", "TensorInfo", "RunReport", "SwiftletError",
     "version", "abi_version", "backends", "set_log_callback",
     "STATUS_OK", "STATUS_INVALID_ARGUMENT", "STATUS_NOT_FOUND", "STATUS_INVALID_MODEL",
     "STATUS_BUFFER_TOO_SMALL", "STATUS_UNSUPPORTED", "STATUS_BACKEND_FAILURE", "STATUS_INTERNAL",

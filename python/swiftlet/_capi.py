@@ -21,6 +21,7 @@ import threading
 
 ABI_VERSION = 1          # SWL_ABI_VERSION of the header these declarations follow
 MAX_RANK = 8             # SWL_MAX_RANK
+MAX_ENSEMBLE_MEMBERS = 16  # SWL_MAX_ENSEMBLE_MEMBERS
 
 # swl_status
 STATUS_OK = 0
@@ -31,6 +32,9 @@ STATUS_BUFFER_TOO_SMALL = 4
 STATUS_UNSUPPORTED = 5
 STATUS_BACKEND_FAILURE = 6
 STATUS_INTERNAL = 99
+
+# swl_combiner
+COMBINERS = {"mean": 1, "vote": 2, "empir": 3}
 
 # swl_dtype
 DTYPE_F32 = 1
@@ -74,6 +78,16 @@ class RunReport(ctypes.Structure):
         ("peak_activation_bytes", ctypes.c_uint64),
         ("node_count", ctypes.c_uint32),
         ("fallback_node_count", ctypes.c_uint32),
+        ("member_count", ctypes.c_uint32),
+        ("member_wall_time_ms", ctypes.c_double * MAX_ENSEMBLE_MEMBERS),
+    ]
+
+
+class EnsembleMember(ctypes.Structure):
+    """struct swl_ensemble_member."""
+    _fields_ = [
+        ("model", ctypes.c_void_p),
+        ("encoding", ctypes.c_char_p),
     ]
 
 
@@ -104,6 +118,8 @@ _DECLARATIONS = {
     "swl_options_set": (_status, [_c_options_p, ctypes.c_char_p, ctypes.c_char_p]),
     "swl_options_free": (None, [_c_options_p]),
     "swl_session_create": (_status, [_c_model_p, _c_options_p, _P(_c_session_p)]),
+    "swl_session_create_ensemble": (_status, [_P(EnsembleMember), ctypes.c_size_t, ctypes.c_int,
+                                              _c_options_p, _P(_c_session_p)]),
     "swl_session_io_count": (_status, [_c_session_p, _P(ctypes.c_int32), _P(ctypes.c_int32)]),
     "swl_session_io_info": (_status, [_c_session_p, ctypes.c_int32, ctypes.c_int32, _P(Tensor)]),
     "swl_session_run": (_status, [_c_session_p, _P(Tensor), ctypes.c_size_t,

@@ -1,10 +1,11 @@
 """Model: a loaded, validated .swl model (swl_model), from a file or from bytes."""
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import os
 import threading
-from typing import Any, Mapping, Optional, Union
+from typing import Any, Iterator, Mapping, Optional, Union
 
 from . import _capi
 from ._owned import OwnedHandle
@@ -26,6 +27,36 @@ def _c_string(value: str, what: str) -> bytes:
     if b"\0" in data:
         raise ValueError(f"{what} contains a NUL character")
     return data
+
+
+@contextlib.contextmanager
+def session_options(backend: Optional[str], threads: int, optimize: Optional[bool],
+                    options: Optional[Mapping[str, OptionValue]]) -> Iterator[int]:
+    """A swl_options handle with these settings (see Model.session), freed on exit."""
+    if isinstance(threads, bool) or not isinstance(threads, int):
+        raise TypeError(f"threads must be an int, not {type(threads).__name__}")
+    if not -2**31 <= threads < 2**31:
+        raise ValueError(f"threads={threads} does not fit in an int32")
+    settings: list[tuple[str, str]] = []
+    if optimize is not None:
+        settings.append(("graph.optimize", _option_text(bool(optimize))))
+    for key, value in (options or {}).items():
+        settings.append((key, _option_text(value)))
+    lib = _capi.lib()
+    opts = ctypes.c_void_p()
+    check(lib.swl_options_create(ctypes.byref(opts)), "swl_options_create")
+    try:
+        if backend is not None:
+            check(lib.swl_options_set_backend(opts, _c_string(backend, "backend")),
+                  "swl_options_set_backend")
+        check(lib.swl_options_set_threads(opts, threads), "swl_options_set_threads")
+        for key, value in settings:
+            check(lib.swl_options_set(opts, _c_string(key, "option key"),
+                                      _c_string(value, "option value")),
+                  f"swl_options_set({key!r})")
+        yield opts
+    finally:
+        lib.swl_options_free(opts)
 
 
 class Model(OwnedHandle):
@@ -82,35 +113,12 @@ class Model(OwnedHandle):
         """
         from ._session import Session
 
-        if isinstance(threads, bool) or not isinstance(threads, int):
-            raise TypeError(f"threads must be an int, not {type(threads).__name__}")
-        if not -2**31 <= threads < 2**31:
-            raise ValueError(f"threads={threads} does not fit in an int32")
-        lib = _capi.lib()
-        settings: list[tuple[str, str]] = []
-        if optimize is not None:
-            settings.append(("graph.optimize", _option_text(bool(optimize))))
-        for key, value in (options or {}).items():
-            settings.append((key, _option_text(value)))
-
         with self._lock:
             handle = self._require_open()
-            opts = ctypes.c_void_p()
-            check(lib.swl_options_create(ctypes.byref(opts)), "swl_options_create")
-            try:
-                if backend is not None:
-                    check(lib.swl_options_set_backend(opts, _c_string(backend, "backend")),
-                          "swl_options_set_backend")
-                check(lib.swl_options_set_threads(opts, threads), "swl_options_set_threads")
-                for key, value in settings:
-                    check(lib.swl_options_set(opts, _c_string(key, "option key"),
-                                              _c_string(value, "option value")),
-                          f"swl_options_set({key!r})")
+            with session_options(backend, threads, optimize, options) as opts:
                 session = ctypes.c_void_p()
-                check(lib.swl_session_create(handle, opts, ctypes.byref(session)),
+                check(_capi.lib().swl_session_create(handle, opts, ctypes.byref(session)),
                       "swl_session_create")
-            finally:
-                lib.swl_options_free(opts)
         return Session(session.value, backend=backend)
 
     # ---- lifetime ------------------------------------------------------------------------------

@@ -60,6 +60,7 @@ class RunReport:
     peak_activation_bytes: int     # size of the activation arena this run's plan used
     node_count: int                # nodes executed (after graph optimization)
     fallback_node_count: int       # nodes the requested backend left to the cpu backend
+    member_wall_time_ms: Tuple[float, ...] = ()   # ensembles: each member's run time, in order
 
     @classmethod
     def from_c(cls, r: _capi.RunReport) -> "RunReport":
@@ -67,4 +68,6 @@ class RunReport:
                    bytes_moved=r.bytes_moved, sim_cycles=r.sim_cycles,
                    sim_energy_mj=r.sim_energy_mj,
                    peak_activation_bytes=r.peak_activation_bytes, node_count=r.node_count,
-                   fallback_node_count=r.fallback_node_count)
+                   fallback_node_count=r.fallback_node_count,
+                   member_wall_time_ms=tuple(r.member_wall_time_ms[:min(r.member_count,
+                                                                        len(r.member_wall_time_ms))]))

@@ -74,6 +74,13 @@ public struct Compressor {
         public let parametersBefore: Int
         /// Weights of the compressed model: the nonzero weights its layers keep plus every other tensor's elements.
         public let parameters: Int
+
+        /// The compressed model as `.swl` bytes and opened from them. Opening is the check: a
+        /// result the validator rejects is a bug, never a file or a session.
+        public func model(metadata: [String: String]) throws -> (model: Model, bytes: [UInt8]) {
+            let bytes = SWLWriter.serialize(graph: graph, tensors: tensors, metadata: metadata)
+            return (try bytes.withUnsafeBytes { try Model(bytes: ModelBytes.copy(of: $0)) }, bytes)
+        }
     }
 
     /// Compresses `model`. `progress(done, total, layer)` is called after each layer.

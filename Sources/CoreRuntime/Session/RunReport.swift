@@ -11,6 +11,8 @@ public struct RunReport: Sendable {
     public var simulatedEnergyMillijoules = 0.0
     /// Per node, in execution order; filled only when the run was asked to profile.
     public var nodes: [NodeReport] = []
+    /// An ensemble's run: each member's own report, in member order (empty for a plain session).
+    public var members: [RunReport] = []
 
     public init() {}
 }

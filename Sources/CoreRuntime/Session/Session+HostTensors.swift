@@ -28,12 +28,12 @@ public struct HostTensor: Sendable, Equatable {
     }
 }
 
-extension Session {
+extension Runnable {
     /// Runs on owned tensors keyed by input name; returns every graph output by name. The same
     /// path as `run(inputs:outputs:)`, with output buffers sized from shape inference. (Copies
     /// inputs and outputs once: convenience, not the zero-copy path.)
     public func run(_ inputs: [String: HostTensor], profile: Bool = false) throws -> (outputs: [String: HostTensor], report: RunReport) {
-        let names = graph.inputs.map(\.name)
+        let names = self.inputs.map(\.name)
         for name in inputs.keys where !names.contains(name) {
             throw SwiftletError.notFound("the model has no input named '\(name)' (it has \(names.joined(separator: ", ")))")
         }
@@ -52,7 +52,7 @@ extension Session {
             InputBinding(name: named.0, dtype: named.1.dtype, shape: named.1.shape,
                          data: buffer.buffer.baseAddress, byteCount: named.1.bytes.count)
         }
-        var outputs = zip(zip(graph.outputs, types), outputBuffers).map { described, buffer in
+        var outputs = zip(zip(self.outputs, types), outputBuffers).map { described, buffer in
             OutputBinding(name: described.0.name, dtype: described.1.dtype, data: buffer.baseAddress, capacity: described.1.byteCount)
         }
         // The bindings hold raw pointers into inputBuffers: without this, Swift may free the
@@ -61,7 +61,7 @@ extension Session {
             try run(inputs: bindings, outputs: &outputs, profile: profile)
         }
         var results: [String: HostTensor] = [:]
-        for ((info, type), buffer) in zip(zip(graph.outputs, types), outputBuffers) {
+        for ((info, type), buffer) in zip(zip(self.outputs, types), outputBuffers) {
             results[info.name] = HostTensor(dtype: type.dtype, shape: type.shape, bytes: Array(buffer.prefix(type.byteCount)))
         }
         return (results, report)

@@ -3,8 +3,9 @@ import Glibc
 #endif
 import Synchronization
 
-/// Caller memory holding one input of a run.
-public struct InputBinding {
+/// Caller memory holding one input of a run. Sendable because the caller keeps the memory valid
+/// and unchanged for the whole call, which is what lets an ensemble hand it to several threads.
+public struct InputBinding: @unchecked Sendable {
     /// nil: matched by position.
     public var name: String?
     public var dtype: DType
@@ -21,8 +22,9 @@ public struct InputBinding {
     }
 }
 
-/// Caller memory that receives one output; `shape` is written by the run.
-public struct OutputBinding {
+/// Caller memory that receives one output; `shape` is written by the run. Sendable on the same
+/// terms as `InputBinding`: each buffer is written by one thread.
+public struct OutputBinding: @unchecked Sendable {
     public var name: String?
     public var dtype: DType
     public var data: UnsafeMutableRawPointer?
@@ -107,32 +109,9 @@ public final class Session: Sendable {
     /// Nothing is written to outputs on any other failure.
     public func run(inputs: [InputBinding], outputs: inout [OutputBinding], profile: Bool = false) throws -> RunReport {
         let start = Self.nanoseconds()
-        let inputOrder = try match(inputs.map(\.name), declared: graph.inputs.map(\.name), what: "input", exact: true)
-        var shapes = [[Int]](repeating: [], count: graph.inputs.count)
-        for (binding, index) in zip(inputs, inputOrder) {
-            try check(binding, against: graph.inputs[index])
-            shapes[index] = binding.shape
-        }
+        let (inputOrder, shapes) = try Bindings.checkInputs(inputs, declared: graph.inputs)
         let plan = try self.plan(for: shapes)
-
-        let outputOrder = try match(outputs.map(\.name), declared: graph.outputs.map(\.name), what: "output", exact: false)
-        var tooSmall: [String] = []
-        for (position, index) in outputOrder.enumerated() {
-            let type = plan.types[outputIDs[index]]!
-            let declared = graph.outputs[index]
-            guard outputs[position].dtype == type.dtype else {
-                throw SwiftletError.invalidArgument("output '\(declared.name)' is \(type.dtype.rawValue), the buffer is for \(outputs[position].dtype.rawValue)")
-            }
-            outputs[position].shape = type.shape
-            if outputs[position].capacity < type.byteCount {
-                tooSmall.append("'\(declared.name)' needs \(type.byteCount) bytes for \(type.shape), has \(outputs[position].capacity)")
-            } else if outputs[position].data == nil && type.byteCount > 0 {
-                throw SwiftletError.invalidArgument("output '\(declared.name)' has no data pointer")
-            }
-        }
-        if !tooSmall.isEmpty {
-            throw SwiftletError(.bufferTooSmall, "output buffer too small: " + tooSmall.joined(separator: "; "))
-        }
+        let outputOrder = try Bindings.checkOutputs(&outputs, declared: graph.outputs, types: outputIDs.map { plan.types[$0]! })
 
         var report = RunReport()
         let arena = try takeArena(bytes: plan.arenaBytes)
@@ -200,50 +179,6 @@ public final class Session: Sendable {
             if let problem = Shape.boundsProblem(shape) {
                 throw SwiftletError.invalidArgument("input '\(declared.name)': \(problem)")
             }
-        }
-    }
-
-    // MARK: - Matching and checking caller data
-
-    /// Maps caller entries (named or positional) to declared indices.
-    private func match(_ names: [String?], declared: [String], what: String, exact: Bool) throws -> [Int] {
-        if exact ? names.count != declared.count : names.count > declared.count {
-            throw SwiftletError.invalidArgument("the model has \(declared.count) \(what)s (\(declared.joined(separator: ", "))), \(names.count) given")
-        }
-        var taken = Set<Int>()
-        return try names.enumerated().map { position, name in
-            let index: Int
-            if let name {
-                guard let found = declared.firstIndex(of: name) else {
-                    throw SwiftletError.notFound("the model has no \(what) named '\(name)' (it has \(declared.joined(separator: ", ")))")
-                }
-                index = found
-            } else {
-                index = position
-            }
-            guard taken.insert(index).inserted else {
-                throw SwiftletError.invalidArgument("\(what) '\(declared[index])' is given twice")
-            }
-            return index
-        }
-    }
-
-    /// Checks one input's dtype and memory; shapes are checked together by `plan(for:)`.
-    private func check(_ binding: InputBinding, against declared: ValueInfo) throws {
-        guard binding.dtype == declared.dtype else {
-            throw SwiftletError.invalidArgument("input '\(declared.name)' must be \(declared.dtype.rawValue), got \(binding.dtype.rawValue)")
-        }
-        guard let bytes = Shape.checkedByteCount(binding.shape, elementSize: binding.dtype.byteSize) else {
-            throw SwiftletError.invalidArgument("input '\(declared.name)': shape \(binding.shape) is invalid or too large")
-        }
-        guard binding.byteCount == bytes else {
-            throw SwiftletError.invalidArgument("input '\(declared.name)': \(binding.byteCount) bytes given, \(declared.dtype.rawValue)\(binding.shape) is \(bytes) bytes")
-        }
-        guard binding.data != nil || bytes == 0 else {
-            throw SwiftletError.invalidArgument("input '\(declared.name)' has no data pointer")
-        }
-        if let data = binding.data, Int(bitPattern: data) % binding.dtype.byteSize != 0 {
-            throw SwiftletError.invalidArgument("input '\(declared.name)': data must be aligned to \(binding.dtype.byteSize) bytes")
         }
     }
 
