@@ -89,7 +89,6 @@ test-python: python-deps stage cli
 
 # ---- maintainers: regenerate the bundled digits models (needs PyTorch CPU from PyPI) ----------
 models: python-deps
-	$(VENV)/bin/pip install -q --disable-pip-version-check scikit-learn
 	$(PYTHON) tools/train_digits.py
 	$(PYTHON) tools/export_tiny_encoder.py
 
