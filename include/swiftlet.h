@@ -138,8 +138,9 @@ typedef struct swl_run_report {
     uint64_t peak_activation_bytes;   /* size of the activation arena this run's plan used       */
     uint32_t node_count;              /* nodes executed (after graph optimization)               */
     uint32_t fallback_node_count;     /* nodes the requested backend left to the cpu backend     */
-    /* Ensembles only (else member_count 0): each member's own run time, in member order; the
-     * counters above are the members' sums. */
+    /* Ensembles only (else member_count 0): each member's own run time, in member order. For an
+     * ensemble, wall_time_ms is the whole run and flops, bytes_moved, sim_cycles, sim_energy_mj,
+     * peak_activation_bytes, node_count and fallback_node_count are the members' sums. */
     uint32_t member_count;
     double   member_wall_time_ms[SWL_MAX_ENSEMBLE_MEMBERS];
 } swl_run_report;
@@ -241,7 +242,10 @@ SWL_API SWL_NODISCARD swl_status swl_session_create(swl_model* model, const swl_
  *   Outputs: members[0]'s outputs, the scored one holding the combined scores (see swl_combiner),
  *            then one per member, "<scored name>/member<i>", holding member i's own scores.
  *   Runs:    with options' threads other than 1, members run at the same time, one thread each;
- *            with threads 1, one after another. swl_run_report gives each member's time.
+ *            with threads 1, one after another. swl_run_report gives each member's time. Either
+ *            way the members' sessions have one thread, and since OpenBLAS's thread count is
+ *            process-wide (see swl_options_set_threads), creating an ensemble sets it to 1 for
+ *            every session in the process.
  * The session is used like any other (io_info, run, free) and is as thread-safe. The models are
  * only borrowed: they may be freed right after this returns.
  * Errors: INVALID_ARGUMENT (NULL members or out_session, n_members outside 2..

@@ -12,7 +12,7 @@ writes the new values into the same tensors: the graph, the sparse index arrays 
 the sparsity pattern are copied unchanged. A removed weight stays removed because the forward
 pass multiplies by the mask, so its gradient is zero and its value is never written.
 
-Supports the ops `swiftlet compress` leaves in the digits models: SparseLinear, Linear, Gemm,
+Supports the ops `swiftlet compress` leaves in the digits models: SparseLinear, Linear,
 Conv and Gemm (with fused clips), MaxPool, Flatten, Relu. Any other op is refused by name.
 """
 from __future__ import annotations

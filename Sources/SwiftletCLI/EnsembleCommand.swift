@@ -13,8 +13,8 @@ struct EnsembleCommand: ParsableCommand {
             --labels y.npy`. The first member is the reference (EMPIR's full-precision tie-breaker). \
             Combiners: empir (vote; when the top count is shared, the reference decides), vote \
             (plurality, ties to the lowest class), mean (mean of softmax probabilities). With \
-            --runs, the ensemble and the reference model alone are timed alternately and the \
-            cost ratio printed.
+            --runs, the ensemble and the reference member's session by itself are timed \
+            alternately and the cost ratio printed (members' sessions have one thread).
             """)
 
     @Argument(help: "Members as MODEL or MODEL@FORMAT (fp32, int8, mxfp8-e4m3, …, mxfp4, mxint8: re-encoded in memory).")
@@ -38,7 +38,9 @@ struct EnsembleCommand: ParsableCommand {
     @OptionGroup var session: SessionFlags
 
     func validate() throws {
-        guard members.count >= 2 else { throw ValidationError("an ensemble needs at least 2 members, \(members.count) given") }
+        guard (2...Ensemble.maxMembers).contains(members.count) else {
+            throw ValidationError("an ensemble has 2 to \(Ensemble.maxMembers) members, \(members.count) given")
+        }
         guard Combiner(rawValue: combiner) != nil else {
             throw ValidationError("--combiner must be one of \(Combiner.allCases.map(\.rawValue).joined(separator: ", ")), not '\(combiner)'")
         }
@@ -53,10 +55,10 @@ struct EnsembleCommand: ParsableCommand {
             if opened[path] == nil { opened[path] = try Model(path: path) }
             return (opened[path]!, encoding)
         }
-        // The reference alone first: OpenBLAS's thread count is process-wide and the ensemble,
-        // created last, sets the one its members run with.
-        let alone = try Session(model: parsed[0].model, options: options)
         let ensemble = try Ensemble(models: parsed, combiner: Combiner(rawValue: combiner)!, options: options)
+        // The cost baseline is the reference member's own session, run by itself: the same
+        // model, encoding and (one-thread) settings it has inside the ensemble.
+        let alone = ensemble.members[0]
         let inputs = try readInputs(input, inputNames: ensemble.inputs.map(\.name))
         let (results, report) = try ensemble.run(inputs)
 

@@ -30,6 +30,8 @@ def ensemble(members: Sequence[Member], combiner: str = "empir", backend: Option
               outputs. 2 to 16 members with the same inputs and the same first output (F32 scores).
     combiner: "empir", "vote" or "mean" (include/swiftlet.h, swl_combiner, defines each).
     The rest as in Model.session; threads other than 1 runs the members at once, one thread each.
+    Members' sessions have one thread, and OpenBLAS's count is process-wide: creating an
+    ensemble sets it to 1 for every session in the process.
     The report's member_wall_time_ms gives each member's time.
     """
     if combiner not in _capi.COMBINERS:
@@ -37,19 +39,21 @@ def ensemble(members: Sequence[Member], combiner: str = "empir", backend: Option
     if not isinstance(members, Sequence) or isinstance(members, (str, bytes)):
         raise TypeError("members must be a sequence of Models or (Model, encoding) pairs")
     pairs = [member if isinstance(member, tuple) else (member, None) for member in members]
+    for i, pair in enumerate(pairs):
+        if len(pair) != 2 or not isinstance(pair[0], Model):
+            raise TypeError(f"members[{i}] must be a Model or a (Model, encoding) pair")
+        if pair[1] is not None and not isinstance(pair[1], str):
+            raise TypeError(f"members[{i}]'s encoding must be a str or None")
     array = (_capi.EnsembleMember * max(len(pairs), 1))()
-    locks = []
+    # Hold each model's lock so no member is closed while the library reads it; always in the
+    # same order (by id), so two threads making ensembles of the same models cannot deadlock.
+    locks = [m._lock for m in sorted({id(m): m for m, _ in pairs}.values(), key=id)]
+    taken = []
     try:
-        for i, pair in enumerate(pairs):
-            if len(pair) != 2 or not isinstance(pair[0], Model):
-                raise TypeError(f"members[{i}] must be a Model or a (Model, encoding) pair")
-            model, encoding = pair
-            if encoding is not None and not isinstance(encoding, str):
-                raise TypeError(f"members[{i}]'s encoding must be a str or None")
-            # Hold each model's lock so no member is closed while the library reads it.
-            if model._lock not in locks:
-                model._lock.acquire()
-                locks.append(model._lock)
+        for lock in locks:
+            lock.acquire()
+            taken.append(lock)
+        for i, (model, encoding) in enumerate(pairs):
             array[i] = _capi.EnsembleMember(model._require_open(),
                                             None if encoding is None else _c_string(encoding, "encoding"))
         with session_options(backend, threads, optimize, options) as opts:
@@ -58,6 +62,6 @@ def ensemble(members: Sequence[Member], combiner: str = "empir", backend: Option
                                                           opts, ctypes.byref(session)),
                   "swl_session_create_ensemble")
     finally:
-        for lock in locks:
+        for lock in reversed(taken):
             lock.release()
     return Session(session.value, backend=backend)

@@ -59,10 +59,21 @@ def alone(model: swiftlet.Model, x: np.ndarray) -> np.ndarray:
         return s.run({"x": x})["y"]
 
 
-@pytest.mark.parametrize("n_members", [2, 3, 4])
+def reference_outside_ties(members: list[np.ndarray]) -> int:
+    """Rows where the vote is tied and member 0's own class is not among the tied."""
+    votes = np.stack([m.argmax(1) for m in members])               # [members, rows]
+    count = 0
+    for row in range(votes.shape[1]):
+        tally = np.bincount(votes[:, row])
+        tied = np.flatnonzero(tally == tally.max())
+        count += len(tied) > 1 and votes[0, row] not in tied
+    return count
+
+
+@pytest.mark.parametrize("n_members, classes", [(2, 3), (3, 3), (4, 3), (5, 6)])
 @pytest.mark.parametrize("combiner", ["empir", "vote", "mean"])
-def test_combiners_match_numpy(combiner, n_members, rng):
-    models = [linear_member(small_integers(rng, K, CLASSES)) for _ in range(n_members)]
+def test_combiners_match_numpy(combiner, n_members, classes, rng):
+    models = [linear_member(small_integers(rng, K, classes)) for _ in range(n_members)]
     x = small_integers(rng, 400, K)
     member_scores = [alone(m, x) for m in models]
     with swiftlet.ensemble(models, combiner, threads=1) as s:
@@ -77,6 +88,27 @@ def test_combiners_match_numpy(combiner, n_members, rng):
         assert_exact(out["y"], expected, combiner)
     # The data must exercise the rules that tell the combiners apart.
     assert np.any(combine_reference(member_scores, "empir") != combine_reference(member_scores, "vote"))
+    if n_members == 5:   # EMPIR's tie-break among classes member 0 did not vote for
+        assert reference_outside_ties(member_scores) > 0
+
+
+def test_other_outputs_come_from_the_reference_member(rng):
+    def two_outputs(w):
+        return swiftlet.Model.from_bytes(model_bytes(
+            [swl.node("Linear", ["x", "w"], ["y"], name="fc"), swl.node("Relu", ["y"], ["z"], name="relu")],
+            {"x": (np.float32, ["m", K])}, {"y": (np.float32, ["m", CLASSES]), "z": (np.float32, ["m", CLASSES])},
+            {"w": w.astype(np.float32)}))
+    models = [two_outputs(small_integers(rng, K, CLASSES)) for _ in range(3)]
+    x = small_integers(rng, 50, K)
+    with swiftlet.ensemble(models, "vote", threads=2) as s:
+        assert [o.name for o in s.outputs] == ["y", "z", "y/member0", "y/member1", "y/member2"]
+        out = s.run({"x": x})
+        only_z = s.run({"x": x}, outputs=["z"])
+    with models[0].session(threads=1) as first:
+        expected = first.run({"x": x})
+    assert_exact(out["z"], expected["z"], "z")
+    assert_exact(only_z["z"], expected["z"], "z alone")
+    assert_exact(out["y/member0"], expected["y"], "member 0")
 
 
 @pytest.mark.parametrize("combiner", ["empir", "vote", "mean"])
@@ -257,4 +289,4 @@ def test_cli_refuses_bad_arguments(cli, tmp_path, flags, message):
     assert result.returncode != 0 and message in result.stderr, result.stderr
     single = subprocess.run([cli, "ensemble", source, "--input", str(DATA / "digits_test_x.npy")],
                             capture_output=True, text=True)
-    assert single.returncode != 0 and "at least 2 members" in single.stderr
+    assert single.returncode != 0 and "2 to 16 members" in single.stderr

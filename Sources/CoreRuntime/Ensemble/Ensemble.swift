@@ -61,7 +61,13 @@ public final class Ensemble: Runnable {
     }
 
     public func outputTypes(inputShapes: [[Int]]) throws -> [TensorType] {
-        let types = try members.map { try $0.outputTypes(inputShapes: inputShapes) }
+        let types = try members.enumerated().map { index, member in
+            do {
+                return try member.outputTypes(inputShapes: inputShapes)
+            } catch let error as SwiftletError {
+                throw SwiftletError(error.kind, "ensemble member \(index): \(error.message)")
+            }
+        }
         let scored = types[0][0]
         for (index, memberTypes) in types.enumerated() where memberTypes[0].shape != scored.shape {
             throw SwiftletError.invalidModel("member \(index)'s '\(outputs[0].name)' has shape \(memberTypes[0].shape), member 0's \(scored.shape)")
@@ -78,8 +84,11 @@ public final class Ensemble: Runnable {
         // Member 0 writes every output of its own; the others only their scores.
         let ownOutputs = members[0].outputs.count
         let bufferTypes = types.prefix(ownOutputs) + Array(repeating: types[0], count: members.count - 1)
-        let buffers = bufferTypes.map { UnsafeMutableRawBufferPointer.allocate(byteCount: max($0.byteCount, 1), alignment: 64) }
-        defer { buffers.forEach { $0.deallocate() } }
+        // Arenas, not Swift's allocate: sizes follow the caller's shapes, and running out of
+        // memory must be an error, not an abort.
+        let arenas = try bufferTypes.map { try Arena(capacity: $0.byteCount) }
+        defer { withExtendedLifetime(arenas) {} }  // the buffers below point into them
+        let buffers = arenas.map { UnsafeMutableRawBufferPointer(start: $0.base, count: $0.capacity) }
         let memberBindings: [[OutputBinding]] = members.indices.map { member in
             let wanted = member == 0 ? Array(0..<ownOutputs) : [0]
             return wanted.map { output in
@@ -114,6 +123,8 @@ public final class Ensemble: Runnable {
         report.peakActivationBytes = reports.reduce(0) { $0 + $1.peakActivationBytes }
         report.nodeCount = reports.reduce(0) { $0 + $1.nodeCount }
         report.fallbackNodeCount = reports.reduce(0) { $0 + $1.fallbackNodeCount }
+        report.simulatedCycles = reports.reduce(0) { $0 + $1.simulatedCycles }
+        report.simulatedEnergyMillijoules = reports.reduce(0) { $0 + $1.simulatedEnergyMillijoules }
         report.wallTimeMs = Double(Session.nanoseconds() - start) / 1e6
         return report
     }
