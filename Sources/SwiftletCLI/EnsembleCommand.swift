@@ -50,8 +50,8 @@ struct EnsembleCommand: ParsableCommand {
     func run() throws {
         let options = try session.makeOptions()
         var opened: [String: Model] = [:]
-        let parsed = try members.map { argument -> (model: Model, encoding: LayerEncoding) in
-            let (path, encoding) = try Self.member(argument)
+        let specs = try members.map(Self.member)
+        let parsed = try specs.map { path, encoding -> (model: Model, encoding: LayerEncoding) in
             if opened[path] == nil { opened[path] = try Model(path: path) }
             return (opened[path]!, encoding)
         }
@@ -69,9 +69,9 @@ struct EnsembleCommand: ParsableCommand {
             zip(cells, [6, 36, 12, 9]).map { $0.padding(toLength: max($1, $0.count), withPad: " ", startingAt: 0) }.joined(separator: "  ") + "  " + cells[4]
         }
         print(row(["member", "model", "format", "accuracy", "time ms"]))
-        for (index, member) in members.enumerated() {
+        for (index, spec) in specs.enumerated() {
             let scores = results["\(scoredName)/member\(index)"]!
-            print(row([String(index), Self.member(argumentPath: member), parsed[index].encoding.description,
+            print(row([String(index), spec.path, spec.encoding.description,
                        Self.accuracyText(scores, truth), String(format: "%.3f", report.members[index].wallTimeMs)]))
         }
         print(row(["all", "(\(combiner), \(ensemble.parallel ? "members in parallel" : "one after another"))", "",
@@ -100,10 +100,6 @@ struct EnsembleCommand: ParsableCommand {
             return (String(argument[..<at]), encoding)
         }
         return (argument, .dense)
-    }
-
-    static func member(argumentPath argument: String) -> String {
-        (try? member(argument).path) ?? argument
     }
 
     static func rows(of scores: HostTensor) -> Int {
