@@ -16,8 +16,13 @@ from typing import Callable, Tuple
 import numpy as np
 
 
-def alternate(run_a: Callable[[], object], run_b: Callable[[], object], runs: int, block: int = 5) -> Tuple[float, float]:
-    """Median seconds of `runs` timed calls of each, alternating blocks of `block` (+1 discarded)."""
+def alternate(run_a: Callable[[], object], run_b: Callable[[], object], runs: int, block: int = 5,
+              self_timed: bool = False) -> Tuple[float, float]:
+    """Median seconds of `runs` timed calls of each, alternating blocks of `block` (+1 discarded).
+
+    self_timed: each call returns the seconds it measured itself (e.g. a RunReport's wall time,
+    taken inside the library), used instead of the clock around the call: for a product of a few
+    microseconds, Python's own per-call cost would otherwise be most of what is measured."""
     times_a, times_b = [], []
     gc.disable()   # a collection landing inside one runtime's call would be charged to it
     try:
@@ -26,8 +31,8 @@ def alternate(run_a: Callable[[], object], run_b: Callable[[], object], runs: in
                 run()  # settles the other runtime's threads; not timed
                 for _ in range(block):
                     start = time.perf_counter()
-                    run()
-                    times.append(time.perf_counter() - start)
+                    measured = run()
+                    times.append(measured if self_timed else time.perf_counter() - start)
     finally:
         gc.enable()
     return float(np.median(times_a[:runs])), float(np.median(times_b[:runs]))

@@ -194,7 +194,7 @@ def test_mx_decoder_accepts_every_code(tmp_path, fmt, backend):
 
 @pytest.mark.parametrize("backend", BACKENDS)
 @pytest.mark.parametrize("fmt", list(MX))
-@pytest.mark.parametrize("m", [1, 3, 9, 40])
+@pytest.mark.parametrize("m", [1, 3, 7, 9, 40])
 def test_mx_linear_matches_decoded_weights(tmp_path, cli, rng, fmt, backend, m):
     k, n = 200, 37  # K not a multiple of 32: a short last block
     w = rng.standard_normal((k, n)).astype(np.float32)
@@ -225,7 +225,9 @@ def int8_reference(x, w_nk, bias):
 
 
 @pytest.mark.parametrize("backend", BACKENDS)
-@pytest.mark.parametrize("k,n,m", [(37, 11, 5), (64, 3, 1), (384, 96, 17), (16, 7, 4)])
+# m ≥ 6 takes the CPU kernel's packed path: (37, 23, 13) has odd K, a partial 16-column panel
+# and a leftover row; (384, 96, 17) whole panels.
+@pytest.mark.parametrize("k,n,m", [(37, 11, 5), (64, 3, 1), (384, 96, 17), (16, 7, 4), (37, 23, 13)])
 def test_int8_linear_is_exact_integer_arithmetic(tmp_path, cli, rng, backend, k, n, m):
     w = rng.standard_normal((k, n)).astype(np.float32)
     w[:, 0] = 0  # an all-zero output channel: scale 0
@@ -240,6 +242,44 @@ def test_int8_linear_is_exact_integer_arithmetic(tmp_path, cli, rng, backend, k,
     np.testing.assert_array_equal(stored["fc.w_scale"], scales)
     # Integer sums are exact; only the final scale-and-add rounds (≤ 1 ulp of either term).
     assert_close(run(tmp_path / "q.swl", x, backend), expected, rtol=2e-7, atol=1e-6)
+
+
+def test_int8_activation_codes_agree_on_special_values(tmp_path, cli, rng):
+    """The CPU kernel quantizes activations in vectors (int8_quantize.c); the reference backend in
+    Swift (Int8Quantization). Ties, NaN (ignored by the row's max, coded 0), ±Inf (scale Inf: every
+    code 0), subnormals and an all-zero row must give the same codes, so the same outputs."""
+    k, n = 40, 19
+    w = rng.standard_normal((k, n)).astype(np.float32)
+    linear_model(tmp_path / "dense.swl", w)
+    compress(cli, tmp_path / "dense.swl", tmp_path / "q.swl", "--quantize", "int8")
+    x = rng.standard_normal((8, k)).astype(np.float32)
+    x[0, :6] = [127, 2.5, 3.5, -2.5, -0.5, 126.5]  # scale 1: exact ties to even
+    x[1, 3] = np.nan
+    x[2, 5] = np.inf
+    x[3, 7] = -np.inf
+    x[4] = np.float32(1e-40) * np.arange(k)  # subnormal activations
+    x[5] = 0
+    x[6, :] = np.float32(-3e36)  # huge, yet the products stay below FLT_MAX
+    outputs = [run(tmp_path / "q.swl", x, backend) for backend in BACKENDS]
+    np.testing.assert_array_equal(outputs[0], outputs[1])
+    finite = np.isfinite(outputs[0]).all(axis=1)
+    assert finite.tolist() == [True, True, False, False, True, True, True, True]  # Inf rows: 0 · Inf
+
+
+@pytest.mark.parametrize("fmt,k,n,m", [("int8", 384, 200, 64), ("mxint8", 1536, 384, 1), ("mxfp4", 1536, 384, 3)])
+def test_threads_split_columns_without_changing_results(tmp_path, cli, rng, fmt, k, n, m):
+    """With 2 threads the int8 and MX kernels split the output columns (ColumnSplit) once the
+    product is large enough; every column's arithmetic is unchanged, so results are identical."""
+    w = rng.standard_normal((k, n)).astype(np.float32)
+    linear_model(tmp_path / "dense.swl", w, rng.standard_normal(n).astype(np.float32))
+    compress(cli, tmp_path / "dense.swl", tmp_path / "c.swl", "--quantize", fmt)
+    x = rng.standard_normal((m, k)).astype(np.float32)
+    results = []
+    for threads in (1, 2):
+        with swiftlet.Model(str(tmp_path / "c.swl")) as model, model.session(backend="cpu", threads=threads) as session:
+            results.append(session.run({"x": x})["y"])
+    np.testing.assert_array_equal(results[0], results[1])
+    assert_close(results[1], run(tmp_path / "c.swl", x, "reference"), rtol=1e-5, atol=1e-5 * np.abs(results[0]).max())
 
 
 # ---- sparse --------------------------------------------------------------------------------------

@@ -10,7 +10,7 @@
 extern "C" {
 #endif
 
-/// 1 when the AVX2/FMA paths run on this CPU (else portable C loops compute the same results).
+/// 1 when the AVX2/FMA/F16C paths run on this CPU (else portable C loops compute the same results).
 int swk_has_avx2(void);
 
 /// xt[k·mp + m] = x[m·k_total + k] for m < rows, k < k_total; zero for the padding rows
@@ -26,18 +26,39 @@ void swk_bsr_times_dense(int64_t block_rows, int r, int c, const int32_t *row_po
 /// y[m·n + j] = yt[j·mp + m] + (bias ? bias[j] : 0) for m < rows, j < n.
 void swk_transpose_bias(const float *yt, int64_t mp, int64_t rows, int64_t n, const float *bias, float *y);
 
-/// Int8 matrix product with int32 sums: y[m·n + j] = (float)Σ_k xq[m·kp + k]·w[j·k_total + k] ·
-/// (x_scale[m] · w_scale[j]) + (bias ? bias[j] : 0). xq holds int8 codes widened to int16,
-/// rows padded with zeros to kp (a multiple of 16 ≥ k_total); w is [n, k_total] int8.
-void swk_int8_gemm(int64_t rows, int64_t n, int64_t k_total, const int16_t *xq, int64_t kp, const float *x_scale,
-                   const int8_t *w, const float *w_scale, const float *bias, float *y);
+/// Int8 codes of activation rows for swk_int8_gemm, Int8Quantization's arithmetic exactly:
+/// scales[m] = static_scale if > 0, else max|x[m,:]|/127 (NaN ignored); codes[m·kp + i] =
+/// round-half-even(x[m·k + i] · (1/scales[m])) clamped to ±127 (NaN → 0; all 0 when the scale
+/// is 0), widened to int16; zero for k ≤ i < kp.
+void swk_int8_quantize_rows(const float *x, int64_t rows, int64_t k, int64_t kp, float static_scale, int16_t *codes,
+                            float *scales);
 
-/// MX weight-only product for few rows (matrix-vector): y[m·n + j] = Σ_k x[m·k_total + k] · W[j, k]
-/// (+ bias[j]), W[j, k] = table[code] · 2^(scale − 127), codes packed `bits` wide LSB-first, rows of
-/// row_bytes; scales [n, ⌈k_total/32⌉] E8M0 (0xFF: NaN). Each weight block is decoded once and
-/// used for all `rows` rows of x, so no float copy of W is ever written.
-void swk_mx_matvec(int64_t rows, int64_t n, int64_t k_total, int bits, const uint8_t *codes, int64_t row_bytes,
-                   const uint8_t *scales, const float *table, const float *x, const float *bias, float *y);
+/// From this many rows on, swk_int8_gemm packs W into panels (a GEMM); below, it takes dot
+/// products along W's rows (matrix-vector: packing would cost as much as the product).
+#define SWK_INT8_PACKED_ROWS 6
+
+/// Int8 matrix product with int32 sums, output columns j_begin ≤ j < j_end:
+/// y[m·n + j] = (float)Σ_k xq[m·kp + k]·w[j·k_total + k] · (x_scale[m] · w_scale[j]) + (bias ? bias[j] : 0).
+/// xq holds int8 codes widened to int16, rows padded with zeros to kp (a multiple of 16 ≥ k_total);
+/// w is [n, k_total] int8. `panel` is scratch of 16·kp bytes, used from SWK_INT8_PACKED_ROWS rows
+/// on. Disjoint column ranges may run on different threads at once, each with its own panel.
+void swk_int8_gemm(int64_t rows, int64_t j_begin, int64_t j_end, int64_t n, int64_t k_total, const int16_t *xq, int64_t kp,
+                   const float *x_scale, const int8_t *w, const float *w_scale, const float *bias, int8_t *panel, float *y);
+
+/// The element formats of OCP MX v1.0 (the kernels decode each in registers).
+typedef enum {
+    SWK_MXFP8_E4M3, SWK_MXFP8_E5M2, SWK_MXFP6_E2M3, SWK_MXFP6_E3M2, SWK_MXFP4_E2M1, SWK_MXINT8
+} swk_mx_element;
+
+/// MX weight-only product for few rows (matrix-vector), output columns j_begin ≤ j < j_end:
+/// y[m·n + j] = Σ_k x[m·k_total + k] · W[j, k] (+ bias[j]), W[j, k] = table[code] · 2^(scale − 127),
+/// codes packed as `element` is wide, LSB-first, rows of row_bytes; scales [n, ⌈k_total/32⌉] E8M0
+/// (0xFF: NaN). `table` (every code's element value) serves the portable path and a short last
+/// block. Each weight block is decoded once and used for all `rows` rows of x, so no float copy
+/// of W is ever written. Disjoint column ranges may run on different threads at once.
+void swk_mx_matvec(swk_mx_element element, int64_t rows, int64_t j_begin, int64_t j_end, int64_t n, int64_t k_total,
+                   const uint8_t *codes, int64_t row_bytes, const uint8_t *scales, const float *table, const float *x,
+                   const float *bias, float *y);
 
 #ifdef __cplusplus
 }

@@ -7,9 +7,13 @@ import CoreRuntime
 public struct CPUBackend: Backend {
     public var name: String { "cpu" }
 
+    /// Threads for our own kernels (ColumnSplit), the session's setting with 0 resolved to one per core.
+    let threads: Int
+
     /// OpenBLAS's thread count is process-wide: the latest session's setting holds for all.
     public init(threads: Int) {
-        openblas_set_num_threads(Int32(clamping: threads == 0 ? Int(openblas_get_num_procs()) : threads))
+        self.threads = threads == 0 ? Int(openblas_get_num_procs()) : threads
+        openblas_set_num_threads(Int32(clamping: self.threads))
     }
 
     public func supports(_ node: Node) -> Bool { true }
@@ -20,8 +24,8 @@ public struct CPUBackend: Backend {
         case is MatMulOp: PreparedKernel(try BLASKernels.matMul(inputs))
         case let conv as ConvOp: try BLASKernels.conv(conv, inputs)
         case let linear as LinearOp: PreparedKernel(try BLASKernels.linear(linear, inputs))
-        case let linear as Int8LinearOp: try BLASKernels.int8Linear(linear, inputs)
-        case let linear as MXLinearOp: try BLASKernels.mxLinear(linear, inputs)
+        case let linear as Int8LinearOp: try BLASKernels.int8Linear(linear, inputs, threads: threads)
+        case let linear as MXLinearOp: try BLASKernels.mxLinear(linear, inputs, threads: threads)
         case let linear as SparseLinearOp: try BLASKernels.sparseLinear(linear, inputs)
         case let attention as AttentionOp: try BLASKernels.attention(attention, inputs)
         default: PreparedKernel(try node.op.referenceKernel(inputs, outputs))

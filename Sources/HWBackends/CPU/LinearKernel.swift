@@ -15,7 +15,11 @@ extension BLASKernels {
             if let bias {
                 for row in 0..<m { (y + row * n).update(from: bias, count: n) }
             }
-            if k > 0 {
+            if k > 0 && m == 1 {
+                // One row is a matrix-vector product: OpenBLAS 0.3.21's sgemm would pack all of W
+                // first (it forwards M = 1 to gemv only from 0.3.27), tripling the bytes moved.
+                cblas_sgemv(CblasRowMajor, CblasTrans, Int32(k), Int32(n), 1, w, Int32(n), x, 1, bias == nil ? 0 : 1, y, 1)
+            } else if k > 0 {
                 cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, Int32(m), Int32(n), Int32(k),
                             1, x, Int32(k), w, Int32(n), bias == nil ? 0 : 1, y, Int32(n))
             } else if bias == nil {
