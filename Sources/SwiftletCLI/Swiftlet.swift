@@ -8,7 +8,7 @@ struct Swiftlet: ParsableCommand {
         commandName: "swiftlet",
         abstract: "Run and inspect compressed neural networks (.swl models).",
         version: "1.0.0",
-        subcommands: [Inspect.self, Run.self, Bench.self, Import.self, Compress.self, EnsembleCommand.self]
+        subcommands: [Inspect.self, Run.self, Bench.self, Import.self, Compress.self, Analyze.self, EnsembleCommand.self]
     )
 }
 
@@ -50,6 +50,36 @@ func readInputs(_ arguments: [String], inputNames: [String]) throws -> [String: 
         inputs[name] = HostTensor(dtype: array.dtype, shape: array.shape, bytes: [UInt8](array.data))
     }
     return inputs
+}
+
+/// Reads a `--labels` .npy of integer class labels (int64 or int32), flattened.
+func readIntegerLabels(_ path: String) throws -> [Int] {
+    let array = try NPYArray.read(path)
+    guard array.dtype == .i64 || array.dtype == .i32 else {
+        throw SwiftletError.invalidArgument("--labels '\(path)' must hold integers (int64 or int32), not \(array.dtype.rawValue)")
+    }
+    return HostTensor(dtype: array.dtype, shape: array.shape, bytes: [UInt8](array.data)).integers
+}
+
+/// Data a model is measured on: `--data [NAME=]file.npy` per input (samples along the first
+/// axis, all run as one batch) and optional `--labels`.
+struct DataFlags: ParsableArguments {
+    @Option(name: .customLong("data"), help: "An input's data, [NAME=]file.npy (repeatable; NAME may be left out for a one-input model).")
+    var data: [String] = []
+
+    @Option(help: "Class labels (.npy of integers, one per sample): loss = cross-entropy; without, output divergence.")
+    var labels: String?
+
+    /// The inputs and labels, checked against the model's input names.
+    func read(for model: Model) throws -> (inputs: [String: HostTensor], labels: [Int]?) {
+        guard !data.isEmpty else { throw ValidationError("give the data to measure on: --data [NAME=]file.npy") }
+        let names = model.graph.inputs.map(\.name)
+        let inputs = try readInputs(data, inputNames: names)
+        if let missing = names.first(where: { inputs[$0] == nil }) {
+            throw ValidationError("no --data for the model's input '\(missing)'")
+        }
+        return (inputs, try labels.map(readIntegerLabels))
+    }
 }
 
 /// Splits `NAME=path` (or a bare path, for the only input/output) into its parts.

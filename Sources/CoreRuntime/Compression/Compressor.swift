@@ -125,6 +125,23 @@ public struct Compressor {
         return Result(graph: compressed, tensors: tensors, layers: layers, parametersBefore: parametersBefore, parameters: parameters)
     }
 
+    /// A linear layer `compress` can re-encode: its node's name and weight shape.
+    public struct LayerShape: Sendable {
+        public let name: String
+        public let n: Int
+        public let k: Int
+    }
+
+    /// The layers `compress` would re-encode, in graph order (after the same graph passes).
+    public static func linearLayers(of model: Model) throws -> [LayerShape] {
+        var constants = model.constants
+        WidenConstants.apply(&constants)
+        let graph = try GraphPasses.optimize(model.graph, &constants)
+        return graph.nodes.compactMap { node in
+            linearLayer(node, constants).map { LayerShape(name: node.name, n: $0.n, k: $0.k) }
+        }
+    }
+
     /// A linear layer's parts: W as [N, K] floats, the bias tensor's name, the activation.
     struct LinearLayer {
         let weight: [Float]

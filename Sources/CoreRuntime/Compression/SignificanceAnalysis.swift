@@ -1,0 +1,190 @@
+import Foundation
+
+/// Significance Analysis (AxFormer): how much each linear layer matters on given data, measured by
+/// approximating it — another encoding, or removing it — and re-running the model.
+///
+/// The measure, per sample (a sample is one slice along the first axis of the model's first
+/// output):
+/// - with labels, the task loss: cross-entropy of the sample's scores (as logits) against its label;
+/// - without, the output divergence from the unmodified model: ‖y′ − y‖² / ‖y‖² (0 when both are 0).
+/// A model's loss is the mean over samples; a component's significance is its loss minus the
+/// unmodified model's. Non-finite losses count as +∞ (the change broke the model on that data).
+public struct SignificanceAnalysis {
+    /// What a layer is replaced by when its significance is measured.
+    public enum Approximation: Equatable, Sendable, CustomStringConvertible {
+        /// Stored in another encoding (int8, an MX format, pruned).
+        case encoding(LayerEncoding)
+        /// W = 0: the layer outputs its bias (through its activation) — the layer's contribution is gone.
+        case removed
+
+        /// "removed" or a format name `LayerEncoding(quantization:)` accepts.
+        public init(parsing text: String) throws {
+            self = text.lowercased() == "removed" ? .removed : .encoding(try LayerEncoding(quantization: text))
+        }
+
+        var layerEncoding: LayerEncoding {
+            switch self {
+            case .encoding(let encoding): encoding
+            case .removed: .sparse(.unstructured, sparsity: 1)
+            }
+        }
+
+        public var description: String {
+            switch self {
+            case .encoding(let encoding): encoding.description
+            case .removed: "removed"
+            }
+        }
+    }
+
+    /// The model's loss on the data: the mean and each sample's; with labels, which samples it
+    /// classifies correctly (the first largest score is the label).
+    public struct Evaluation: Sendable {
+        public let loss: Double
+        public let sampleLosses: [Double]
+        public let correct: [Bool]?
+
+        /// With labels: samples right in `other` and wrong here (`lost`), and the reverse.
+        public func flips(from other: Evaluation) -> (lost: Int, gained: Int) {
+            guard let correct, let before = other.correct else { return (0, 0) }
+            return (zip(before, correct).count { $0 && !$1 }, zip(before, correct).count { !$0 && $1 })
+        }
+
+        /// Share of samples whose loss is higher here than in `other`.
+        public func worseFraction(than other: Evaluation) -> Double {
+            let worse = zip(sampleLosses, other.sampleLosses).count { $0 > $1 }
+            return Double(worse) / Double(max(sampleLosses.count, 1))
+        }
+    }
+
+    /// One measurement: `layer` under `approximation`.
+    public struct Entry: Sendable {
+        public let layer: String
+        /// The layer's weights (N·K).
+        public let parameters: Int
+        public let approximation: Approximation
+        public let loss: Double
+        /// loss − the unmodified model's loss.
+        public let significance: Double
+        /// Share of samples that do worse than with the unmodified model.
+        public let worseFraction: Double
+    }
+
+    public let model: Model
+    /// The linear layers `Compressor` can re-encode, in graph order.
+    public let layers: [Compressor.LayerShape]
+    /// The unmodified model's evaluation.
+    public let baseline: Evaluation
+    /// The measure: task loss with labels, divergence without.
+    public var measureName: String { labels == nil ? "divergence" : "cross-entropy" }
+
+    let data: [String: HostTensor]
+    let labels: [Int]?
+    let makeSession: (Model) throws -> Session
+    let reference: [Float]
+    let sampleCount: Int
+
+    /// Runs `model` once on `data` (the baseline). `labels` must give one class per sample;
+    /// `makeSession` opens each evaluated model (backend and threads are the caller's choice).
+    public init(model: Model, data: [String: HostTensor], labels: [Int]?, makeSession: @escaping (Model) throws -> Session) throws {
+        self.model = model
+        self.data = data
+        self.labels = labels
+        self.makeSession = makeSession
+        layers = try Compressor.linearLayers(of: model)
+        guard !layers.isEmpty else { throw SwiftletError.invalidArgument("the model has no linear layers to analyze") }
+        let output = try Self.firstOutput(of: try makeSession(model), model: model, data: data)
+        guard let samples = output.shape.first, samples > 0 else {
+            throw SwiftletError.invalidArgument("the first output \(output.shape) has no samples along its first axis")
+        }
+        if let labels {
+            guard labels.count == samples else {
+                throw SwiftletError.invalidArgument("\(labels.count) labels for \(samples) samples (the first output's first axis)")
+            }
+            let classes = output.shape.dropFirst().reduce(1, *)
+            if let bad = labels.first(where: { !(0..<classes).contains($0) }) {
+                throw SwiftletError.invalidArgument("label \(bad) is not a class of the first output's \(classes) scores")
+            }
+        }
+        reference = output.floats
+        sampleCount = samples
+        baseline = Self.evaluation(reference, reference: reference, samples: samples, labels: labels)
+    }
+
+    /// The loss of the model that `plan` compresses this one into, and that model's bits per
+    /// linear-layer weight (every byte of each layer's encoding; dense layers 32).
+    public func evaluate(_ plan: Compressor.Plan) throws -> (evaluation: Evaluation, bitsPerWeight: Double) {
+        let result = try Compressor.compress(model, plan: plan)
+        let compressed = try result.model(metadata: [:]).model
+        let output = try Self.firstOutput(of: try makeSession(compressed), model: compressed, data: data)
+        let encodedBytes = Dictionary(uniqueKeysWithValues: result.layers.map { ($0.name, $0.bytesAfter) })
+        let bytes = layers.reduce(0) { $0 + (encodedBytes[$1.name] ?? $1.n * $1.k * 4) }
+        return (Self.evaluation(output.floats, reference: reference, samples: sampleCount, labels: labels),
+                8 * Double(bytes) / Double(layers.reduce(0) { $0 + $1.n * $1.k }))
+    }
+
+    /// Every layer under every approximation, one at a time (all other layers unmodified), in
+    /// graph order. `progress(done, total)` after each measurement.
+    public func measure(_ approximations: [Approximation], progress: (Int, Int) -> Void = { _, _ in }) throws -> [Entry] {
+        var entries: [Entry] = []
+        for layer in layers {
+            for approximation in approximations {
+                var plan = Compressor.Plan()
+                plan.rules = [(Self.exactPattern(layer.name), approximation.layerEncoding)]
+                let evaluation = try evaluate(plan).evaluation
+                entries.append(Entry(layer: layer.name, parameters: layer.n * layer.k, approximation: approximation,
+                                     loss: evaluation.loss, significance: evaluation.loss - baseline.loss,
+                                     worseFraction: evaluation.worseFraction(than: baseline)))
+                progress(entries.count, layers.count * approximations.count)
+            }
+        }
+        return entries
+    }
+
+    /// A glob that matches only `name` (Compressor's rules are fnmatch patterns).
+    static func exactPattern(_ name: String) -> String {
+        var pattern = ""
+        for character in name {
+            if "*?[]\\".contains(character) { pattern.append("\\") }
+            pattern.append(character)
+        }
+        return pattern
+    }
+
+    static func firstOutput(of session: Session, model: Model, data: [String: HostTensor]) throws -> HostTensor {
+        let name = model.graph.outputs[0].name
+        let outputs = try session.run(data).outputs
+        guard let output = outputs[name] else { throw SwiftletError(.internal, "the run returned no '\(name)'") }
+        guard output.dtype == .f32 else {
+            throw SwiftletError.unsupported("significance needs a float first output; '\(name)' is \(output.dtype.rawValue)")
+        }
+        return output
+    }
+
+    /// Per-sample losses of `output` ([samples, …] floats).
+    static func evaluation(_ output: [Float], reference: [Float], samples: Int, labels: [Int]?) -> Evaluation {
+        let width = output.count / samples
+        let correct = labels.map { labels in
+            (0..<samples).map { sample in
+                let row = output[(sample * width)..<((sample + 1) * width)]
+                return row.indices.max { row[$0] < row[$1] || (row[$0] == row[$1] && $0 > $1) }! - sample * width == labels[sample]
+            }
+        }
+        let losses = (0..<samples).map { sample -> Double in
+            let row = output[(sample * width)..<((sample + 1) * width)]
+            let loss: Double
+            if let labels {
+                let largest = Double(row.max() ?? 0)
+                let logSum = largest + log(row.reduce(0) { $0 + exp(Double($1) - largest) })
+                loss = logSum - Double(row[row.startIndex + labels[sample]])
+            } else {
+                let expected = reference[(sample * width)..<((sample + 1) * width)]
+                let error = zip(row, expected).reduce(0.0) { $0 + pow(Double($1.0) - Double($1.1), 2) }
+                let size = expected.reduce(0.0) { $0 + Double($1) * Double($1) }
+                loss = error == 0 ? 0 : error / size
+            }
+            return loss.isFinite ? loss : .infinity
+        }
+        return Evaluation(loss: losses.reduce(0, +) / Double(samples), sampleLosses: losses, correct: correct)
+    }
+}
