@@ -13,7 +13,8 @@ per sentence the cosine between its embedding and the fp32 model's (Swiftlet fp3
 gives mean and minimum. onnxruntime's row quantizes the same file with
 onnxruntime.quantization.quantize_dynamic (per-channel int8 weights, dynamic activations) and
 compares with onnxruntime's fp32 embeddings. The "auto" row is `compress --auto` (significance-
-guided mixed precision, chosen on 24 other sentences) at ≤ 5 bits per linear weight.
+guided mixed precision, chosen on 24 other sentences) at ≤ 5 bits per linear weight; the
+calibrated int8 row takes its static activation scales from those same 24 sentences.
 """
 from __future__ import annotations
 
@@ -161,7 +162,8 @@ def onnxruntime_embeddings(path: pathlib.Path, feeds) -> np.ndarray:
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--formats", default=",".join(FORMATS))
-    parser.add_argument("--no-auto", dest="auto", action="store_false", help="skip the compress --auto row")
+    parser.add_argument("--no-auto", dest="auto", action="store_false",
+                        help="skip the rows chosen or calibrated on data (compress --auto, int8 --calibration)")
     args = parser.parse_args()
     if not MODEL.exists():
         raise SystemExit(f"{MODEL} is missing: run tools/export_minilm.py")
@@ -171,7 +173,7 @@ def main() -> None:
     print("| encoding | bits per linear weight | mean cosine to fp32 | min cosine |")
     print("|---|---|---|---|")
     # int8 stores one F32 scale per output row: 8 + 32/K bits, K = 384 or 1536 in MiniLM.
-    bits = {"int8": "8.02–8.08", "mxint8": "8.25", "mxfp8-e4m3": "8.25", "mxfp8-e5m2": "8.25",
+    bits_of = {"int8": "8.02–8.08", "mxint8": "8.25", "mxfp8-e4m3": "8.25", "mxfp8-e5m2": "8.25",
             "mxfp6-e2m3": "6.25", "mxfp6-e3m2": "6.25", "mxfp4": "4.25"}
     with tempfile.TemporaryDirectory() as folder:
         for fmt in args.formats.split(","):
@@ -179,7 +181,7 @@ def main() -> None:
             subprocess.run([str(CLI), "compress", str(MODEL), str(path), "--quantize", fmt],
                            check=True, capture_output=True)
             cosine = (swiftlet_embeddings(path, feeds) * reference).sum(1)
-            print(f"| Swiftlet {fmt} | {bits[fmt]} | {cosine.mean():.5f} | {cosine.min():.5f} |")
+            print(f"| Swiftlet {fmt} | {bits_of[fmt]} | {cosine.mean():.5f} | {cosine.min():.5f} |")
         if args.auto:
             # Significance-guided mixed precision: `compress --auto` ranks the layers on the
             # CALIBRATION sentences and moves the least significant to MXFP4 (the rest stay
@@ -197,6 +199,12 @@ def main() -> None:
             bits = summary.split(" bits per weight")[0].rsplit(" ", 1)[1]
             cosine = (swiftlet_embeddings(path, feeds) * reference).sum(1)
             print(f"| Swiftlet auto: mxfp4 where least significant, else mxfp6-e2m3 | {bits} | {cosine.mean():.5f} | {cosine.min():.5f} |")
+            # int8 with static activation scales calibrated on the same sentences (one scale per layer).
+            path = pathlib.Path(folder) / "int8-calibrated.swl"
+            subprocess.run([str(CLI), "compress", str(MODEL), str(path), "--quantize", "int8",
+                            *[a.replace("--data", "--calibration") for a in data]], check=True, capture_output=True)
+            cosine = (swiftlet_embeddings(path, feeds) * reference).sum(1)
+            print(f"| Swiftlet int8, static activation scales (--calibration) | {bits_of['int8']} | {cosine.mean():.5f} | {cosine.min():.5f} |")
         from onnxruntime.quantization import QuantType, quantize_dynamic
         quantized = pathlib.Path(folder) / "ort-int8.onnx"
         quantize_dynamic(str(MODEL), str(quantized), per_channel=True, weight_type=QuantType.QInt8)

@@ -11,7 +11,9 @@ struct Compress: ParsableCommand {
             weights): --quantize stores it as int8 (per output channel, activations quantized per row) \
             or in an OCP MX format; --prune removes the smallest weights (by magnitude) and stores the \
             rest sparse. --layer overrides the format for layers whose node name matches a glob, e.g. \
-            --layer '*attention*=mxfp8-e4m3' --layer 'classifier=fp32'.
+            --layer '*attention*=mxfp8-e4m3' --layer 'classifier=fp32'. --calibration runs the model on \
+            the given data and stores each int8 layer's static activation scale (max |x| of its input \
+            / 127) instead of quantizing each row by its own max at run time.
 
             --auto chooses the layers for you (AxFormer's greedy procedure, mixed precision): it \
             ranks the layers by significance under the --quantize/--prune encoding on --data (see \
@@ -43,6 +45,9 @@ struct Compress: ParsableCommand {
 
     @Option(help: "MX element rounding: nearest-even (the spec) or ties-away (microxcaling's default).")
     var rounding = "nearest-even"
+
+    @Option(help: "int8 activations: static scales from this data, [NAME=]file.npy per input (repeatable), instead of a max per row at run time.")
+    var calibration: [String] = []
 
     @Flag(help: "Choose which layers get the --quantize/--prune encoding by significance on --data (see the discussion).")
     var auto = false
@@ -101,6 +106,7 @@ struct Compress: ParsableCommand {
 
         let model = try Model(path: input)
         if auto { plan = try choose(plan, for: model) }
+        if !calibration.isEmpty { plan.activationScales = try calibrate(plan, model) }
         let result = try Compressor.compress(model, plan: plan, progress: ProgressBar.standardError.update)
         ProgressBar.standardError.finish()
         var metadata = model.metadata.filter { $0.key.hasPrefix("model.") }
@@ -116,6 +122,18 @@ struct Compress: ParsableCommand {
             print("\(layer.name.padding(toLength: 28, withPad: " ", startingAt: 0))  \("\(layer.n)×\(layer.k)".padding(toLength: 14, withPad: " ", startingAt: 0))  \(layer.encoding.description.padding(toLength: 17, withPad: " ", startingAt: 0))  \(layer.bytesBefore) → \(layer.bytesAfter)")
         }
         print("\(result.layers.count) layers re-encoded; parameters \(result.parametersBefore) → \(result.parameters); file \(model.fileSize) → \(swl.count) bytes (\(String(format: "%.3f", Double(swl.count) / Double(model.fileSize)))×); \(checked.graph.nodes.count) nodes")
+    }
+
+    /// --calibration: each int8 layer's static activation scale, max |x| of its input / 127.
+    func calibrate(_ plan: Compressor.Plan, _ model: Model) throws -> [String: Float] {
+        let names = model.graph.inputs.map(\.name)
+        let data = try readInputs(calibration, inputNames: names)
+        if let missing = names.first(where: { data[$0] == nil }) { throw ValidationError("no --calibration data for the model's input '\(missing)'") }
+        let options = try session.makeOptions()
+        let ranges = try ActivationCalibration.inputRanges(of: model, data: data) { try Session(model: $0, options: options) }
+        let int8Layers = ranges.keys.filter { plan.encoding(for: $0) == .int8 }
+        guard !int8Layers.isEmpty else { throw ValidationError("--calibration sets int8 activation scales, but no layer is int8") }
+        return Dictionary(uniqueKeysWithValues: int8Layers.map { ($0, ranges[$0]! / 127) })
     }
 
     /// --auto: the plan GreedyCompression settles on, its steps printed.

@@ -4,6 +4,7 @@ encoding, and the compressed layers' outputs (both backends) against numpy on th
 weights. Malformed encodings are invalid models; bad compress arguments are clear errors."""
 from __future__ import annotations
 
+import json
 import subprocess
 
 import ml_dtypes
@@ -242,6 +243,68 @@ def test_int8_linear_is_exact_integer_arithmetic(tmp_path, cli, rng, backend, k,
     np.testing.assert_array_equal(stored["fc.w_scale"], scales)
     # Integer sums are exact; only the final scale-and-add rounds (≤ 1 ulp of either term).
     assert_close(run(tmp_path / "q.swl", x, backend), expected, rtol=2e-7, atol=1e-6)
+
+
+def graph_attributes(path):
+    """Node name → attributes, from a .swl file's graph."""
+    with open(path, "rb") as f:
+        size = int.from_bytes(f.read(8), "little")
+        header = json.loads(f.read(size))
+    return {n["name"]: n.get("attrs", {}) for n in json.loads(header["__metadata__"]["graph"])["nodes"]}
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_int8_calibration_stores_static_scales_and_saturates_beyond_them(tmp_path, cli, rng, backend):
+    k, n = 40, 13
+    w = rng.standard_normal((k, n)).astype(np.float32)
+    b = rng.standard_normal(n).astype(np.float32)
+    linear_model(tmp_path / "dense.swl", w, b)
+    calibration = rng.standard_normal((50, k)).astype(np.float32)
+    np.save(tmp_path / "cal.npy", calibration)
+    compress(cli, tmp_path / "dense.swl", tmp_path / "q.swl", "--quantize", "int8", "--calibration", tmp_path / "cal.npy")
+    f32 = np.float32
+    scale = f32(np.abs(calibration).max()) / f32(127)
+    assert np.float32(graph_attributes(tmp_path / "q.swl")["fc"]["x_scale"]) == scale
+    # Rows up to 3× the calibrated range: the static scale holds, codes beyond it saturate.
+    x = (rng.standard_normal((9, k)) * 3).astype(np.float32)
+    stored = load_file(str(tmp_path / "q.swl"))
+    codes = np.clip(np.round((x * (f32(1) / scale)).astype(f32)), -127, 127).astype(np.int32)
+    assert (np.abs(codes) == 127).sum() > 10  # the test really saturates
+    sums = codes @ stored["fc.w_int8"].astype(np.int32).T
+    expected = (sums.astype(f32) * (scale * stored["fc.w_scale"]).astype(f32) + b).astype(f32)
+    assert_close(run(tmp_path / "q.swl", x, backend), expected, rtol=2e-7, atol=1e-6)
+
+
+def test_int8_calibration_measures_each_layers_own_input(tmp_path, cli):
+    """The MLP's second and third layers see ReLU outputs, not the model input."""
+    x = np.load(DATA / "digits_test_x.npy").astype(np.float32)
+    compress(cli, MODELS / "digits_mlp.swl", tmp_path / "q.swl", "--quantize", "int8", "--calibration", DATA / "digits_test_x.npy")
+    weights = load_file(str(MODELS / "digits_mlp.swl"))
+    h, expected = x.astype(np.float64), {}
+    for index, layer in enumerate(["fc1", "fc2", "fc3"]):
+        expected[layer] = np.abs(h).max() / 127
+        h = h @ weights[f"{layer}.weight"].T.astype(np.float64) + weights[f"{layer}.bias"]
+        h = np.maximum(h, 0) if index < 2 else h
+    attributes = graph_attributes(tmp_path / "q.swl")
+    for layer, scale in expected.items():
+        assert attributes[layer]["x_scale"] == pytest.approx(scale, rel=1e-5), layer
+
+
+@pytest.mark.parametrize("flags,data,message", [
+    (["--quantize", "mxfp4"], "ok", "no layer is int8"),
+    (["--quantize", "int8"], "inf", "to infinity"),
+    (["--quantize", "int8"], "named", "no --calibration data for the model's input 'x'"),
+])
+def test_bad_calibration_is_refused_with_a_reason(tmp_path, cli, rng, flags, data, message):
+    linear_model(tmp_path / "dense.swl", rng.standard_normal((8, 3)).astype(np.float32))
+    values = rng.standard_normal((4, 8)).astype(np.float32)
+    if data == "inf":
+        values[1, 2] = np.inf
+    np.save(tmp_path / "cal.npy", values)
+    argument = f"other={tmp_path / 'cal.npy'}" if data == "named" else str(tmp_path / "cal.npy")
+    result = subprocess.run([cli, "compress", str(tmp_path / "dense.swl"), str(tmp_path / "q.swl"), *flags, "--calibration", argument],
+                            capture_output=True, text=True)
+    assert result.returncode != 0 and message in result.stderr, result.stderr
 
 
 def test_int8_activation_codes_agree_on_special_values(tmp_path, cli, rng):

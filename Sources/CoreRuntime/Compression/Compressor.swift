@@ -45,6 +45,9 @@ public struct Compressor {
         /// (node-name glob, encoding): the first matching rule wins over the default.
         public var rules: [(pattern: String, encoding: LayerEncoding)] = []
         public var rounding: MXFormat.Rounding = .nearestEven
+        /// Static int8 activation scales by layer name (`ActivationCalibration`); layers without
+        /// one quantize each row dynamically.
+        public var activationScales: [String: Float] = [:]
 
         public init() {}
 
@@ -104,7 +107,8 @@ public struct Compressor {
                 nodes.append(node)
                 continue
             }
-            let (encoded, parts, kept) = try encode(layer, node: node, encoding: encoding, rounding: plan.rounding)
+            let (encoded, parts, kept) = try encode(layer, node: node, encoding: encoding, rounding: plan.rounding,
+                                                    activationScale: plan.activationScales[node.name])
             nodes.append(encoded)
             for (name, tensor) in parts {
                 tensors[name] = tensor
@@ -188,8 +192,8 @@ public struct Compressor {
     }
 
     /// The encoded node and its new tensors (named after the node).
-    static func encode(_ layer: LinearLayer, node: Node, encoding: LayerEncoding, rounding: MXFormat.Rounding)
-        throws -> (Node, [(name: String, tensor: HostTensor)], kept: Int) {
+    static func encode(_ layer: LinearLayer, node: Node, encoding: LayerEncoding, rounding: MXFormat.Rounding,
+                       activationScale: Float? = nil) throws -> (Node, [(name: String, tensor: HostTensor)], kept: Int) {
         let (n, k) = (layer.n, layer.k)
         var parts: [(name: String, tensor: HostTensor)] = []
         func add(_ suffix: String, _ dtype: DType, _ shape: [Int], _ bytes: [UInt8]) -> String {
@@ -208,6 +212,12 @@ public struct Compressor {
             let (codes, scales) = layer.weight.withUnsafeBufferPointer { Int8Quantization.perChannel(rows: n, columns: k, weights: $0) }
             opType = Int8LinearOp.type
             inputs += [add(".w_int8", .i8, [n, k], bytes(codes)), add(".w_scale", .f32, [n], bytes(scales))]
+            if let activationScale, activationScale > 0 {
+                guard activationScale.isFinite else {
+                    throw SwiftletError.invalidArgument("the calibration data drive layer '\(node.name)''s input to infinity: no static scale fits")
+                }
+                attributes["x_scale"] = .double(Double(activationScale))
+            }
         case .mx(let format):
             let matrix = layer.weight.withUnsafeBufferPointer { MXMatrix(format, rows: n, columns: k, values: $0, rounding: rounding) }
             opType = MXLinearOp.type
