@@ -137,7 +137,7 @@ AVX2 INLINE void decode_block(const swk_mx_element element, const uint8_t *block
         const __m256i nan = _mm256_cmpeq_epi8(_mm256_and_si256(codes, _mm256_set1_epi8(0x7F)), _mm256_set1_epi8(0x7F));
         if (__builtin_expect(!_mm256_testz_si256(nan, nan), 0)) {
             float values[BLOCK];
-            for (int i = 0; i < BLOCK; i++) values[i] = table[block[i]] * 256.0f;  // element_factor's scale
+            for (int i = 0; i < BLOCK; i++) values[i] = table[block[i]] / 256.0f;  // as the fp16s are: element_factor undoes it
             for (int q = 0; q < 4; q++) w[q] = _mm256_loadu_ps(values + 8 * q);
             return;
         }
@@ -180,7 +180,7 @@ AVX2 INLINE void mx_tile(const swk_mx_element element, const int MR, const int J
         __m256 w[2][4], scale[2];
         for (int c = 0; c < JR; c++) {
             decode_block(element, codes + (j0 + c) * row_bytes + b * BLOCK * bits / 8, layout, table, w[c]);
-            scale[c] = _mm256_mul_ps(factor, _mm256_set1_ps(block_scale(scales[(j0 + c) * blocks + b])));
+            scale[c] = _mm256_set1_ps(block_scale(scales[(j0 + c) * blocks + b]));
         }
         for (int m = 0; m < MR; m++) {
             const float *xr = xm + m * k_total + b * BLOCK;
@@ -189,7 +189,7 @@ AVX2 INLINE void mx_tile(const swk_mx_element element, const int MR, const int J
             for (int c = 0; c < JR; c++) {
                 const __m256 p01 = _mm256_fmadd_ps(w[c][1], x1, _mm256_mul_ps(w[c][0], x0));
                 const __m256 p23 = _mm256_fmadd_ps(w[c][3], x3, _mm256_mul_ps(w[c][2], x2));
-                sums[m][c] = _mm256_fmadd_ps(_mm256_add_ps(p01, p23), scale[c], sums[m][c]);
+                sums[m][c] = _mm256_fmadd_ps(_mm256_mul_ps(_mm256_add_ps(p01, p23), factor), scale[c], sums[m][c]);
             }
         }
     }

@@ -12,7 +12,8 @@ struct Analyze: ParsableCommand {
             int8, or 'removed': W = 0, the layer outputs its bias) while every other layer stays as \
             it is, and the model is re-run on --data. With --labels the measure is the task loss \
             (cross-entropy of the first output's rows, as logits); without, the output divergence \
-            from the unmodified model (mean over samples of |y' - y|^2 / |y|^2). Significance = the \
+            from the unmodified model (|y' - y|^2 per sample over the mean |y|^2 of all samples). \
+            Significance = the \
             measure's rise. Prints the components ranked, most significant first; --json and \
             --plot (SVG) write the same table. Only linear layers are components so far.
             """)

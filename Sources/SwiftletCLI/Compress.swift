@@ -105,8 +105,12 @@ struct Compress: ParsableCommand {
         }
 
         let model = try Model(path: input)
+        // Calibrate first: --auto must measure int8 layers with the scales the file will have.
+        if !calibration.isEmpty { plan.activationScales = try calibrate(model) }
         if auto { plan = try choose(plan, for: model) }
-        if !calibration.isEmpty { plan.activationScales = try calibrate(plan, model) }
+        if !calibration.isEmpty, !plan.activationScales.keys.contains(where: { plan.encoding(for: $0) == .int8 }) {
+            throw ValidationError("--calibration sets int8 activation scales, but no layer is int8")
+        }
         let result = try Compressor.compress(model, plan: plan, progress: ProgressBar.standardError.update)
         ProgressBar.standardError.finish()
         var metadata = model.metadata.filter { $0.key.hasPrefix("model.") }
@@ -124,16 +128,15 @@ struct Compress: ParsableCommand {
         print("\(result.layers.count) layers re-encoded; parameters \(result.parametersBefore) → \(result.parameters); file \(model.fileSize) → \(swl.count) bytes (\(String(format: "%.3f", Double(swl.count) / Double(model.fileSize)))×); \(checked.graph.nodes.count) nodes")
     }
 
-    /// --calibration: each int8 layer's static activation scale, max |x| of its input / 127.
-    func calibrate(_ plan: Compressor.Plan, _ model: Model) throws -> [String: Float] {
+    /// --calibration: each layer's static int8 activation scale, max |x| of its input / 127
+    /// (used by the layers that end up int8).
+    func calibrate(_ model: Model) throws -> [String: Float] {
         let names = model.graph.inputs.map(\.name)
         let data = try readInputs(calibration, inputNames: names)
         if let missing = names.first(where: { data[$0] == nil }) { throw ValidationError("no --calibration data for the model's input '\(missing)'") }
         let options = try session.makeOptions()
         let ranges = try ActivationCalibration.inputRanges(of: model, data: data) { try Session(model: $0, options: options) }
-        let int8Layers = ranges.keys.filter { plan.encoding(for: $0) == .int8 }
-        guard !int8Layers.isEmpty else { throw ValidationError("--calibration sets int8 activation scales, but no layer is int8") }
-        return Dictionary(uniqueKeysWithValues: int8Layers.map { ($0, ranges[$0]! / 127) })
+        return ranges.mapValues { $0 / 127 }
     }
 
     /// --auto: the plan GreedyCompression settles on, its steps printed.
@@ -143,12 +146,13 @@ struct Compress: ParsableCommand {
         base.defaultEncoding = try LayerEncoding(quantization: keep)
         let (inputs, labels) = try dataFlags.read(for: model)
         let options = try session.makeOptions()
-        let analysis = try SignificanceAnalysis(model: model, data: inputs, labels: labels) { try Session(model: $0, options: options) }
+        let analysis = try SignificanceAnalysis(model: model, data: inputs, labels: labels, settings: requested) {
+            try Session(model: $0, options: options)
+        }
         // Layers a --layer rule names are the user's decision: never moved.
         let free = analysis.layers.filter { layer in !requested.rules.contains { fnmatch($0.pattern, layer.name, 0) == 0 } }
         print("ranking \(free.count) layers by significance under \(aggressive) (\(analysis.measureName), \(analysis.baseline.sampleLosses.count) samples)")
-        let entries = try analysis.measure([.encoding(aggressive)]) { ProgressBar.standardError.update($0, $1) }
-            .filter { entry in free.contains { $0.name == entry.layer } }
+        let entries = try analysis.measure([.encoding(aggressive)], only: Set(free.map(\.name))) { ProgressBar.standardError.update($0, $1) }
         ProgressBar.standardError.finish()
         let order = entries.enumerated().sorted { ($0.element.significance, $0.offset) < ($1.element.significance, $1.offset) }.map(\.element.layer)
         let nameWidth = max(5, free.map(\.name.count).max() ?? 0)

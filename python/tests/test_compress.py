@@ -174,15 +174,19 @@ def test_mx_decoder_accepts_every_code(tmp_path, fmt, backend):
     every = np.arange(1 << bits, dtype=np.uint8)
     finite = every if element is None else every[np.isfinite(every.view(element).astype(np.float32))]
     # Rows 0 and 1: every finite code, under scales 2^-4 … 2^3 and 2^-127; row 2: every code
-    # (NaN/Inf make its outputs NaN, as 0·NaN is) with a NaN-scaled block.
-    elements = np.array([np.resize(finite, k), np.resize(finite[::-1], k), np.resize(every, k)])
+    # (NaN/Inf make its outputs NaN, as 0·NaN is) with a NaN-scaled block; row 3: every code whose
+    # value stays below FLT_MAX under the largest scale, 2^127 (|element| < 2) — a kernel that
+    # folds its own power-of-two factor into that scale would overflow to Inf there.
+    values = every.view(np.int8) / 64.0 if element is None else every.view(element).astype(np.float64)
+    small = every[np.isfinite(values) & (np.abs(values) < 2)]
+    elements = np.array([np.resize(finite, k), np.resize(finite[::-1], k), np.resize(every, k), np.resize(small, k)])
     codes = pack(elements, bits)
     blocks = k // 32
-    scales = np.array([[127 + s - blocks // 2 for s in range(blocks)], [0] * blocks, [127] * blocks], np.uint8)
+    scales = np.array([[127 + s - blocks // 2 for s in range(blocks)], [0] * blocks, [127] * blocks, [0xFE] * blocks], np.uint8)
     scales[2, -1] = 0xFF
     reference = decode_reference(codes, scales, fmt, k)
     data = model_bytes([swl.node("MXLinear", ["x", "c", "s"], ["y"], format=fmt)],
-                       {"x": ("float32", ["m", k])}, {"y": ("float32", ["m", 3])}, {"c": codes, "s": scales})
+                       {"x": ("float32", ["m", k])}, {"y": ("float32", ["m", 4])}, {"c": codes, "s": scales})
     with swiftlet.Model.from_bytes(data) as model, model.session(backend=backend, threads=1) as session:
         for i in range(k):  # one-hot rows: column i of W, alone, so NaN/Inf elsewhere stay out
             x = np.zeros((1, k), np.float32)
@@ -320,7 +324,9 @@ def test_int8_activation_codes_agree_on_special_values(tmp_path, cli, rng):
     x[1, 3] = np.nan
     x[2, 5] = np.inf
     x[3, 7] = -np.inf
-    x[4] = np.float32(1e-40) * np.arange(k)  # subnormal activations
+    x[4] = np.float32(1e-40) * np.arange(k)  # subnormal activations and maximum: every code saturates
+    x[7, :] = np.float32(1e-39) * np.arange(k)  # subnormals beside a normal maximum: small nonzero codes
+    x[7, 0] = np.float32(2e-36)  # scale 1.6e-38, still normal: codes of the subnormals reach 2
     x[5] = 0
     x[6, :] = np.float32(-3e36)  # huge, yet the products stay below FLT_MAX
     outputs = [run(tmp_path / "q.swl", x, backend) for backend in BACKENDS]

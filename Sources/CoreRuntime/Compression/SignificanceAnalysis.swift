@@ -6,7 +6,8 @@ import Foundation
 /// The measure, per sample (a sample is one slice along the first axis of the model's first
 /// output):
 /// - with labels, the task loss: cross-entropy of the sample's scores (as logits) against its label;
-/// - without, the output divergence from the unmodified model: ‖y′ − y‖² / ‖y‖² (0 when both are 0).
+/// - without, the output divergence from the unmodified model: ‖y′ − y‖² over the mean ‖y‖² of
+///   all samples (one normalizer, so a sample whose output is all zeros is measured too).
 /// A model's loss is the mean over samples; a component's significance is its loss minus the
 /// unmodified model's. Non-finite losses count as +∞ (the change broke the model on that data).
 public struct SignificanceAnalysis {
@@ -81,16 +82,24 @@ public struct SignificanceAnalysis {
     let data: [String: HostTensor]
     let labels: [Int]?
     let makeSession: (Model) throws -> Session
+    /// What every plan `measure` builds inherits (MX rounding, static activation scales).
+    let settings: Compressor.Plan
     let reference: [Float]
     let sampleCount: Int
 
     /// Runs `model` once on `data` (the baseline). `labels` must give one class per sample;
-    /// `makeSession` opens each evaluated model (backend and threads are the caller's choice).
-    public init(model: Model, data: [String: HostTensor], labels: [Int]?, makeSession: @escaping (Model) throws -> Session) throws {
+    /// `makeSession` opens each evaluated model (backend and threads are the caller's choice);
+    /// `settings`' rounding and activation scales apply to every layer `measure` approximates.
+    public init(model: Model, data: [String: HostTensor], labels: [Int]?, settings: Compressor.Plan = Compressor.Plan(),
+                makeSession: @escaping (Model) throws -> Session) throws {
         self.model = model
         self.data = data
         self.labels = labels
         self.makeSession = makeSession
+        var settings = settings
+        settings.defaultEncoding = .dense
+        settings.rules = []
+        self.settings = settings
         layers = try Compressor.linearLayers(of: model)
         guard !layers.isEmpty else { throw SwiftletError.invalidArgument("the model has no linear layers to analyze") }
         let output = try Self.firstOutput(of: try makeSession(model), model: model, data: data)
@@ -109,6 +118,10 @@ public struct SignificanceAnalysis {
         reference = output.floats
         sampleCount = samples
         baseline = Self.evaluation(reference, reference: reference, samples: samples, labels: labels)
+        // A non-finite baseline would make every significance ∞ − ∞: nothing could be ranked.
+        guard baseline.loss.isFinite, reference.allSatisfy(\.isFinite) else {
+            throw SwiftletError.invalidArgument("the unmodified model's output is not finite on this data (\(measureName) \(baseline.loss)): significance cannot be measured")
+        }
     }
 
     /// The loss of the model that `plan` compresses this one into, and that model's bits per
@@ -123,19 +136,21 @@ public struct SignificanceAnalysis {
                 8 * Double(bytes) / Double(layers.reduce(0) { $0 + $1.n * $1.k }))
     }
 
-    /// Every layer under every approximation, one at a time (all other layers unmodified), in
-    /// graph order. `progress(done, total)` after each measurement.
-    public func measure(_ approximations: [Approximation], progress: (Int, Int) -> Void = { _, _ in }) throws -> [Entry] {
+    /// Every layer (of `only`, if given) under every approximation, one at a time (all other
+    /// layers unmodified), in graph order. `progress(done, total)` after each measurement.
+    public func measure(_ approximations: [Approximation], only: Set<String>? = nil,
+                        progress: (Int, Int) -> Void = { _, _ in }) throws -> [Entry] {
+        let measured = layers.filter { only?.contains($0.name) ?? true }
         var entries: [Entry] = []
-        for layer in layers {
+        for layer in measured {
             for approximation in approximations {
-                var plan = Compressor.Plan()
+                var plan = settings
                 plan.rules = [(Self.exactPattern(layer.name), approximation.layerEncoding)]
                 let evaluation = try evaluate(plan).evaluation
                 entries.append(Entry(layer: layer.name, parameters: layer.n * layer.k, approximation: approximation,
                                      loss: evaluation.loss, significance: evaluation.loss - baseline.loss,
                                      worseFraction: evaluation.worseFraction(than: baseline)))
-                progress(entries.count, layers.count * approximations.count)
+                progress(entries.count, measured.count * approximations.count)
             }
         }
         return entries
@@ -164,6 +179,7 @@ public struct SignificanceAnalysis {
     /// Per-sample losses of `output` ([samples, …] floats).
     static func evaluation(_ output: [Float], reference: [Float], samples: Int, labels: [Int]?) -> Evaluation {
         let width = output.count / samples
+        let meanSquare = reference.reduce(0.0) { $0 + Double($1) * Double($1) } / Double(samples)
         let correct = labels.map { labels in
             (0..<samples).map { sample in
                 let row = output[(sample * width)..<((sample + 1) * width)]
@@ -180,8 +196,7 @@ public struct SignificanceAnalysis {
             } else {
                 let expected = reference[(sample * width)..<((sample + 1) * width)]
                 let error = zip(row, expected).reduce(0.0) { $0 + pow(Double($1.0) - Double($1.1), 2) }
-                let size = expected.reduce(0.0) { $0 + Double($1) * Double($1) }
-                loss = error == 0 ? 0 : error / size
+                loss = error == 0 ? 0 : error / meanSquare
             }
             return loss.isFinite ? loss : .infinity
         }
