@@ -3,7 +3,7 @@ beside onnxruntime's own dynamic int8 quantization of the same file.
 
     .venv/bin/python tools/export_minilm.py            # build/minilm/minilm.onnx
     .venv/bin/pip install -q -r bench/requirements.txt  # tokenizers
-    .venv/bin/python bench/minilm_fidelity.py [--formats int8,mxint8,...] [--no-auto]
+    .venv/bin/python bench/minilm_fidelity.py [--formats int8,mxint8,...] [--attention topk:8,...] [--no-auto]
 
 Embeddings as sentence-transformers makes them for this model: the tokenizer the weights
 package ships (tokenizer.json), last_hidden_state mean-pooled over the attention mask, then L2
@@ -14,7 +14,9 @@ gives mean and minimum. onnxruntime's row quantizes the same file with
 onnxruntime.quantization.quantize_dynamic (per-channel int8 weights, dynamic activations) and
 compares with onnxruntime's fp32 embeddings. The "auto" row is `compress --auto` (significance-
 guided mixed precision, chosen on 24 other sentences) at ≤ 5 bits per linear weight; the
-calibrated int8 row takes its static activation scales from those same 24 sentences.
+calibrated int8 row takes its static activation scales from those same 24 sentences. The
+attention rows keep every weight fp32 and make every layer's attention approximate (top-k or
+sign-matching, K keys per query; see AttentionSelection.swift for the definitions).
 """
 from __future__ import annotations
 
@@ -162,6 +164,8 @@ def onnxruntime_embeddings(path: pathlib.Path, feeds) -> np.ndarray:
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--formats", default=",".join(FORMATS))
+    parser.add_argument("--attention", default="topk:4,sign:4,topk:8,sign:8,topk:16,sign:16",
+                        help="approximate-attention modes to measure (comma-separated; empty: none)")
     parser.add_argument("--no-auto", dest="auto", action="store_false",
                         help="skip the rows chosen or calibrated on data (compress --auto, int8 --calibration)")
     args = parser.parse_args()
@@ -182,6 +186,12 @@ def main() -> None:
                            check=True, capture_output=True)
             cosine = (swiftlet_embeddings(path, feeds) * reference).sum(1)
             print(f"| Swiftlet {fmt} | {bits_of[fmt]} | {cosine.mean():.5f} | {cosine.min():.5f} |")
+        for mode in filter(None, args.attention.split(",")):
+            # Approximate attention in every layer, linear layers left fp32.
+            path = pathlib.Path(folder) / f"attention-{mode.replace(':', '-')}.swl"
+            subprocess.run([str(CLI), "compress", str(MODEL), str(path), "--attention", f"*={mode}"], check=True, capture_output=True)
+            cosine = (swiftlet_embeddings(path, feeds) * reference).sum(1)
+            print(f"| Swiftlet fp32, attention {mode} in every layer | 32 | {cosine.mean():.5f} | {cosine.min():.5f} |")
         if args.auto:
             # Significance-guided mixed precision: `compress --auto` ranks the layers on the
             # CALIBRATION sentences and moves the least significant to MXFP4 (the rest stay

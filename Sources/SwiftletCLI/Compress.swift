@@ -46,6 +46,9 @@ struct Compress: ParsableCommand {
     @Option(help: "MX element rounding: nearest-even (the spec) or ties-away (microxcaling's default).")
     var rounding = "nearest-even"
 
+    @Option(help: "GLOB=MODE: approximate attention for Attention nodes matching GLOB — topk:K or sign:K (sign-matching), or full; repeatable, first match wins.")
+    var attention: [String] = []
+
     @Option(help: "int8 activations: static scales from this data, [NAME=]file.npy per input (repeatable), instead of a max per row at run time.")
     var calibration: [String] = []
 
@@ -74,6 +77,9 @@ struct Compress: ParsableCommand {
             throw ValidationError("--prune \(prune!) needs --sparsity")
         }
         if auto {
+            // The analysis measures against the unmodified model; attention changes would be
+            // charged to every layer. Approximate attention is a separate compress run.
+            guard attention.isEmpty else { throw ValidationError("--attention cannot be combined with --auto: run it on --auto's output") }
             guard quantize != nil || prune != nil else { throw ValidationError("--auto needs the encoding to apply: --quantize or --prune") }
             guard let maxLossIncrease, maxLossIncrease >= 0, maxLossIncrease.isFinite else {
                 throw ValidationError("--auto needs --max-loss-increase ≥ 0")
@@ -81,8 +87,8 @@ struct Compress: ParsableCommand {
             if let targetBits, !(targetBits > 0) { throw ValidationError("--target-bits must be > 0, got \(targetBits)") }
         } else if maxLossIncrease != nil || targetBits != nil || keep != "fp32" || !dataFlags.data.isEmpty || dataFlags.labels != nil {
             throw ValidationError("--max-loss-increase, --target-bits, --keep, --data and --labels go with --auto")
-        } else if quantize == nil && prune == nil && layerRules.isEmpty {
-            throw ValidationError("nothing to do: give --quantize, --prune or --layer")
+        } else if quantize == nil && prune == nil && layerRules.isEmpty && attention.isEmpty {
+            throw ValidationError("nothing to do: give --quantize, --prune, --layer or --attention")
         }
     }
 
@@ -99,6 +105,10 @@ struct Compress: ParsableCommand {
             if case .nOfM(let n, let m) = pattern { fraction = 1 - Double(n) / Double(m) }
             plan.defaultEncoding = .sparse(pattern, sparsity: fraction)
         }
+        for rule in attention {
+            guard let equals = rule.lastIndex(of: "=") else { throw ValidationError("--attention takes GLOB=MODE, got '\(rule)'") }
+            plan.attentionRules.append((String(rule[..<equals]), try AttentionSelection(parsing: String(rule[rule.index(after: equals)...]))))
+        }
         for rule in layerRules {
             guard let equals = rule.lastIndex(of: "=") else { throw ValidationError("--layer takes GLOB=FORMAT, got '\(rule)'") }
             plan.rules.append((String(rule[..<equals]), try LayerEncoding(quantization: String(rule[rule.index(after: equals)...]))))
@@ -113,9 +123,15 @@ struct Compress: ParsableCommand {
         }
         let result = try Compressor.compress(model, plan: plan, progress: ProgressBar.standardError.update)
         ProgressBar.standardError.finish()
+        // A rule that matches nothing is a typo or a model without fused attention: say so, write nothing.
+        for (pattern, _) in plan.attentionRules where !result.attention.contains(where: { fnmatch(pattern, $0.node, 0) == 0 }) {
+            throw ValidationError("--attention '\(pattern)' matches no Attention node of the model (after the graph passes)")
+        }
         var metadata = model.metadata.filter { $0.key.hasPrefix("model.") }
-        metadata["model.compression"] = plan.rules.isEmpty ? "\(plan.defaultEncoding)"
-            : "\(plan.defaultEncoding); " + plan.rules.map { "\($0.pattern)=\($0.encoding)" }.joined(separator: ", ")
+        metadata["model.compression"] = ([plan.rules.isEmpty ? "\(plan.defaultEncoding)"
+            : "\(plan.defaultEncoding); " + plan.rules.map { "\($0.pattern)=\($0.encoding)" }.joined(separator: ", ")]
+            + (plan.attentionRules.isEmpty ? [] : ["attention " + plan.attentionRules.map { "\($0.pattern)=\($0.selection)" }.joined(separator: ", ")]))
+            .joined(separator: "; ")
         let (checked, swl) = try result.model(metadata: metadata)
         guard FileManager.default.createFile(atPath: output, contents: Data(swl)) else {
             throw SwiftletError.invalidArgument("cannot write '\(output)'")
@@ -125,6 +141,7 @@ struct Compress: ParsableCommand {
         for layer in result.layers {
             print("\(layer.name.padding(toLength: 28, withPad: " ", startingAt: 0))  \("\(layer.n)×\(layer.k)".padding(toLength: 14, withPad: " ", startingAt: 0))  \(layer.encoding.description.padding(toLength: 17, withPad: " ", startingAt: 0))  \(layer.bytesBefore) → \(layer.bytesAfter)")
         }
+        for (node, selection) in result.attention { print("attention \(node): \(selection)") }
         print("\(result.layers.count) layers re-encoded; parameters \(result.parametersBefore) → \(result.parameters); file \(model.fileSize) → \(swl.count) bytes (\(String(format: "%.3f", Double(swl.count) / Double(model.fileSize)))×); \(checked.graph.nodes.count) nodes")
     }
 

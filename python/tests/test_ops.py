@@ -357,6 +357,15 @@ def test_softmax(backend, rng, shape, axis):
     np.testing.assert_allclose(sums, 1.0, rtol=1e-5)
 
 
+def test_softmax_nan_is_never_hidden(backend):
+    """A NaN makes its row NaN even when every other entry is −inf (a max that skipped NaN would
+    see a fully masked row and write zeros); a row of −inf alone stays zeros."""
+    X = np.array([[np.nan, -np.inf, -np.inf], [-np.inf, -np.inf, -np.inf], [np.nan, 0.0, 1.0]], np.float32)
+    got = run_op("Softmax", {"X": X}, {"Y": X}, backend=backend, axis=-1)["Y"]
+    assert np.isnan(got[0]).all() and np.isnan(got[2]).all()
+    np.testing.assert_array_equal(got[1], 0)
+
+
 @pytest.mark.parametrize("x_shape,mask_shape,axis", [
     P((4, 6), (4, 6), -1, id="full-mask"),
     P((4, 6), (1, 6), -1, id="row-broadcast-mask"),

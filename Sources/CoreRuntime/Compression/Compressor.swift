@@ -48,6 +48,9 @@ public struct Compressor {
         /// Static int8 activation scales by layer name (`ActivationCalibration`); layers without
         /// one quantize each row dynamically.
         public var activationScales: [String: Float] = [:]
+        /// (node-name glob, key selection) for `Attention` nodes: the first matching rule wins;
+        /// unmatched nodes keep theirs.
+        public var attentionRules: [(pattern: String, selection: AttentionSelection)] = []
 
         public init() {}
 
@@ -72,6 +75,8 @@ public struct Compressor {
         public let graph: Graph
         public let tensors: [String: HostTensor]
         public let layers: [LayerReport]
+        /// The attention nodes given a key selection, in graph order.
+        public let attention: [(node: String, selection: AttentionSelection)]
         /// Weights of the optimized graph before re-encoding (what `parameters` compares with:
         /// the passes may already have folded some constants away).
         public let parametersBefore: Int
@@ -97,7 +102,15 @@ public struct Compressor {
         var nodes: [Node] = []
         var layers: [LayerReport] = []
         let total = graph.nodes.count { linearLayer($0, constants) != nil }
+        var selections: [(node: String, selection: AttentionSelection)] = []
         for node in graph.nodes {
+            if node.op is AttentionOp, let rule = plan.attentionRules.first(where: { fnmatch($0.pattern, node.name, 0) == 0 }) {
+                var attributes = node.attributes.values.filter { $0.key != "selection" && $0.key != "keep" }
+                attributes.merge(rule.selection.attributes) { $1 }
+                nodes.append(try Node(name: node.name, opType: node.opType, inputs: node.inputs, outputs: node.outputs, attributes: attributes))
+                selections.append((node.name, rule.selection))
+                continue
+            }
             guard let layer = linearLayer(node, constants) else {
                 nodes.append(node)
                 continue
@@ -126,7 +139,8 @@ public struct Compressor {
             + layers.reduce(0) { $0 + $1.parameters }
         let read = Set(graph.nodes.flatMap(\.inputs) + graph.outputs.map(\.name))
         let parametersBefore = constants.filter { read.contains($0.key) }.values.reduce(0) { $0 + $1.type.count }
-        return Result(graph: compressed, tensors: tensors, layers: layers, parametersBefore: parametersBefore, parameters: parameters)
+        return Result(graph: compressed, tensors: tensors, layers: layers, attention: selections, parametersBefore: parametersBefore,
+                      parameters: parameters)
     }
 
     /// A linear layer `compress` can re-encode: its node's name and weight shape.

@@ -99,6 +99,7 @@ public struct SignificanceAnalysis {
         var settings = settings
         settings.defaultEncoding = .dense
         settings.rules = []
+        settings.attentionRules = []
         self.settings = settings
         layers = try Compressor.linearLayers(of: model)
         guard !layers.isEmpty else { throw SwiftletError.invalidArgument("the model has no linear layers to analyze") }

@@ -10,17 +10,20 @@ import Glibc
 /// Q [B, Sq, H, D], K and V [B, Sk, H, D] — the layout the projections produce, so no head
 /// transposes are needed — and an optional additive mask broadcasting to [B, H, Sq, Sk]. The
 /// output [B, Sq, H, D] is the chain's final Transpose's. Kernels need not materialize the
-/// [B, H, Sq, Sk] scores.
+/// [B, H, Sq, Sk] scores. `selection`/`keep` make it approximate attention (`AttentionSelection`:
+/// the softmax over each query's top-k or sign-matching keys only).
 public struct AttentionOp: Operator {
     public static let type = "Attention"
     public static let inputArity = 3...4
     public static let outputArity = 1...1
     public let scale: Float
+    public let selection: AttentionSelection
 
     public init(attributes: Attributes, inputCount: Int, outputCount: Int) throws {
-        try attributes.allowOnly(["scale"], op: Self.type)
+        try attributes.allowOnly(["scale", "selection", "keep"], op: Self.type)
         scale = try attributes.float("scale", default: 1)
         guard scale.isFinite else { throw attributes.error("scale", "must be finite") }
+        selection = try AttentionSelection(attributes)
     }
 
     public struct Geometry: Sendable {
@@ -63,16 +66,17 @@ public struct AttentionOp: Operator {
 
     public func referenceKernel(_ inputs: [TensorType?], _ outputs: [TensorType]) throws -> Kernel {
         let g = try Self.geometry(inputs)
-        let scale = self.scale
+        let scale = self.scale, selection = self.selection
         return { args in
             let q = args.input(0), k = args.input(1), v = args.input(2), mask = args.optionalInput(3), y = args.output(0)
             var scores = [Float](repeating: 0, count: g.keys)
+            let scratch = UnsafeMutableRawPointer.allocate(byteCount: max(1, AttentionSelection.scratchBytes(keys: g.keys)), alignment: 16)
+            defer { scratch.deallocate() }
             let rowStride = g.heads * g.size
             for b in 0..<g.batch {
                 for h in 0..<g.heads {
                     for i in 0..<g.queries {
                         let query = q + (b * g.queries + i) * rowStride + h * g.size
-                        var maximum = -Float.infinity
                         for j in 0..<g.keys {
                             let key = k + (b * g.keys + j) * rowStride + h * g.size
                             var dot = 0.0
@@ -80,8 +84,13 @@ public struct AttentionOp: Operator {
                             var score = Float(dot) * scale
                             if let mask, let s = g.maskStrides { score += mask[b * s[0] + h * s[1] + i * s[2] + j * s[3]] }
                             scores[j] = score
-                            maximum = max(maximum, score)
                         }
+                        scores.withUnsafeMutableBufferPointer {
+                            selection.restrict($0.baseAddress!, keys: g.keys, query: query, keyVectors: k + b * g.keys * rowStride + h * g.size,
+                                               keyStride: rowStride, size: g.size, scratch: scratch)
+                        }
+                        // After the selection: the largest score left (sign-matching may drop the largest of all).
+                        let maximum = scores.reduce(-Float.infinity, Float.maximumPropagatingNaN)
                         Self.softmax(&scores, maximum: maximum)
                         let out = y + (b * g.queries + i) * rowStride + h * g.size
                         for d in 0..<g.size {
@@ -103,7 +112,7 @@ public struct AttentionOp: Operator {
     static func softmax(_ row: UnsafeMutablePointer<Float>, count: Int, maximum: Float) {
         var sum: Float = 0
         for j in 0..<count {
-            let e = maximum > -.infinity ? expf(row[j] - maximum) : 0
+            let e = maximum != -.infinity ? expf(row[j] - maximum) : 0
             row[j] = e
             sum += e
         }

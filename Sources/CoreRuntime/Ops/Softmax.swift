@@ -59,11 +59,11 @@ public struct SoftmaxOp: Operator {
                     let maskBase = mask?.bases[o * inner + i] ?? 0, maskStep = mask?.step ?? 0
                     @inline(__always) func kept(_ j: Int) -> Bool { maskData.map { $0[maskBase + j * maskStep] != 0 } ?? true }
                     var maximum = -Float.infinity
-                    for j in 0..<length where kept(j) { maximum = max(maximum, x[base + j * inner]) }
+                    for j in 0..<length where kept(j) { maximum = .maximumPropagatingNaN(maximum, x[base + j * inner]) }
                     var sum = 0.0
                     for j in 0..<length {
                         // exp(−inf − (−inf)) is NaN: a fully masked line stays all zeros instead.
-                        let e = kept(j) && maximum > -.infinity ? expf(x[base + j * inner] - maximum) : 0
+                        let e = kept(j) && maximum != -.infinity ? expf(x[base + j * inner] - maximum) : 0
                         y[base + j * inner] = e
                         sum += Double(e)
                     }
@@ -74,5 +74,13 @@ public struct SoftmaxOp: Operator {
                 }
             }
         }
+    }
+}
+
+extension Float {
+    /// max(a, b), but NaN if either is NaN: a softmax row holding a NaN must come out NaN, even
+    /// when every other entry is −∞ (Swift's `max` would drop it and zero the row).
+    @inlinable public static func maximumPropagatingNaN(_ a: Float, _ b: Float) -> Float {
+        a.isNaN || b.isNaN ? .nan : Swift.max(a, b)
     }
 }

@@ -7,16 +7,19 @@ extension BLASKernels {
     static let attentionQueryBlock = 64
 
     /// Attention per (batch, head, block of query rows): scores = scale · Q·Kᵀ by sgemm reading
-    /// Q and K in place (row stride heads·size), + mask, softmax per row, then Y = scores · V by
-    /// sgemm writing Y's [B, Sq, H, D] layout directly.
+    /// Q and K in place (row stride heads·size), + mask, the node's key selection (approximate
+    /// attention: dropped keys' scores become −∞), softmax per row, then Y = scores · V by sgemm
+    /// writing Y's [B, Sq, H, D] layout directly. Selection saves no time here — every score is
+    /// still computed and the zeros still multiplied; it models what the approximation does to
+    /// accuracy, for hardware that skips the dropped keys.
     static func attention(_ op: AttentionOp, _ inputs: [TensorType?]) throws -> PreparedKernel {
         let g = try AttentionOp.geometry(inputs)
         let rowStride = g.heads * g.size
         _ = try (blasSize(g.queries, "queries"), blasSize(g.keys, "keys"), blasSize(rowStride, "heads·size"))
         let block = max(1, min(attentionQueryBlock, g.queries))
-        let scratchFloats = block * g.keys
-        let scale = op.scale
-        return PreparedKernel(scratchBytes: scratchFloats * MemoryLayout<Float>.stride) { args in
+        let scoreBytes = block * g.keys * MemoryLayout<Float>.stride
+        let scale = op.scale, selection = op.selection
+        return PreparedKernel(scratchBytes: scoreBytes + AttentionSelection.scratchBytes(keys: g.keys)) { args in
             let q = args.input(0), k = args.input(1), v = args.input(2), mask = args.optionalInput(3), y = args.output(0)
             guard g.keys > 0 else {
                 // Softmax over no keys weighs nothing: the output is zeros.
@@ -24,7 +27,7 @@ extension BLASKernels {
                 return
             }
             guard g.size > 0 else { return }
-            let scores = args.scratch!.assumingMemoryBound(to: Float.self)
+            let scores = args.scratch!.assumingMemoryBound(to: Float.self), selectionScratch = args.scratch! + scoreBytes
             for b in 0..<g.batch {
                 for h in 0..<g.heads {
                     let keys = k + b * g.keys * rowStride + h * g.size
@@ -44,6 +47,8 @@ extension BLASKernels {
                                     for j in 0..<g.keys { line[j] += base[j * s[3]] }
                                 }
                             }
+                            selection.restrict(line, keys: g.keys, query: queries + r * rowStride, keyVectors: keys,
+                                               keyStride: rowStride, size: g.size, scratch: selectionScratch)
                             FastMath.softmax(line, count: g.keys)
                         }
                         cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, Int32(rows), Int32(g.size), Int32(g.keys),

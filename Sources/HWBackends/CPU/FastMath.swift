@@ -73,10 +73,12 @@ enum FastMath {
     /// Softmax of one row in place (a row whose maximum is −inf, fully masked, becomes zeros).
     static func softmax(_ row: UnsafeMutablePointer<Float>, count: Int) {
         var maximum = -Float.infinity
-        for j in 0..<count { maximum = max(maximum, row[j]) }
-        guard maximum > -.infinity else { row.update(repeating: 0, count: count); return }
+        for j in 0..<count { maximum = .maximumPropagatingNaN(maximum, row[j]) }
+        guard maximum != -.infinity else { row.update(repeating: 0, count: count); return }
         // Separate loops: the exp loop vectorizes only without the (order-dependent) sum in it.
-        for j in 0..<count { row[j] = exp(row[j] - maximum) }
+        // exp clamps its input near −87, so a −∞ score (masked, or dropped by approximate
+        // attention) would keep ~1e-38 of weight: it gets exactly 0.
+        for j in 0..<count { row[j] = row[j] == -.infinity ? 0 : exp(row[j] - maximum) }
         var sum: Float = 0
         for j in 0..<count { sum += row[j] }
         let inverse = 1 / sum
