@@ -335,13 +335,17 @@ def test_int8_activation_codes_agree_on_special_values(tmp_path, cli, rng):
     assert finite.tolist() == [True, True, False, False, True, True, True, True]  # Inf rows: 0 · Inf
 
 
-@pytest.mark.parametrize("fmt,k,n,m", [("int8", 384, 200, 64), ("mxint8", 1536, 384, 1), ("mxfp4", 1536, 384, 3)])
-def test_threads_split_columns_without_changing_results(tmp_path, cli, rng, fmt, k, n, m):
-    """With 2 threads the int8 and MX kernels split the output columns (ColumnSplit) once the
-    product is large enough; every column's arithmetic is unchanged, so results are identical."""
+@pytest.mark.parametrize("flags,k,n,m", [
+    (["--quantize", "int8"], 384, 200, 64), (["--quantize", "mxint8"], 1536, 384, 1), (["--quantize", "mxfp4"], 1536, 384, 3),
+    (["--prune", "block:4x4", "--sparsity", "0.5"], 384, 203, 64), (["--prune", "unstructured", "--sparsity", "0.8"], 384, 384, 40),
+])
+def test_threads_split_columns_without_changing_results(tmp_path, cli, rng, flags, k, n, m):
+    """With 2 threads the int8, MX and sparse kernels split the output columns (block rows) with
+    ColumnSplit once the product is large enough; every column's arithmetic is unchanged, so
+    results are identical."""
     w = rng.standard_normal((k, n)).astype(np.float32)
     linear_model(tmp_path / "dense.swl", w, rng.standard_normal(n).astype(np.float32))
-    compress(cli, tmp_path / "dense.swl", tmp_path / "c.swl", "--quantize", fmt)
+    compress(cli, tmp_path / "dense.swl", tmp_path / "c.swl", *flags)
     x = rng.standard_normal((m, k)).astype(np.float32)
     results = []
     for threads in (1, 2):
