@@ -69,8 +69,8 @@ struct Compress: ParsableCommand {
     @OptionGroup var session: SessionFlags
 
     func validate() throws {
-        if quantize != nil && prune != nil {
-            throw ValidationError("--quantize and --prune cannot be combined yet: sparse weights are stored as F32")
+        if let quantize, prune != nil, quantize.lowercased() != "int8" {
+            throw ValidationError("--prune combines with --quantize int8 only (int8 blocks), not \(quantize)")
         }
         if let sparsity, !(0...1).contains(sparsity) { throw ValidationError("--sparsity must lie in 0…1, got \(sparsity)") }
         if prune != nil, sparsity == nil, !(prune?.lowercased().hasPrefix("nm:") ?? false) {
@@ -103,7 +103,7 @@ struct Compress: ParsableCommand {
             let pattern = try PruningPattern(parsing: prune)
             var fraction = sparsity ?? 0
             if case .nOfM(let n, let m) = pattern { fraction = 1 - Double(n) / Double(m) }
-            plan.defaultEncoding = .sparse(pattern, sparsity: fraction)
+            plan.defaultEncoding = quantize == nil ? .sparse(pattern, sparsity: fraction) : .sparseInt8(pattern, sparsity: fraction)
         }
         for rule in attention {
             guard let equals = rule.lastIndex(of: "=") else { throw ValidationError("--attention takes GLOB=MODE, got '\(rule)'") }

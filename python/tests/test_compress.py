@@ -338,6 +338,7 @@ def test_int8_activation_codes_agree_on_special_values(tmp_path, cli, rng):
 @pytest.mark.parametrize("flags,k,n,m", [
     (["--quantize", "int8"], 384, 200, 64), (["--quantize", "mxint8"], 1536, 384, 1), (["--quantize", "mxfp4"], 1536, 384, 3),
     (["--prune", "block:4x4", "--sparsity", "0.5"], 384, 203, 64), (["--prune", "unstructured", "--sparsity", "0.8"], 384, 384, 40),
+    (["--prune", "block:1x4", "--sparsity", "0.5", "--quantize", "int8"], 384, 203, 64),
 ])
 def test_threads_split_columns_without_changing_results(tmp_path, cli, rng, flags, k, n, m):
     """With 2 threads the int8, MX and sparse kernels split the output columns (block rows) with
@@ -444,7 +445,7 @@ def test_compress_report_and_sizes(tmp_path, cli, rng):
     (["--prune", "diagonal", "--sparsity", "0.5"], "unknown pruning pattern"),
     (["--prune", "block:4x4"], "needs --sparsity"),
     (["--prune", "unstructured", "--sparsity", "1.5"], "--sparsity must lie in 0…1"),
-    (["--quantize", "int8", "--prune", "unstructured", "--sparsity", "0.5"], "cannot be combined"),
+    (["--quantize", "mxint8", "--prune", "unstructured", "--sparsity", "0.5"], "combines with --quantize int8 only"),
     ([], "nothing to do"),
     (["--quantize", "mxfp4", "--rounding", "up"], "--rounding must be"),
     (["--quantize", "int8", "--layer", "nolayer"], "--layer takes GLOB=FORMAT"),
@@ -463,6 +464,51 @@ def raises(status, message, fn, *args):
         fn(*args)
     assert e.value.status_name == f"SWL_STATUS_{status}", str(e.value)
     assert message in e.value.message, e.value.message
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+@pytest.mark.parametrize("pattern,sparsity", [("unstructured", 0.9), ("block:4x4", 0.8), ("block:3x5", 0.6), ("nm:2:4", None)])
+@pytest.mark.parametrize("m", [1, 30])
+def test_sparse_int8_blocks_are_the_pruned_weights_quantized_per_row(tmp_path, cli, rng, backend, pattern, sparsity, m):
+    """--prune with --quantize int8: the same kept positions as --prune alone, each kept weight
+    as round-half-even(w / scale_n) with scale_n = max |kept w in row n| / 127; X stays F32."""
+    k, n = 45, 29  # ragged against every block shape
+    w = rng.standard_normal((k, n)).astype(np.float32)
+    b = rng.standard_normal(n).astype(np.float32)
+    linear_model(tmp_path / "dense.swl", w, b, activation="relu")
+    flags = ["--prune", pattern] + ([] if sparsity is None else ["--sparsity", str(sparsity)])
+    compress(cli, tmp_path / "dense.swl", tmp_path / "f.swl", *flags)
+    compress(cli, tmp_path / "dense.swl", tmp_path / "q.swl", *flags, "--quantize", "int8")
+    floats, quantized = load_file(str(tmp_path / "f.swl")), load_file(str(tmp_path / "q.swl"))
+    assert graph_attributes(tmp_path / "q.swl")["fc"]["weight_shape"] == [n, k]
+    for name in ("fc.w_columns", "fc.w_rows"):
+        np.testing.assert_array_equal(quantized[name], floats[name])
+    pruned = densify(floats, n, k)
+    f32 = np.float32
+    scales = (np.abs(pruned).max(axis=1) / f32(127)).astype(f32)
+    np.testing.assert_array_equal(quantized["fc.w_scale"], scales)
+    assert quantized["fc.w_values"].dtype == np.int8
+    codes = densify({**quantized, "fc.w_values": quantized["fc.w_values"].astype(np.float32)}, n, k)
+    np.testing.assert_array_equal(codes, np.round(pruned / np.where(scales > 0, scales, 1)[:, None]))
+    assert (codes != 0).sum() <= (pruned != 0).sum()  # only kept positions, never a new one
+    # Values take a byte each instead of four.
+    assert quantized["fc.w_values"].nbytes * 4 == floats["fc.w_values"].nbytes
+    x = rng.standard_normal((m, k)).astype(np.float32)
+    decoded = codes.astype(np.float64) * scales[:, None]
+    expected = np.maximum(x.astype(np.float64) @ decoded.T + b, 0)
+    assert_close(run(tmp_path / "q.swl", x, backend), expected, rtol=1e-5, atol=1e-5 * np.abs(expected).max())
+
+
+@pytest.mark.parametrize("values,scales,message", [
+    (np.ones((2, 2, 2), np.float32), np.ones(4, np.float32), "values must be I8"),
+    (np.ones((2, 2, 2), np.int8), np.ones(3, np.float32), "scales must be F32 [4]"),
+    (np.ones((2, 2, 2), np.int8), np.ones(4, np.int32), "scales must be F32 [4]"),
+])
+def test_malformed_sparse_int8_is_an_invalid_model(values, scales, message):
+    data = model_bytes([swl.node("SparseInt8Linear", ["x", "v", "s", "c", "r"], ["y"], name="sp", weight_shape=[4, 8])],
+                       {"x": ("float32", ["m", 8])}, {"y": ("float32", ["m", 4])},
+                       {"v": values, "s": scales, "c": np.array([0, 1], np.int32), "r": np.array([0, 1, 2], np.int32)})
+    raises("INVALID_MODEL", message, swiftlet.Model.from_bytes, data)
 
 
 def sparse_model(values, columns, rows, n, k):

@@ -87,6 +87,25 @@ public struct BlockSparseMatrix: Sendable {
         }
     }
 
+    /// Another dense [rows, columns] array's elements at this matrix's stored positions, in the
+    /// values' layout (zero for a block's padding past the matrix's edge).
+    public func gather<T: Numeric>(_ dense: [T]) -> [T] {
+        precondition(dense.count == rows * columns)
+        var stored = [T](repeating: 0, count: values.count)
+        let (r, c) = (blockRows, blockColumns)
+        for blockRow in 0..<blockRowCount {
+            for index in Int(rowPointers[blockRow])..<Int(rowPointers[blockRow + 1]) {
+                let blockColumn = Int(columnIndices[index])
+                for i in 0..<r where blockRow * r + i < rows {
+                    for j in 0..<c where blockColumn * c + j < columns {
+                        stored[(index * r + i) * c + j] = dense[(blockRow * r + i) * columns + blockColumn * c + j]
+                    }
+                }
+            }
+        }
+        return stored
+    }
+
     /// The dense matrix [rows, columns] (the reference kernels' view).
     public static func densify(rows: Int, columns: Int, block: (rows: Int, columns: Int), rowPointers: UnsafePointer<Int32>,
                                columnIndices: UnsafePointer<Int32>, values: UnsafePointer<Float>, into dense: UnsafeMutablePointer<Float>) {

@@ -10,6 +10,8 @@ public enum LayerEncoding: Equatable, Sendable, CustomStringConvertible {
     case mx(MXFormat)
     /// Pruned by `pattern` to `sparsity`, stored as BSR/CSR F32.
     case sparse(PruningPattern, sparsity: Double)
+    /// Pruned, then the kept weights int8 per output row: BSR/CSR blocks of int8 codes.
+    case sparseInt8(PruningPattern, sparsity: Double)
 
     /// "fp32"/"dense", "int8", an MX format name.
     public init(quantization text: String) throws {
@@ -30,6 +32,7 @@ public enum LayerEncoding: Equatable, Sendable, CustomStringConvertible {
         case .int8: "int8"
         case .mx(let format): format.rawValue
         case .sparse(let pattern, let sparsity): "\(pattern) \(Int((sparsity * 100).rounded()))%"
+        case .sparseInt8(let pattern, let sparsity): "\(pattern) \(Int((sparsity * 100).rounded()))% int8"
         }
     }
 }
@@ -237,14 +240,22 @@ public struct Compressor {
             opType = MXLinearOp.type
             attributes["format"] = .string(format.rawValue)
             inputs += [add(".w_mx", .u8, [n, matrix.rowBytes], matrix.codes), add(".w_mx_scale", .u8, [n, matrix.blocksPerRow], matrix.scales)]
-        case .sparse(let pattern, let sparsity):
+        case .sparse(let pattern, let sparsity), .sparseInt8(let pattern, let sparsity):
             let pruned = Pruning.prune(layer.weight, rows: n, columns: k, pattern: pattern, sparsity: sparsity)
             let matrix = pruned.withUnsafeBufferPointer { BlockSparseMatrix(rows: n, columns: k, block: pattern.storageBlock, dense: $0) }
             kept = pruned.count { $0 != 0 }
-            opType = SparseLinearOp.type
             attributes["weight_shape"] = .array([.int(n), .int(k)])
-            inputs += [add(".w_values", .f32, [matrix.storedBlocks, matrix.blockRows, matrix.blockColumns], bytes(matrix.values)),
-                       add(".w_columns", .i32, [matrix.storedBlocks], bytes(matrix.columnIndices)),
+            let valueShape = [matrix.storedBlocks, matrix.blockRows, matrix.blockColumns]
+            if case .sparseInt8 = encoding {
+                // Per-row scales over the kept weights (pruned zeros cannot raise a row's max).
+                let (codes, scales) = pruned.withUnsafeBufferPointer { Int8Quantization.perChannel(rows: n, columns: k, weights: $0) }
+                opType = SparseInt8LinearOp.type
+                inputs += [add(".w_values", .i8, valueShape, bytes(matrix.gather(codes))), add(".w_scale", .f32, [n], bytes(scales))]
+            } else {
+                opType = SparseLinearOp.type
+                inputs.append(add(".w_values", .f32, valueShape, bytes(matrix.values)))
+            }
+            inputs += [add(".w_columns", .i32, [matrix.storedBlocks], bytes(matrix.columnIndices)),
                        add(".w_rows", .i32, [matrix.blockRowCount + 1], bytes(matrix.rowPointers))]
         }
         if let bias = layer.bias { inputs.append(bias) }

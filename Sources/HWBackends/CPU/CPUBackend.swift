@@ -27,6 +27,7 @@ public struct CPUBackend: Backend {
         case let linear as Int8LinearOp: try BLASKernels.int8Linear(linear, inputs, threads: threads)
         case let linear as MXLinearOp: try BLASKernels.mxLinear(linear, inputs, threads: threads)
         case let linear as SparseLinearOp: try BLASKernels.sparseLinear(linear, inputs, threads: threads)
+        case let linear as SparseInt8LinearOp: try BLASKernels.sparseLinear(linear, inputs, threads: threads)
         case let attention as AttentionOp: try BLASKernels.attention(attention, inputs)
         default: PreparedKernel(try node.op.referenceKernel(inputs, outputs))
         }
