@@ -148,9 +148,7 @@ struct Compress: ParsableCommand {
     /// --calibration: each layer's static int8 activation scale, max |x| of its input / 127
     /// (used by the layers that end up int8).
     func calibrate(_ model: Model) throws -> [String: Float] {
-        let names = model.graph.inputs.map(\.name)
-        let data = try readInputs(calibration, inputNames: names)
-        if let missing = names.first(where: { data[$0] == nil }) { throw ValidationError("no --calibration data for the model's input '\(missing)'") }
+        let data = try readEveryInput(calibration, of: model, what: "--calibration data")
         let options = try session.makeOptions()
         let ranges = try ActivationCalibration.inputRanges(of: model, data: data) { try Session(model: $0, options: options) }
         return ranges.mapValues { $0 / 127 }
@@ -183,7 +181,7 @@ struct Compress: ParsableCommand {
                    String(format: "%-12.3f", step.bitsPerWeight), (labels == nil ? "-" : "\(step.lost)/\(step.gained)").padding(toLength: 19, withPad: " ", startingAt: 0),
                    step.kept ? "yes" : "no"].joined(separator: " "))
         }
-        print("--auto: \(outcome.steps.count { $0.kept }) of \(outcome.steps.count) layers moved to \(aggressive); \(analysis.measureName) "
+        print("--auto: \(outcome.steps.count { $0.kept }) of \(free.count) layers moved to \(aggressive) (\(outcome.steps.count) tried); \(analysis.measureName) "
               + "\(Analyze.number(analysis.baseline.loss)) → \(Analyze.number(outcome.loss)), \(String(format: "%.3f", outcome.bitsPerWeight)) bits per weight"
               + (targetBits.map { outcome.reachedTarget ? " (target \($0) reached)" : " (target \($0) NOT reached)" } ?? ""))
         return outcome.plan

@@ -73,13 +73,18 @@ struct DataFlags: ParsableArguments {
     /// The inputs and labels, checked against the model's input names.
     func read(for model: Model) throws -> (inputs: [String: HostTensor], labels: [Int]?) {
         guard !data.isEmpty else { throw ValidationError("give the data to measure on: --data [NAME=]file.npy") }
-        let names = model.graph.inputs.map(\.name)
-        let inputs = try readInputs(data, inputNames: names)
-        if let missing = names.first(where: { inputs[$0] == nil }) {
-            throw ValidationError("no --data for the model's input '\(missing)'")
-        }
-        return (inputs, try labels.map(readIntegerLabels))
+        return (try readEveryInput(data, of: model, what: "--data"), try labels.map(readIntegerLabels))
     }
+}
+
+/// `[NAME=]file.npy` arguments (`what` names them in errors) for every input of `model`, refusing a missing one.
+func readEveryInput(_ arguments: [String], of model: Model, what: String) throws -> [String: HostTensor] {
+    let names = model.graph.inputs.map(\.name)
+    let inputs = try readInputs(arguments, inputNames: names)
+    if let missing = names.first(where: { inputs[$0] == nil }) {
+        throw ValidationError("no \(what) for the model's input '\(missing)'")
+    }
+    return inputs
 }
 
 /// Splits `NAME=path` (or a bare path, for the only input/output) into its parts.

@@ -6,6 +6,7 @@ Run from the repository root:
 """
 from __future__ import annotations
 
+import json
 import os
 import pathlib
 import sys
@@ -69,6 +70,14 @@ def cli() -> str:
 
 
 # ---- building and running models ------------------------------------------------------------------
+def graph_nodes(path) -> Dict[str, Dict[str, Any]]:
+    """Node name → node (op, inputs, outputs, attrs) of a .swl file's graph."""
+    from safetensors import safe_open
+    with safe_open(str(path), "np") as f:
+        graph = json.loads(f.metadata()["graph"])
+    return {node["name"]: node for node in graph["nodes"]}
+
+
 def model_bytes(nodes: Sequence[Mapping[str, Any]], inputs: Mapping[str, Any],
                 outputs: Mapping[str, Any], consts: Optional[Mapping[str, np.ndarray]] = None,
                 metadata: Optional[Mapping[str, str]] = None) -> bytes:

@@ -13,7 +13,7 @@ import pytest
 from safetensors.numpy import load_file
 
 import swiftlet
-from conftest import DATA, MODELS, require_file
+from conftest import DATA, MODELS, graph_nodes, require_file
 
 MLP = MODELS / "digits_mlp.swl"
 LAYERS = ["fc1", "fc2", "fc3"]
@@ -113,11 +113,8 @@ def test_analyze_without_labels_reports_output_divergence(tmp_path, cli, digits)
 
 
 def encodings_of(path):
-    """Layer name → encoding of a compressed file, from its stored tensor names and graph."""
-    with open(path, "rb") as f:
-        header = json.loads(f.read(8 + int.from_bytes(open(path, "rb").read(8), "little"))[8:])
-    graph = json.loads(header["__metadata__"]["graph"])
-    return {n["name"]: n.get("attrs", {}).get("format", n["op"]) for n in graph["nodes"] if n["name"] in LAYERS}
+    """Layer name → encoding of a compressed file: an MX format's name, else the op type."""
+    return {name: node.get("attrs", {}).get("format", node["op"]) for name, node in graph_nodes(path).items() if name in LAYERS}
 
 
 def test_compress_auto_keeps_only_changes_within_budget(tmp_path, cli, digits):

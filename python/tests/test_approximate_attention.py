@@ -3,14 +3,13 @@ against a numpy implementation of the definitions in AttentionSelection.swift, o
 ties, masked keys, NaN; bad attributes; `swiftlet compress --attention`."""
 from __future__ import annotations
 
-import json
 import subprocess
 
 import numpy as np
 import pytest
 
 import swiftlet
-from conftest import BACKENDS, MODELS, assert_close, model_bytes
+from conftest import BACKENDS, MODELS, assert_close, graph_nodes, model_bytes
 from swiftlet import swl
 
 
@@ -154,9 +153,7 @@ def test_compress_sets_the_selection_per_node(tmp_path, cli, rng):
                             capture_output=True, text=True)
     assert result.returncode == 0, result.stderr
     assert "attention att: sign:3" in result.stdout
-    with open(tmp_path / "sign.swl", "rb") as f:
-        header = json.loads(f.read(int.from_bytes(f.read(8), "little")))
-    (node,) = json.loads(header["__metadata__"]["graph"])["nodes"]
+    (node,) = graph_nodes(tmp_path / "sign.swl").values()
     assert node["attrs"] == {"scale": 0.5, "selection": "sign", "keep": 3}
     feeds = {"q": rng.standard_normal((1, 3, 2, 8)).astype(np.float32), "k": rng.standard_normal((1, 7, 2, 8)).astype(np.float32),
              "v": rng.standard_normal((1, 7, 2, 8)).astype(np.float32), "mask": np.zeros((1, 1, 1, 7), np.float32)}

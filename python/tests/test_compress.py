@@ -4,7 +4,6 @@ encoding, and the compressed layers' outputs (both backends) against numpy on th
 weights. Malformed encodings are invalid models; bad compress arguments are clear errors."""
 from __future__ import annotations
 
-import json
 import subprocess
 
 import ml_dtypes
@@ -13,7 +12,7 @@ import pytest
 from safetensors.numpy import load_file
 
 import swiftlet
-from conftest import BACKENDS, DATA, MODELS, assert_close, model_bytes
+from conftest import BACKENDS, DATA, MODELS, assert_close, graph_nodes, model_bytes
 from swiftlet import swl
 
 # format: (ml_dtypes element type or None for MXINT8, bits, emax_elem, max normal)
@@ -251,10 +250,7 @@ def test_int8_linear_is_exact_integer_arithmetic(tmp_path, cli, rng, backend, k,
 
 def graph_attributes(path):
     """Node name → attributes, from a .swl file's graph."""
-    with open(path, "rb") as f:
-        size = int.from_bytes(f.read(8), "little")
-        header = json.loads(f.read(size))
-    return {n["name"]: n.get("attrs", {}) for n in json.loads(header["__metadata__"]["graph"])["nodes"]}
+    return {name: node.get("attrs", {}) for name, node in graph_nodes(path).items()}
 
 
 @pytest.mark.parametrize("backend", BACKENDS)

@@ -9,21 +9,19 @@ public enum ActivationCalibration {
     /// `makeSession` opens the instrumented model (backend and threads are the caller's choice).
     public static func inputRanges(of model: Model, data: [String: HostTensor],
                                    makeSession: (Model) throws -> Session) throws -> [String: Float] {
-        var constants = model.constants
-        WidenConstants.apply(&constants)
-        let graph = try GraphPasses.optimize(model.graph, &constants)
+        let optimized = try Compressor.Optimized(model)
+        let graph = optimized.graph
         // A tap per layer: its input reshaped to [rows, K], so its rank is known without shape inference.
         var taps: [(layer: String, output: ValueInfo, node: Node)] = []
         for node in graph.nodes {
-            guard let layer = Compressor.linearLayer(node, constants) else { continue }
+            guard let layer = Compressor.linearLayer(node, optimized.constants) else { continue }
             let name = "__calibration_\(taps.count)"
             let reshape = try Node(name: name, opType: ReshapeOp.type, inputs: [node.inputs[0]], outputs: [name],
                                    attributes: ["shape": .array([.int(-1), .int(layer.k)])])
             taps.append((node.name, ValueInfo(name: name, dtype: .f32, dims: [.symbol(name + "_rows"), .fixed(layer.k)]), reshape))
         }
         guard !taps.isEmpty else { throw SwiftletError.invalidArgument("the model has no linear layers to calibrate") }
-        let read = Set(graph.nodes.flatMap(\.inputs))
-        let tensors = constants.filter { read.contains($0.key) }.mapValues(\.host)
+        let tensors = optimized.readConstants
         let instrumented = try Graph(inputs: graph.inputs, outputs: graph.outputs + taps.map(\.output),
                                      nodes: graph.nodes + taps.map(\.node), constants: tensors.mapValues { TensorType($0.dtype, $0.shape) })
         let bytes = SWLWriter.serialize(graph: instrumented, tensors: tensors)

@@ -94,11 +94,40 @@ public struct Compressor {
         }
     }
 
+    /// A model after the graph passes a session would run (so every `nn.Linear` is one `Linear`
+    /// node with a constant weight): what `compress` encodes. Made once, it serves every plan
+    /// tried on the same model (significance analysis compresses it dozens of times).
+    public struct Optimized: Sendable {
+        public let graph: Graph
+        let constants: [String: ConstantTensor]
+
+        public init(_ model: Model) throws {
+            var constants = model.constants
+            WidenConstants.apply(&constants)
+            graph = try GraphPasses.optimize(model.graph, &constants)
+            self.constants = constants
+        }
+
+        /// The layers `compress` re-encodes, in graph order.
+        public var linearLayers: [LayerShape] {
+            graph.nodes.compactMap { node in linearLayer(node, constants).map { LayerShape(name: node.name, n: $0.n, k: $0.k) } }
+        }
+
+        /// The constants some node or output of the graph reads, as host tensors.
+        var readConstants: [String: HostTensor] {
+            let read = Set(graph.nodes.flatMap(\.inputs) + graph.outputs.map(\.name))
+            return constants.filter { read.contains($0.key) }.mapValues(\.host)
+        }
+    }
+
     /// Compresses `model`. `progress(done, total, layer)` is called after each layer.
     public static func compress(_ model: Model, plan: Plan, progress: (Int, Int, String) -> Void = { _, _, _ in }) throws -> Result {
-        var constants = model.constants
-        WidenConstants.apply(&constants)
-        let graph = try GraphPasses.optimize(model.graph, &constants)
+        try compress(try Optimized(model), plan: plan, progress: progress)
+    }
+
+    /// Compresses an already optimized model.
+    public static func compress(_ optimized: Optimized, plan: Plan, progress: (Int, Int, String) -> Void = { _, _, _ in }) throws -> Result {
+        let (graph, constants) = (optimized.graph, optimized.constants)
 
         var tensors: [String: HostTensor] = [:]
         var encodedTensors = Set<String>()
@@ -153,23 +182,25 @@ public struct Compressor {
         public let k: Int
     }
 
-    /// The layers `compress` would re-encode, in graph order (after the same graph passes).
-    public static func linearLayers(of model: Model) throws -> [LayerShape] {
-        var constants = model.constants
-        WidenConstants.apply(&constants)
-        let graph = try GraphPasses.optimize(model.graph, &constants)
-        return graph.nodes.compactMap { node in
-            linearLayer(node, constants).map { LayerShape(name: node.name, n: $0.n, k: $0.k) }
-        }
-    }
-
-    /// A linear layer's parts: W as [N, K] floats, the bias tensor's name, the activation.
+    /// A linear layer's parts: its stored weight, the bias tensor's name, the activation. Finding
+    /// layers copies nothing; `weight()` makes the [N, K] floats only for a layer being encoded.
     struct LinearLayer {
-        let weight: [Float]
+        /// W as stored: [N, K] when `outputMajor`, else [K, N].
+        let stored: ConstantTensor
+        let outputMajor: Bool
         let n: Int
         let k: Int
         let bias: String?
         let activation: FusedActivation
+
+        /// W as [N, K] floats.
+        func weight() -> [Float] {
+            let w = stored.floats
+            if outputMajor { return Array(w) }
+            var transposed = [Float](repeating: 0, count: n * k)
+            for i in 0..<k { for j in 0..<n { transposed[j * k + i] = w[i * n + j] } }
+            return transposed
+        }
     }
 
     static func linearLayer(_ node: Node, _ constants: [String: ConstantTensor]) -> LinearLayer? {
@@ -183,9 +214,7 @@ public struct Compressor {
             guard let w = constants[node.inputs[1]], w.type.dtype == .f32, w.type.rank == 2 else { return nil }
             let (k, n) = (w.type.shape[0], w.type.shape[1])
             guard let bias = biasName(2, n: n) else { return nil }
-            var transposed = [Float](repeating: 0, count: n * k)
-            for i in 0..<k { for j in 0..<n { transposed[j * k + i] = w.floats[i * n + j] } }
-            return LinearLayer(weight: transposed, n: n, k: k, bias: bias, activation: linear.activation)
+            return LinearLayer(stored: w, outputMajor: false, n: n, k: k, bias: bias, activation: linear.activation)
         case let gemm as GemmOp:
             // Only Y = X·B(ᵀ) + c with c a vector [N] and a ReLU-or-nothing clamp has a Linear form.
             guard !gemm.transA, gemm.alpha == 1, gemm.beta == 1 || node.inputs.count < 3,
@@ -198,11 +227,7 @@ public struct Compressor {
             }
             let (k, n) = gemm.transB ? (b.type.shape[1], b.type.shape[0]) : (b.type.shape[0], b.type.shape[1])
             guard let bias = biasName(2, n: n) else { return nil }
-            var weight = Array(b.floats)
-            if !gemm.transB {
-                for i in 0..<k { for j in 0..<n { weight[j * k + i] = b.floats[i * n + j] } }
-            }
-            return LinearLayer(weight: weight, n: n, k: k, bias: bias, activation: activation)
+            return LinearLayer(stored: b, outputMajor: gemm.transB, n: n, k: k, bias: bias, activation: activation)
         default:
             return nil
         }
@@ -212,6 +237,7 @@ public struct Compressor {
     static func encode(_ layer: LinearLayer, node: Node, encoding: LayerEncoding, rounding: MXFormat.Rounding,
                        activationScale: Float? = nil) throws -> (Node, [(name: String, tensor: HostTensor)], kept: Int) {
         let (n, k) = (layer.n, layer.k)
+        let weight = layer.weight()
         var parts: [(name: String, tensor: HostTensor)] = []
         func add(_ suffix: String, _ dtype: DType, _ shape: [Int], _ bytes: [UInt8]) -> String {
             parts.append((node.name + suffix, HostTensor(dtype: dtype, shape: shape, bytes: bytes)))
@@ -226,7 +252,7 @@ public struct Compressor {
         case .dense:
             preconditionFailure("dense layers are not re-encoded")
         case .int8:
-            let (codes, scales) = layer.weight.withUnsafeBufferPointer { Int8Quantization.perChannel(rows: n, columns: k, weights: $0) }
+            let (codes, scales) = weight.withUnsafeBufferPointer { Int8Quantization.perChannel(rows: n, columns: k, weights: $0) }
             opType = Int8LinearOp.type
             inputs += [add(".w_int8", .i8, [n, k], bytes(codes)), add(".w_scale", .f32, [n], bytes(scales))]
             if let activationScale, activationScale > 0 {
@@ -236,12 +262,12 @@ public struct Compressor {
                 attributes["x_scale"] = .double(Double(activationScale))
             }
         case .mx(let format):
-            let matrix = layer.weight.withUnsafeBufferPointer { MXMatrix(format, rows: n, columns: k, values: $0, rounding: rounding) }
+            let matrix = weight.withUnsafeBufferPointer { MXMatrix(format, rows: n, columns: k, values: $0, rounding: rounding) }
             opType = MXLinearOp.type
             attributes["format"] = .string(format.rawValue)
             inputs += [add(".w_mx", .u8, [n, matrix.rowBytes], matrix.codes), add(".w_mx_scale", .u8, [n, matrix.blocksPerRow], matrix.scales)]
         case .sparse(let pattern, let sparsity), .sparseInt8(let pattern, let sparsity):
-            let pruned = Pruning.prune(layer.weight, rows: n, columns: k, pattern: pattern, sparsity: sparsity)
+            let pruned = Pruning.prune(weight, rows: n, columns: k, pattern: pattern, sparsity: sparsity)
             let matrix = pruned.withUnsafeBufferPointer { BlockSparseMatrix(rows: n, columns: k, block: pattern.storageBlock, dense: $0) }
             kept = pruned.count { $0 != 0 }
             attributes["weight_shape"] = .array([.int(n), .int(k)])

@@ -79,6 +79,8 @@ public struct SignificanceAnalysis {
     /// The measure: task loss with labels, divergence without.
     public var measureName: String { labels == nil ? "divergence" : "cross-entropy" }
 
+    /// The model after the graph passes, made once for every plan evaluated.
+    let optimized: Compressor.Optimized
     let data: [String: HostTensor]
     let labels: [Int]?
     let makeSession: (Model) throws -> Session
@@ -101,7 +103,8 @@ public struct SignificanceAnalysis {
         settings.rules = []
         settings.attentionRules = []
         self.settings = settings
-        layers = try Compressor.linearLayers(of: model)
+        optimized = try Compressor.Optimized(model)
+        layers = optimized.linearLayers
         guard !layers.isEmpty else { throw SwiftletError.invalidArgument("the model has no linear layers to analyze") }
         let output = try Self.firstOutput(of: try makeSession(model), model: model, data: data)
         guard let samples = output.shape.first, samples > 0 else {
@@ -128,7 +131,7 @@ public struct SignificanceAnalysis {
     /// The loss of the model that `plan` compresses this one into, and that model's bits per
     /// linear-layer weight (every byte of each layer's encoding; dense layers 32).
     public func evaluate(_ plan: Compressor.Plan) throws -> (evaluation: Evaluation, bitsPerWeight: Double) {
-        let result = try Compressor.compress(model, plan: plan)
+        let result = try Compressor.compress(optimized, plan: plan)
         let compressed = try result.model(metadata: [:]).model
         let output = try Self.firstOutput(of: try makeSession(compressed), model: compressed, data: data)
         let encodedBytes = Dictionary(uniqueKeysWithValues: result.layers.map { ($0.name, $0.bytesAfter) })
