@@ -6,7 +6,7 @@ import HWBackends
 struct Analyze: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "analyze",
-        abstract: "Significance Analysis: how much each linear layer matters, on your data.",
+        abstract: "Significance Analysis: how much each component (layer, head, FFN neuron group, block) matters, on your data.",
         discussion: """
             Each linear layer in turn is approximated (--approximate: a format such as mxfp4 or \
             int8, or 'removed': W = 0, the layer outputs its bias) while every other layer stays as \
@@ -15,7 +15,13 @@ struct Analyze: ParsableCommand {
             from the unmodified model (|y' - y|^2 per sample over the mean |y|^2 of all samples). \
             Significance = the \
             measure's rise. Prints the components ranked, most significant first; --json and \
-            --plot (SVG) write the same table. Only linear layers are components so far.
+            --plot (SVG) write the same table.
+
+            Structures are components too, each removed in turn (see 'swiftlet compress \
+            --drop-heads/--drop-neurons/--drop-layers'): --heads measures every attention head, \
+            --neuron-groups G each FFN's neurons in G contiguous groups, --block GLOB the block of \
+            nodes GLOB names. Given any of them, linear layers are measured only if --approximate \
+            is also given.
             """)
 
     @Argument(help: "The model to analyze (.swl or .onnx).")
@@ -26,6 +32,15 @@ struct Analyze: ParsableCommand {
     @Option(help: "An approximation to measure: removed, or a format (int8, mxfp4, mxfp6-e2m3, …); repeatable (default: mxfp4 and removed).")
     var approximate: [String] = []
 
+    @Flag(help: "Measure every attention head, removed.")
+    var heads = false
+
+    @Option(help: "Measure each FFN's neurons in this many contiguous groups, each removed.")
+    var neuronGroups: Int?
+
+    @Option(name: .customLong("block"), help: "GLOB: measure the block of nodes GLOB names (e.g. '/layer.3/*'), dropped; repeatable.")
+    var blocks: [String] = []
+
     @Option(help: "Write the ranked table as JSON to this file.")
     var json: String?
 
@@ -35,24 +50,39 @@ struct Analyze: ParsableCommand {
     @OptionGroup var session: SessionFlags
 
     func run() throws {
-        let approximations = try (approximate.isEmpty ? ["mxfp4", "removed"] : approximate).map(SignificanceAnalysis.Approximation.init(parsing:))
+        let structural = heads || neuronGroups != nil || !blocks.isEmpty
+        let approximations = try (approximate.isEmpty && !structural ? ["mxfp4", "removed"] : approximate).map(SignificanceAnalysis.Approximation.init(parsing:))
         let opened = try Model(path: model)
         let (inputs, labels) = try dataFlags.read(for: opened)
         let options = try session.makeOptions()
-        let analysis = try SignificanceAnalysis(model: opened, data: inputs, labels: labels) { try Session(model: $0, options: options) }
-        let entries = try analysis.measure(approximations) { ProgressBar.standardError.update($0, $1) }
+        let analysis = try SignificanceAnalysis(model: opened, data: inputs, labels: labels, structural: structural) {
+            try Session(model: $0, options: options)
+        }
+        let components = try analysis.structuralComponents(heads: heads, neuronGroups: neuronGroups, blocks: blocks)
+        if heads, !components.contains(where: { $0.kind == .head }) {
+            throw ValidationError("--heads: the model has no Attention node (after the graph passes)")
+        }
+        if neuronGroups != nil, !components.contains(where: { $0.kind == .neuronGroup }) {
+            throw ValidationError("--neuron-groups: the model has no FFN (a linear layer feeding only another)")
+        }
+        let total = analysis.layers.count * approximations.count + components.count
+        let layerEntries = try analysis.measure(approximations) { done, _ in ProgressBar.standardError.update(done, total) }
+        let structureEntries = try analysis.measure(removing: components) { done, _ in
+            ProgressBar.standardError.update(layerEntries.count + done, total)
+        }
         ProgressBar.standardError.finish()
-        let ranked = Self.ranked(entries)
+        let ranked = Self.ranked(layerEntries + structureEntries)
 
-        let nameWidth = max(9, analysis.layers.map(\.name.count).max() ?? 0)
+        let nameWidth = max(9, ranked.map(\.component.count).max() ?? 0)
         func row(_ cells: [String]) -> String {
             zip(cells, [5, nameWidth, 12, 14, 13, 13, 13]).map { $0.padding(toLength: $1, withPad: " ", startingAt: 0) }.joined(separator: " ")
         }
         print("\(analysis.measureName) of the unmodified model: \(Self.number(analysis.baseline.loss)) over \(analysis.baseline.sampleLosses.count) samples")
-        print(row(["rank", "component", "N×K", "approximation", analysis.measureName, "significance", "samples worse"]))
+        print(row(["rank", "component", "N×K/params", "approximation", analysis.measureName, "significance", "samples worse"]))
         for (rank, entry) in ranked.enumerated() {
-            let shape = analysis.layers.first { $0.name == entry.layer }.map { "\($0.n)×\($0.k)" } ?? "?"
-            print(row(["\(rank + 1)", entry.layer, shape, entry.approximation.description, Self.number(entry.loss),
+            let shape = entry.kind == .linearLayer ? analysis.layers.first { $0.name == entry.component }.map { "\($0.n)×\($0.k)" } ?? "?"
+                : "\(entry.parameters) w"
+            print(row(["\(rank + 1)", entry.component, shape, entry.approximation.description, Self.number(entry.loss),
                        Self.number(entry.significance), String(format: "%.1f%%", 100 * entry.worseFraction)]))
         }
         if let json { try Self.write(Self.json(ranked, analysis: analysis, modelPath: model), to: json) }
@@ -76,7 +106,7 @@ struct Analyze: ParsableCommand {
             "samples": analysis.baseline.sampleLosses.count,
             "baseline": finite(analysis.baseline.loss),
             "components": ranked.enumerated().map { rank, entry -> [String: Any] in
-                ["rank": rank + 1, "component": entry.layer, "kind": "linear layer", "shape": shapes[entry.layer] ?? [],
+                ["rank": rank + 1, "component": entry.component, "kind": entry.kind.rawValue, "shape": shapes[entry.component] ?? [],
                  "parameters": entry.parameters, "approximation": entry.approximation.description,
                  "loss": finite(entry.loss), "significance": finite(entry.significance), "worse_fraction": entry.worseFraction]
             },

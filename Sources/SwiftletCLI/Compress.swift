@@ -49,6 +49,15 @@ struct Compress: ParsableCommand {
     @Option(help: "GLOB=MODE: approximate attention for Attention nodes matching GLOB — topk:K or sign:K (sign-matching), or full; repeatable, first match wins.")
     var attention: [String] = []
 
+    @Option(name: .customLong("drop-heads"), help: "GLOB=HEADS: remove these heads (e.g. 0,3,8-11) of the Attention nodes matching GLOB; repeatable, first match wins.")
+    var dropHeads: [String] = []
+
+    @Option(name: .customLong("drop-neurons"), help: "GLOB=NEURONS: remove FFN neurons after the linear layers matching GLOB (an FFN's first layer): indices (0,5,8-15) or a share with the smallest weights (25%); repeatable, first match wins.")
+    var dropNeurons: [String] = []
+
+    @Option(name: .customLong("drop-layers"), help: "GLOB: drop the block of nodes whose names match (e.g. '/layer.3/*'); it must read one value of its output's shape, which takes its place. Repeatable.")
+    var dropLayers: [String] = []
+
     @Option(help: "int8 activations: static scales from this data, [NAME=]file.npy per input (repeatable), instead of a max per row at run time.")
     var calibration: [String] = []
 
@@ -80,6 +89,9 @@ struct Compress: ParsableCommand {
             // The analysis measures against the unmodified model; attention changes would be
             // charged to every layer. Approximate attention is a separate compress run.
             guard attention.isEmpty else { throw ValidationError("--attention cannot be combined with --auto: run it on --auto's output") }
+            guard dropHeads.isEmpty, dropNeurons.isEmpty, dropLayers.isEmpty else {
+                throw ValidationError("--drop-heads, --drop-neurons and --drop-layers cannot be combined with --auto: run --auto on the smaller model they make")
+            }
             guard quantize != nil || prune != nil else { throw ValidationError("--auto needs the encoding to apply: --quantize or --prune") }
             guard let maxLossIncrease, maxLossIncrease >= 0, maxLossIncrease.isFinite else {
                 throw ValidationError("--auto needs --max-loss-increase ≥ 0")
@@ -87,8 +99,8 @@ struct Compress: ParsableCommand {
             if let targetBits, !(targetBits > 0) { throw ValidationError("--target-bits must be > 0, got \(targetBits)") }
         } else if maxLossIncrease != nil || targetBits != nil || keep != "fp32" || !dataFlags.data.isEmpty || dataFlags.labels != nil {
             throw ValidationError("--max-loss-increase, --target-bits, --keep, --data and --labels go with --auto")
-        } else if quantize == nil && prune == nil && layerRules.isEmpty && attention.isEmpty {
-            throw ValidationError("nothing to do: give --quantize, --prune, --layer or --attention")
+        } else if quantize == nil && prune == nil && layerRules.isEmpty && attention.isEmpty && dropHeads.isEmpty && dropNeurons.isEmpty && dropLayers.isEmpty {
+            throw ValidationError("nothing to do: give --quantize, --prune, --layer, --attention, --drop-heads, --drop-neurons or --drop-layers")
         }
     }
 
@@ -106,13 +118,22 @@ struct Compress: ParsableCommand {
             plan.defaultEncoding = quantize == nil ? .sparse(pattern, sparsity: fraction) : .sparseInt8(pattern, sparsity: fraction)
         }
         for rule in attention {
-            guard let equals = rule.lastIndex(of: "=") else { throw ValidationError("--attention takes GLOB=MODE, got '\(rule)'") }
-            plan.attentionRules.append((String(rule[..<equals]), try AttentionSelection(parsing: String(rule[rule.index(after: equals)...]))))
+            let (pattern, mode) = try Self.split(rule, option: "--attention", value: "MODE")
+            plan.attentionRules.append((pattern, try AttentionSelection(parsing: mode)))
         }
         for rule in layerRules {
-            guard let equals = rule.lastIndex(of: "=") else { throw ValidationError("--layer takes GLOB=FORMAT, got '\(rule)'") }
-            plan.rules.append((String(rule[..<equals]), try LayerEncoding(quantization: String(rule[rule.index(after: equals)...]))))
+            let (pattern, format) = try Self.split(rule, option: "--layer", value: "FORMAT")
+            plan.rules.append((pattern, try LayerEncoding(quantization: format)))
         }
+        for rule in dropHeads {
+            let (pattern, heads) = try Self.split(rule, option: "--drop-heads", value: "HEADS")
+            plan.removal.heads.append((pattern, try StructuredRemoval.parseIndices(heads, what: "head")))
+        }
+        for rule in dropNeurons {
+            let (pattern, neurons) = try Self.split(rule, option: "--drop-neurons", value: "NEURONS")
+            plan.removal.neurons.append((pattern, try StructuredRemoval.NeuronSelection(parsing: neurons)))
+        }
+        plan.removal.blocks = dropLayers
 
         let model = try Model(path: input)
         // Calibrate first: --auto must measure int8 layers with the scales the file will have.
@@ -130,7 +151,8 @@ struct Compress: ParsableCommand {
         var metadata = model.metadata.filter { $0.key.hasPrefix("model.") }
         metadata["model.compression"] = ([plan.rules.isEmpty ? "\(plan.defaultEncoding)"
             : "\(plan.defaultEncoding); " + plan.rules.map { "\($0.pattern)=\($0.encoding)" }.joined(separator: ", ")]
-            + (plan.attentionRules.isEmpty ? [] : ["attention " + plan.attentionRules.map { "\($0.pattern)=\($0.selection)" }.joined(separator: ", ")]))
+            + (plan.attentionRules.isEmpty ? [] : ["attention " + plan.attentionRules.map { "\($0.pattern)=\($0.selection)" }.joined(separator: ", ")])
+            + result.removed.map(\.description))
             .joined(separator: "; ")
         let (checked, swl) = try result.model(metadata: metadata)
         guard FileManager.default.createFile(atPath: output, contents: Data(swl)) else {
@@ -142,7 +164,14 @@ struct Compress: ParsableCommand {
             print("\(layer.name.padding(toLength: 28, withPad: " ", startingAt: 0))  \("\(layer.n)×\(layer.k)".padding(toLength: 14, withPad: " ", startingAt: 0))  \(layer.encoding.description.padding(toLength: 17, withPad: " ", startingAt: 0))  \(layer.bytesBefore) → \(layer.bytesAfter)")
         }
         for (node, selection) in result.attention { print("attention \(node): \(selection)") }
+        for change in result.removed { print(change) }
         print("\(result.layers.count) layers re-encoded; parameters \(result.parametersBefore) → \(result.parameters); file \(model.fileSize) → \(swl.count) bytes (\(String(format: "%.3f", Double(swl.count) / Double(model.fileSize)))×); \(checked.graph.nodes.count) nodes")
+    }
+
+    /// "GLOB=VALUE" → (GLOB, VALUE), split at the last "=" (globs may contain one).
+    static func split(_ rule: String, option: String, value: String) throws -> (String, String) {
+        guard let equals = rule.lastIndex(of: "=") else { throw ValidationError("\(option) takes GLOB=\(value), got '\(rule)'") }
+        return (String(rule[..<equals]), String(rule[rule.index(after: equals)...]))
     }
 
     /// --calibration: each layer's static int8 activation scale, max |x| of its input / 127
@@ -169,7 +198,7 @@ struct Compress: ParsableCommand {
         print("ranking \(free.count) layers by significance under \(aggressive) (\(analysis.measureName), \(analysis.baseline.sampleLosses.count) samples)")
         let entries = try analysis.measure([.encoding(aggressive)], only: Set(free.map(\.name))) { ProgressBar.standardError.update($0, $1) }
         ProgressBar.standardError.finish()
-        let order = entries.enumerated().sorted { ($0.element.significance, $0.offset) < ($1.element.significance, $1.offset) }.map(\.element.layer)
+        let order = entries.enumerated().sorted { ($0.element.significance, $0.offset) < ($1.element.significance, $1.offset) }.map(\.element.component)
         let nameWidth = max(5, free.map(\.name.count).max() ?? 0)
         print("step  \("layer".padding(toLength: nameWidth, withPad: " ", startingAt: 0)) \(analysis.measureName.padding(toLength: 13, withPad: " ", startingAt: 0)) bits/weight  turned wrong/right  kept")
         var stepNumber = 0

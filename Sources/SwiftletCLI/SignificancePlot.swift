@@ -34,7 +34,7 @@ enum SignificancePlot {
             let value = entry.significance.isFinite ? max(entry.significance, 0) : largest
             let width = entry.significance.isFinite ? value * scale : barWidth
             let text = entry.significance.isFinite ? String(format: "%.4g", entry.significance) : "inf"
-            svg += "<text x=\"\(labelWidth - 6)\" y=\"\(y + 12)\" text-anchor=\"end\">\(escape(entry.layer))</text>"
+            svg += "<text x=\"\(labelWidth - 6)\" y=\"\(y + 12)\" text-anchor=\"end\">\(escape(entry.component))</text>"
             svg += "<rect x=\"\(labelWidth)\" y=\"\(y + 2)\" width=\"\(String(format: "%.2f", width))\" height=\"\(rowHeight - 4)\" fill=\"\(colour(entry))\"/>"
             svg += "<text x=\"\(String(format: "%.2f", labelWidth + width + 4))\" y=\"\(y + 12)\">\(text)</text>\n"
         }

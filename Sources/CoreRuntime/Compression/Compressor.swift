@@ -54,6 +54,8 @@ public struct Compressor {
         /// (node-name glob, key selection) for `Attention` nodes: the first matching rule wins;
         /// unmatched nodes keep theirs.
         public var attentionRules: [(pattern: String, selection: AttentionSelection)] = []
+        /// Heads, FFN neurons and blocks taken out before any layer is encoded.
+        public var removal = StructuredRemoval()
 
         public init() {}
 
@@ -80,6 +82,10 @@ public struct Compressor {
         public let layers: [LayerReport]
         /// The attention nodes given a key selection, in graph order.
         public let attention: [(node: String, selection: AttentionSelection)]
+        /// What structured removal took out, in the order it was done.
+        public let removed: [StructuredRemoval.Change]
+        /// Float parameters structured removal took out (weights, biases, norms' scales).
+        public let removedParameters: Int
         /// Weights of the optimized graph before re-encoding (what `parameters` compares with:
         /// the passes may already have folded some constants away).
         public let parametersBefore: Int
@@ -100,12 +106,47 @@ public struct Compressor {
     public struct Optimized: Sendable {
         public let graph: Graph
         let constants: [String: ConstantTensor]
+        /// Every value's type at probe input shapes (`probe`), which structured removal needs
+        /// (head counts, a block's residual); nil when not made.
+        let probed: ProbedTypes?
 
-        public init(_ model: Model) throws {
+        /// `probingTypes`: also infer every value's type (needed by plans with a `removal`).
+        public init(_ model: Model, probingTypes: Bool = false) throws {
             var constants = model.constants
             WidenConstants.apply(&constants)
             graph = try GraphPasses.optimize(model.graph, &constants)
             self.constants = constants
+            probed = probingTypes ? try Self.probe(graph, constants) : nil
+        }
+
+        /// Every value's type when each symbolic input dimension is bound to its own prime
+        /// (17, 19, 23, …: distinct, so unrelated dimensions never look alike, and large enough
+        /// for downsampling CNNs and sequence models alike).
+        static func probe(_ graph: Graph, _ constants: [String: ConstantTensor]) throws -> ProbedTypes {
+            var sizes: [String: Int] = [:]
+            let primes = [17, 19, 23, 29, 31, 37, 41, 43, 47, 53, 59, 61, 67, 71, 73, 79]
+            let shapes = graph.inputs.map { input in
+                input.dims.map { dim -> Int in
+                    switch dim {
+                    case .fixed(let size): return size
+                    case .symbol(let name):
+                        if let size = sizes[name] { return size }
+                        sizes[name] = primes[sizes.count % primes.count] + 80 * (sizes.count / primes.count)
+                        return sizes[name]!
+                    }
+                }
+            }
+            var options = SessionOptions()
+            options.optimizeGraph = false
+            let session = try Session(model: Model(graph: graph, constants: constants), backend: ReferenceBackend(),
+                                      fallback: ReferenceBackend(), options: options)
+            do {
+                var types = try session.valueTypes(for: shapes)
+                for (name, constant) in constants { types[name] = constant.type }
+                return ProbedTypes(types: types, symbols: Dictionary(sizes.map { ($1, $0) }) { first, _ in first })
+            } catch let error as SwiftletError {
+                throw SwiftletError(error.kind, "structured removal needs the shapes inside the model; inferring them for inputs \(shapes) failed: \(error.message)")
+            }
         }
 
         /// The layers `compress` re-encodes, in graph order.
@@ -122,12 +163,18 @@ public struct Compressor {
 
     /// Compresses `model`. `progress(done, total, layer)` is called after each layer.
     public static func compress(_ model: Model, plan: Plan, progress: (Int, Int, String) -> Void = { _, _, _ in }) throws -> Result {
-        try compress(try Optimized(model), plan: plan, progress: progress)
+        try compress(try Optimized(model, probingTypes: !plan.removal.isEmpty), plan: plan, progress: progress)
     }
 
     /// Compresses an already optimized model.
     public static func compress(_ optimized: Optimized, plan: Plan, progress: (Int, Int, String) -> Void = { _, _, _ in }) throws -> Result {
-        let (graph, constants) = (optimized.graph, optimized.constants)
+        var (graph, constants) = (optimized.graph, optimized.constants)
+        var removed: [StructuredRemoval.Change] = []
+        var removedParameters = 0
+        if !plan.removal.isEmpty {
+            (graph, removed) = try plan.removal.apply(graph, &constants, probed: optimized.probed ?? Optimized.probe(graph, constants))
+            removedParameters = floatParameters(optimized.graph, optimized.constants) - floatParameters(graph, constants)
+        }
 
         var tensors: [String: HostTensor] = [:]
         var encodedTensors = Set<String>()
@@ -169,10 +216,29 @@ public struct Compressor {
         let compressed = try Graph(inputs: graph.inputs, outputs: graph.outputs, nodes: nodes, constants: tensors.mapValues { TensorType($0.dtype, $0.shape) })
         let parameters = tensors.filter { !encodedTensors.contains($0.key) }.values.reduce(0) { $0 + $1.shape.reduce(1, *) }
             + layers.reduce(0) { $0 + $1.parameters }
-        let read = Set(graph.nodes.flatMap(\.inputs) + graph.outputs.map(\.name))
-        let parametersBefore = constants.filter { read.contains($0.key) }.values.reduce(0) { $0 + $1.type.count }
-        return Result(graph: compressed, tensors: tensors, layers: layers, attention: selections, parametersBefore: parametersBefore,
-                      parameters: parameters)
+        let read = Set(optimized.graph.nodes.flatMap(\.inputs) + optimized.graph.outputs.map(\.name))
+        let parametersBefore = optimized.constants.filter { read.contains($0.key) }.values.reduce(0) { $0 + $1.type.count }
+        return Result(graph: compressed, tensors: tensors, layers: layers, attention: selections, removed: removed,
+                      removedParameters: removedParameters, parametersBefore: parametersBefore, parameters: parameters)
+    }
+
+    /// Elements of the float constants `graph` reads.
+    static func floatParameters(_ graph: Graph, _ constants: [String: ConstantTensor]) -> Int {
+        Set(graph.nodes.flatMap(\.inputs)).reduce(0) { total, name in
+            guard let constant = constants[name], constant.type.dtype.isFloat else { return total }
+            return total + constant.type.count
+        }
+    }
+
+    /// Value types inferred at probe shapes, and which symbol each probe size stands for.
+    struct ProbedTypes: Sendable {
+        let types: [String: TensorType]
+        let symbols: [Int: String]
+
+        /// `shape` with probe sizes written as their symbols: what a user recognizes.
+        func describe(_ shape: [Int]) -> String {
+            "[" + shape.map { symbols[$0] ?? String($0) }.joined(separator: ", ") + "]"
+        }
     }
 
     /// A linear layer `compress` can re-encode: its node's name and weight shape.
@@ -195,12 +261,15 @@ public struct Compressor {
 
         /// W as [N, K] floats.
         func weight() -> [Float] {
-            let w = stored.floats
-            if outputMajor { return Array(w) }
-            var transposed = [Float](repeating: 0, count: n * k)
-            for i in 0..<k { for j in 0..<n { transposed[j * k + i] = w[i * n + j] } }
-            return transposed
+            outputMajor ? Array(stored.floats) : Compressor.transpose(Array(stored.floats), rows: k, columns: n)
         }
+    }
+
+    /// A [rows, columns] matrix as [columns, rows].
+    static func transpose(_ values: [Float], rows: Int, columns: Int) -> [Float] {
+        var transposed = [Float](repeating: 0, count: values.count)
+        for i in 0..<rows { for j in 0..<columns { transposed[j * rows + i] = values[i * columns + j] } }
+        return transposed
     }
 
     static func linearLayer(_ node: Node, _ constants: [String: ConstantTensor]) -> LinearLayer? {

@@ -36,7 +36,7 @@ public enum GreedyCompression {
                            order: [String], maxLossIncrease: Double, targetBits: Double?,
                            progress: (Step) -> Void = { _ in }) throws -> Outcome {
         var plan = base
-        var (current, bits) = try analysis.evaluate(plan)
+        var (current, bits, _) = try analysis.evaluate(plan)
         var steps: [Step] = []
         if let targetBits, bits <= targetBits {
             return Outcome(plan: plan, steps: [], loss: current.loss, bitsPerWeight: bits, reachedTarget: true)
@@ -45,7 +45,7 @@ public enum GreedyCompression {
         for layer in order {
             var candidate = plan
             candidate.rules.insert((SignificanceAnalysis.exactPattern(layer), aggressive), at: kept)
-            let (evaluation, candidateBits) = try analysis.evaluate(candidate)
+            let (evaluation, candidateBits, _) = try analysis.evaluate(candidate)
             let (lost, gained) = evaluation.flips(from: current)
             let keep = evaluation.loss - analysis.baseline.loss <= maxLossIncrease && lost <= gained
             let step = Step(layer: layer, kept: keep, loss: evaluation.loss, bitsPerWeight: candidateBits,

@@ -1,7 +1,9 @@
 import Foundation
 
-/// Significance Analysis (AxFormer): how much each linear layer matters on given data, measured by
-/// approximating it — another encoding, or removing it — and re-running the model.
+/// Significance Analysis (AxFormer): how much each component matters on given data, measured by
+/// approximating it — another encoding, or removing it — and re-running the model. Components are
+/// linear layers (approximated or removed) and the structures `StructuredRemoval` takes out:
+/// attention heads, groups of FFN neurons, blocks.
 ///
 /// The measure, per sample (a sample is one slice along the first axis of the model's first
 /// output):
@@ -58,10 +60,27 @@ public struct SignificanceAnalysis {
         }
     }
 
-    /// One measurement: `layer` under `approximation`.
+    /// What kind of component an entry measures.
+    public enum Kind: String, Sendable {
+        case linearLayer = "linear layer"
+        case head = "attention head"
+        case neuronGroup = "FFN neuron group"
+        case block
+    }
+
+    /// A head, neuron group or block: what `measure(removing:)` takes out.
+    public struct StructuralComponent: Sendable {
+        public let name: String
+        public let kind: Kind
+        public let removal: StructuredRemoval
+    }
+
+    /// One measurement: `component` under `approximation`.
     public struct Entry: Sendable {
-        public let layer: String
-        /// The layer's weights (N·K).
+        /// A linear layer's node name, or a structural component's name.
+        public let component: String
+        public let kind: Kind
+        /// The weights the component has: a layer's N·K, a structure's removed float parameters.
         public let parameters: Int
         public let approximation: Approximation
         public let loss: Double
@@ -92,8 +111,9 @@ public struct SignificanceAnalysis {
     /// Runs `model` once on `data` (the baseline). `labels` must give one class per sample;
     /// `makeSession` opens each evaluated model (backend and threads are the caller's choice);
     /// `settings`' rounding and activation scales apply to every layer `measure` approximates.
+    /// `structural`: prepare for `structuralComponents` and `measure(removing:)`.
     public init(model: Model, data: [String: HostTensor], labels: [Int]?, settings: Compressor.Plan = Compressor.Plan(),
-                makeSession: @escaping (Model) throws -> Session) throws {
+                structural: Bool = false, makeSession: @escaping (Model) throws -> Session) throws {
         self.model = model
         self.data = data
         self.labels = labels
@@ -102,8 +122,9 @@ public struct SignificanceAnalysis {
         settings.defaultEncoding = .dense
         settings.rules = []
         settings.attentionRules = []
+        settings.removal = StructuredRemoval()
         self.settings = settings
-        optimized = try Compressor.Optimized(model)
+        optimized = try Compressor.Optimized(model, probingTypes: structural)
         layers = optimized.linearLayers
         guard !layers.isEmpty else { throw SwiftletError.invalidArgument("the model has no linear layers to analyze") }
         let output = try Self.firstOutput(of: try makeSession(model), model: model, data: data)
@@ -130,14 +151,16 @@ public struct SignificanceAnalysis {
 
     /// The loss of the model that `plan` compresses this one into, and that model's bits per
     /// linear-layer weight (every byte of each layer's encoding; dense layers 32).
-    public func evaluate(_ plan: Compressor.Plan) throws -> (evaluation: Evaluation, bitsPerWeight: Double) {
+    /// (Layers a removal shrinks count at their original size.) `removedParameters`: the float
+    /// parameters `plan.removal` took out.
+    public func evaluate(_ plan: Compressor.Plan) throws -> (evaluation: Evaluation, bitsPerWeight: Double, removedParameters: Int) {
         let result = try Compressor.compress(optimized, plan: plan)
         let compressed = try result.model(metadata: [:]).model
         let output = try Self.firstOutput(of: try makeSession(compressed), model: compressed, data: data)
         let encodedBytes = Dictionary(uniqueKeysWithValues: result.layers.map { ($0.name, $0.bytesAfter) })
         let bytes = layers.reduce(0) { $0 + (encodedBytes[$1.name] ?? $1.n * $1.k * 4) }
         return (Self.evaluation(output.floats, reference: reference, samples: sampleCount, labels: labels),
-                8 * Double(bytes) / Double(layers.reduce(0) { $0 + $1.n * $1.k }))
+                8 * Double(bytes) / Double(layers.reduce(0) { $0 + $1.n * $1.k }), result.removedParameters)
     }
 
     /// Every layer (of `only`, if given) under every approximation, one at a time (all other
@@ -151,11 +174,66 @@ public struct SignificanceAnalysis {
                 var plan = settings
                 plan.rules = [(Self.exactPattern(layer.name), approximation.layerEncoding)]
                 let evaluation = try evaluate(plan).evaluation
-                entries.append(Entry(layer: layer.name, parameters: layer.n * layer.k, approximation: approximation,
+                entries.append(Entry(component: layer.name, kind: .linearLayer, parameters: layer.n * layer.k, approximation: approximation,
                                      loss: evaluation.loss, significance: evaluation.loss - baseline.loss,
                                      worseFraction: evaluation.worseFraction(than: baseline)))
                 progress(entries.count, measured.count * approximations.count)
             }
+        }
+        return entries
+    }
+
+    /// The structures to measure: every head of every Attention node (`heads`), each FFN's
+    /// neurons in `neuronGroups` contiguous groups (sizes differing by at most one), and a block
+    /// per glob in `blocks`. Needs `structural: true` at init.
+    public func structuralComponents(heads: Bool, neuronGroups: Int?, blocks: [String]) throws -> [StructuralComponent] {
+        guard let probed = optimized.probed else { preconditionFailure("structural components need init(structural: true)") }
+        var components: [StructuralComponent] = []
+        var removal = StructuredRemoval()
+        if heads {
+            for node in optimized.graph.nodes where node.op is AttentionOp {
+                guard let q = probed.types[node.inputs[0]], q.rank == 4 else { continue }
+                for head in 0..<q.shape[2] {
+                    removal.heads = [(Self.exactPattern(node.name), [head])]
+                    components.append(StructuralComponent(name: "\(node.name) head \(head)", kind: .head, removal: removal))
+                }
+            }
+            removal.heads = []
+        }
+        if let groups = neuronGroups {
+            guard groups >= 2 else { throw SwiftletError.invalidArgument("neuron groups must be at least 2 (one group is the whole FFN: a block)") }
+            for pair in StructuredRemoval.feedForwardPairs(optimized.graph.nodes, graphOutputs: Set(optimized.graph.outputs.map(\.name)),
+                                                              optimized.constants) {
+                guard pair.neurons >= groups else {
+                    throw SwiftletError.invalidArgument("'\(pair.first)' has \(pair.neurons) neurons: fewer than \(groups) groups")
+                }
+                for group in 0..<groups {
+                    let range = (group * pair.neurons / groups)..<((group + 1) * pair.neurons / groups)
+                    removal.neurons = [(Self.exactPattern(pair.first), .indices(Array(range)))]
+                    components.append(StructuralComponent(name: "\(pair.first) neurons \(range.lowerBound)-\(range.upperBound - 1)",
+                                                          kind: .neuronGroup, removal: removal))
+                }
+            }
+            removal.neurons = []
+        }
+        for pattern in blocks {
+            removal.blocks = [pattern]
+            components.append(StructuralComponent(name: "block \(pattern)", kind: .block, removal: removal))
+        }
+        return components
+    }
+
+    /// Each component removed in turn (everything else unmodified). `progress(done, total)`.
+    public func measure(removing components: [StructuralComponent], progress: (Int, Int) -> Void = { _, _ in }) throws -> [Entry] {
+        var entries: [Entry] = []
+        for component in components {
+            var plan = settings
+            plan.removal = component.removal
+            let (evaluation, _, removed) = try evaluate(plan)
+            entries.append(Entry(component: component.name, kind: component.kind, parameters: removed, approximation: .removed,
+                                 loss: evaluation.loss, significance: evaluation.loss - baseline.loss,
+                                 worseFraction: evaluation.worseFraction(than: baseline)))
+            progress(entries.count, components.count)
         }
         return entries
     }

@@ -73,6 +73,16 @@ public final class Model: Sendable {
         fileSize = bytes.buffer.count
     }
 
+    /// A model made in memory from an already validated graph (a probe of a graph pass's
+    /// result: nothing was read from a file).
+    init(graph: Graph, constants: [String: ConstantTensor]) {
+        self.graph = graph
+        self.constants = constants
+        metadata = [:]
+        storedTensors = []
+        fileSize = 0
+    }
+
     /// Parameters (elements of all constant tensors).
     public var parameterCount: Int { constants.values.reduce(0) { $0 + $1.type.count } }
 }

@@ -184,6 +184,17 @@ public final class Session: Sendable {
 
     // MARK: - Plans and arenas
 
+    /// Every graph input's and node output's type for these input shapes (what planning infers).
+    func valueTypes(for shapes: [[Int]]) throws -> [String: TensorType] {
+        let types = try plan(for: shapes).types
+        var named: [String: TensorType] = [:]
+        for (input, id) in zip(graph.inputs, inputIDs) { named[input.name] = types[id] }
+        for (node, ids) in zip(graph.nodes, nodeOutputIDs) {
+            for (output, id) in zip(node.outputs, ids) { named[output] = types[id] }
+        }
+        return named
+    }
+
     private func plan(for shapes: [[Int]]) throws -> ExecutionPlan {
         if let cached = plans.withLock({ $0[shapes] }) { return cached }
         try checkDeclared(shapes)
