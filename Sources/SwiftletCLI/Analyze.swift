@@ -58,7 +58,7 @@ struct Analyze: ParsableCommand {
         let analysis = try SignificanceAnalysis(model: opened, data: inputs, labels: labels, structural: structural) {
             try Session(model: $0, options: options)
         }
-        let components = try analysis.structuralComponents(heads: heads, neuronGroups: neuronGroups, blocks: blocks)
+        let components = structural ? try analysis.structuralComponents(heads: heads, neuronGroups: neuronGroups, blocks: blocks) : []
         if heads, !components.contains(where: { $0.kind == .head }) {
             throw ValidationError("--heads: the model has no Attention node (after the graph passes)")
         }

@@ -5,7 +5,7 @@ import Foundation
 struct Compress: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "compress",
-        abstract: "Quantize or prune a model's linear layers into a new .swl file.",
+        abstract: "Quantize, prune or cut down a model into a new .swl file.",
         discussion: """
             Runs the graph passes, then re-encodes every linear layer (nn.Linear, Gemm with constant \
             weights): --quantize stores it as int8 (per output channel, activations quantized per row) \
@@ -14,6 +14,13 @@ struct Compress: ParsableCommand {
             --layer '*attention*=mxfp8-e4m3' --layer 'classifier=fp32'. --calibration runs the model on \
             the given data and stores each int8 layer's static activation scale (max |x| of its input \
             / 127) instead of quantizing each row by its own max at run time.
+
+            Structured removal makes the graph itself smaller, before any layer is encoded: \
+            --drop-heads removes attention heads (their Q/K/V columns and output-projection rows), \
+            --drop-neurons an FFN's neurons (its first layer's outputs and second layer's inputs), \
+            --drop-layers the block of nodes a glob names, whose input then stands in for its \
+            output (for a whole residual block, removing it; for part of one, replacing that \
+            part by the identity). Node names are those 'swiftlet analyze' lists.
 
             --auto chooses the layers for you (AxFormer's greedy procedure, mixed precision): it \
             ranks the layers by significance under the --quantize/--prune encoding on --data (see \
@@ -137,7 +144,14 @@ struct Compress: ParsableCommand {
 
         let model = try Model(path: input)
         // Calibrate first: --auto must measure int8 layers with the scales the file will have.
-        if !calibration.isEmpty { plan.activationScales = try calibrate(model) }
+        if !calibration.isEmpty {
+            // The scales would be measured on the unmodified model but used on the smaller one,
+            // whose layers see other inputs.
+            guard plan.removal.isEmpty else {
+                throw ValidationError("--calibration cannot be combined with --drop-heads/--drop-neurons/--drop-layers: calibrate the smaller model they make")
+            }
+            plan.activationScales = try calibrate(model)
+        }
         if auto { plan = try choose(plan, for: model) }
         if !calibration.isEmpty, !plan.activationScales.keys.contains(where: { plan.encoding(for: $0) == .int8 }) {
             throw ValidationError("--calibration sets int8 activation scales, but no layer is int8")

@@ -18,7 +18,7 @@ import pytest
 from safetensors.numpy import load_file
 
 import swiftlet
-from conftest import BACKENDS, DATA, MODELS, graph_nodes, require_file
+from conftest import BACKENDS, DATA, MODELS, graph_nodes, randn, require_file
 from digits_reference import forward_mlp
 
 ENCODER = MODELS / "tiny_encoder.onnx"
@@ -142,6 +142,83 @@ def test_dropped_heads_equal_zeroed_output_projection_rows(cli, tmp_path, backen
 
 def float_count(path):
     return sum(v.size for v in load_file(str(path)).values() if v.dtype == np.float32)
+
+
+# ---- heads in hand-made graphs: constant and Shape-computed Reshapes, allowzero -----------------
+def attention_graph(path, style, rng, mask_heads=None):
+    """x [b, s, 8] → Q/K/V Linear → Reshape [b, s, 2, 4] → Attention → Reshape [b, s, 8] → Linear.
+    style: "constant" (shape attributes), "shape-of" (HF: Shape(projection)[:2] + (H, D)), or
+    "allowzero" (fixed dims, allowzero = 1)."""
+    from swiftlet import swl
+    tensors = {f"w{p}": randn(rng, 8, 8) for p in "qkvo"} | {f"b{p}": randn(rng, 8) for p in "qkvo"}
+    dims = [1, 3, 8] if style == "allowzero" else ["b", "s", 8]
+    nodes = [swl.node("Linear", ["x", f"w{p}", f"b{p}"], [p], name=f"proj_{p}") for p in "qkvo" if p != "o"]
+
+    def reshape(source, target, name, size):
+        if style == "shape-of":
+            tensors[f"{name}.first"] = np.array([0, 1], np.int64)
+            tensors[f"{name}.rest"] = np.array(size, np.int64)
+            return [swl.node("Shape", [source], [f"{name}.shape"]),
+                    swl.node("Gather", [f"{name}.shape", f"{name}.first"], [f"{name}.lead"], axis=0),
+                    swl.node("Concat", [f"{name}.lead", f"{name}.rest"], [f"{name}.full"], axis=0),
+                    swl.node("Reshape", [source, f"{name}.full"], [target], name=name)]
+        if style == "allowzero":
+            return [swl.node("Reshape", [source], [target], name=name, shape=[1, 3, *size], allowzero=1)]
+        return [swl.node("Reshape", [source], [target], name=name, shape=[0, 0, *size])]
+
+    for p in "qkv":
+        nodes += reshape(p, f"{p}4", f"split_{p}", [2, 4])
+    inputs = ["q4", "k4", "v4"] + (["mask"] if mask_heads else [])
+    nodes.append(swl.node("Attention", inputs, ["context4"], name="attention", scale=0.5))
+    nodes += reshape("context4", "context", "merge", [8])
+    nodes.append(swl.node("Linear", ["context", "wo", "bo"], ["y"], name="proj_o"))
+    graph_inputs = [swl.value_info("x", "F32", dims)]
+    if mask_heads:
+        graph_inputs.append(swl.value_info("mask", "F32", ["b", mask_heads, "s", "s"]))
+    swl.write_model(str(path), inputs=graph_inputs, outputs=[swl.value_info("y", "F32", dims)], nodes=nodes, tensors=tensors)
+    return tensors
+
+
+def attention_reference(t, x, removed_heads):
+    """The graph in float64 with the removed heads' rows of W_o zeroed."""
+    project = {p: (x @ t[f"w{p}"].astype(np.float64) + t[f"b{p}"]).reshape(*x.shape[:2], 2, 4) for p in "qkv"}
+    scores = 0.5 * np.einsum("bihd,bjhd->bhij", project["q"], project["k"])
+    weights = np.exp(scores - scores.max(-1, keepdims=True))
+    weights /= weights.sum(-1, keepdims=True)
+    context = np.einsum("bhij,bjhd->bihd", weights, project["v"]).reshape(*x.shape[:2], 8)
+    wo = t["wo"].astype(np.float64).copy()
+    for head in removed_heads:
+        wo[head * 4:(head + 1) * 4] = 0
+    return context @ wo + t["bo"]
+
+
+@pytest.mark.parametrize("style", ["constant", "shape-of", "allowzero"])
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_heads_drop_whatever_way_the_reshapes_get_their_shapes(cli, tmp_path, rng, style, backend):
+    tensors = attention_graph(tmp_path / "a.swl", style, rng)
+    path, stdout = compress(cli, tmp_path, tmp_path / "a.swl", "--drop-heads", "attention=0")
+    assert "heads 0 of 2 removed from attention" in stdout
+    x = randn(rng, 1, 3, 8)
+    got = swiftlet_run(path, {"x": x}, backend)
+    expected = attention_reference(tensors, x.astype(np.float64), [0])
+    np.testing.assert_allclose(got, expected, rtol=0, atol=1e-5 * np.abs(expected).max())
+    assert np.abs(expected - attention_reference(tensors, x.astype(np.float64), [])).max() > 1e-2 * np.abs(expected).max()
+    nodes = graph_nodes(path)
+    assert not any(node["op"] in ("Shape", "Gather", "Concat") for node in nodes.values())
+    assert all(node["attrs"]["shape"] in ([0, 0, 1, 4], [0, 0, 4]) for node in nodes.values() if node["op"] == "Reshape")
+
+
+def test_heads_with_a_per_head_mask_or_no_projection_are_refused(cli, tmp_path, rng):
+    from swiftlet import swl
+    attention_graph(tmp_path / "masked.swl", "constant", rng, mask_heads=2)
+    result = cli_run(cli, "compress", tmp_path / "masked.swl", tmp_path / "out.swl", "--drop-heads", "attention=1")
+    assert result.returncode != 0 and "its mask [b, 2, s, s] differs per head" in result.stderr, result.stderr
+    swl.write_model(str(tmp_path / "bare.swl"), inputs=[swl.value_info(n, "F32", ["b", "s", 2, 4]) for n in "qkv"],
+                    outputs=[swl.value_info("y", "F32", ["b", "s", 2, 4])],
+                    nodes=[swl.node("Attention", ["q", "k", "v"], ["y"], name="attention")], tensors={})
+    result = cli_run(cli, "compress", tmp_path / "bare.swl", tmp_path / "out.swl", "--drop-heads", "attention=1")
+    assert result.returncode != 0 and "input 0 must be a Reshape" in result.stderr, result.stderr
+    assert not (tmp_path / "out.swl").exists()
 
 
 # ---- FFN neurons --------------------------------------------------------------------------------
@@ -302,6 +379,9 @@ def test_analyze_neuron_groups_with_labels_match_numpy(cli, tmp_path):
     (MLP, ["--drop-neurons", "fc1=101%"], "percentage"),
     (MLP, ["--drop-neurons", "fc1=x%"], "percentage"),
     (MLP, ["--drop-neurons", "fc1=a"], "neuron list 'a'"),
+    (MLP, ["--drop-neurons", "fc1=0-99999999999"], "beyond any model's"),
+    (MLP, ["--drop-neurons", "fc1=5", "--quantize", "int8", "--calibration", DATA / "digits_test_x.npy"],
+     "--calibration cannot be combined"),
     (MLP, ["--drop-layers", "nosuch*"], "matches no node"),
     (MLP, ["--drop-layers", "fc2"], "none does"),
     (ENCODER, ["--drop-layers", "*norm*"], "pairs do"),

@@ -106,47 +106,18 @@ public struct Compressor {
     public struct Optimized: Sendable {
         public let graph: Graph
         let constants: [String: ConstantTensor]
-        /// Every value's type at probe input shapes (`probe`), which structured removal needs
-        /// (head counts, a block's residual); nil when not made.
-        let probed: ProbedTypes?
+        /// Every value's type at probe input shapes, which structured removal needs (head
+        /// counts, a block's residual); nil until `probing`.
+        let probed: ShapeProbe?
 
-        /// `probingTypes`: also infer every value's type (needed by plans with a `removal`).
-        public init(_ model: Model, probingTypes: Bool = false) throws {
+        /// `probe`: also infer every value's type (plans with a `removal` need it).
+        public init(_ model: Model, probe: ShapeProbe.Shapes? = nil) throws {
             var constants = model.constants
             WidenConstants.apply(&constants)
-            graph = try GraphPasses.optimize(model.graph, &constants)
+            let graph = try GraphPasses.optimize(model.graph, &constants)
+            self.graph = graph
             self.constants = constants
-            probed = probingTypes ? try Self.probe(graph, constants) : nil
-        }
-
-        /// Every value's type when each symbolic input dimension is bound to its own prime
-        /// (17, 19, 23, …: distinct, so unrelated dimensions never look alike, and large enough
-        /// for downsampling CNNs and sequence models alike).
-        static func probe(_ graph: Graph, _ constants: [String: ConstantTensor]) throws -> ProbedTypes {
-            var sizes: [String: Int] = [:]
-            let primes = [17, 19, 23, 29, 31, 37, 41, 43, 47, 53, 59, 61, 67, 71, 73, 79]
-            let shapes = graph.inputs.map { input in
-                input.dims.map { dim -> Int in
-                    switch dim {
-                    case .fixed(let size): return size
-                    case .symbol(let name):
-                        if let size = sizes[name] { return size }
-                        sizes[name] = primes[sizes.count % primes.count] + 80 * (sizes.count / primes.count)
-                        return sizes[name]!
-                    }
-                }
-            }
-            var options = SessionOptions()
-            options.optimizeGraph = false
-            let session = try Session(model: Model(graph: graph, constants: constants), backend: ReferenceBackend(),
-                                      fallback: ReferenceBackend(), options: options)
-            do {
-                var types = try session.valueTypes(for: shapes)
-                for (name, constant) in constants { types[name] = constant.type }
-                return ProbedTypes(types: types, symbols: Dictionary(sizes.map { ($1, $0) }) { first, _ in first })
-            } catch let error as SwiftletError {
-                throw SwiftletError(error.kind, "structured removal needs the shapes inside the model; inferring them for inputs \(shapes) failed: \(error.message)")
-            }
+            probed = try probe.map { try ShapeProbe(graph, constants, shapes: $0) }
         }
 
         /// The layers `compress` re-encodes, in graph order.
@@ -163,7 +134,7 @@ public struct Compressor {
 
     /// Compresses `model`. `progress(done, total, layer)` is called after each layer.
     public static func compress(_ model: Model, plan: Plan, progress: (Int, Int, String) -> Void = { _, _, _ in }) throws -> Result {
-        try compress(try Optimized(model, probingTypes: !plan.removal.isEmpty), plan: plan, progress: progress)
+        try compress(try Optimized(model, probe: plan.removal.isEmpty ? nil : .symbolic), plan: plan, progress: progress)
     }
 
     /// Compresses an already optimized model.
@@ -172,7 +143,7 @@ public struct Compressor {
         var removed: [StructuredRemoval.Change] = []
         var removedParameters = 0
         if !plan.removal.isEmpty {
-            (graph, removed) = try plan.removal.apply(graph, &constants, probed: optimized.probed ?? Optimized.probe(graph, constants))
+            (graph, removed) = try plan.removal.apply(graph, &constants, probed: optimized.probed ?? ShapeProbe(graph, constants, shapes: .symbolic))
             removedParameters = floatParameters(optimized.graph, optimized.constants) - floatParameters(graph, constants)
         }
 
@@ -227,17 +198,6 @@ public struct Compressor {
         Set(graph.nodes.flatMap(\.inputs)).reduce(0) { total, name in
             guard let constant = constants[name], constant.type.dtype.isFloat else { return total }
             return total + constant.type.count
-        }
-    }
-
-    /// Value types inferred at probe shapes, and which symbol each probe size stands for.
-    struct ProbedTypes: Sendable {
-        let types: [String: TensorType]
-        let symbols: [Int: String]
-
-        /// `shape` with probe sizes written as their symbols: what a user recognizes.
-        func describe(_ shape: [Int]) -> String {
-            "[" + shape.map { symbols[$0] ?? String($0) }.joined(separator: ", ") + "]"
         }
     }
 

@@ -124,7 +124,9 @@ public struct SignificanceAnalysis {
         settings.attentionRules = []
         settings.removal = StructuredRemoval()
         self.settings = settings
-        optimized = try Compressor.Optimized(model, probingTypes: structural)
+        // Structures are found at the data's own shapes (a symbolic probe could trip on
+        // differently named dimensions that must agree).
+        optimized = try Compressor.Optimized(model, probe: structural ? .inputs(data.mapValues(\.shape)) : nil)
         layers = optimized.linearLayers
         guard !layers.isEmpty else { throw SwiftletError.invalidArgument("the model has no linear layers to analyze") }
         let output = try Self.firstOutput(of: try makeSession(model), model: model, data: data)
@@ -185,15 +187,17 @@ public struct SignificanceAnalysis {
 
     /// The structures to measure: every head of every Attention node (`heads`), each FFN's
     /// neurons in `neuronGroups` contiguous groups (sizes differing by at most one), and a block
-    /// per glob in `blocks`. Needs `structural: true` at init.
+    /// per glob in `blocks`. Each is checked by removing it from the graph, so one that cannot be
+    /// removed is refused before anything is measured. Needs `structural: true` at init.
     public func structuralComponents(heads: Bool, neuronGroups: Int?, blocks: [String]) throws -> [StructuralComponent] {
-        guard let probed = optimized.probed else { preconditionFailure("structural components need init(structural: true)") }
+        guard let probed = optimized.probed else {
+            throw SwiftletError(.internal, "structural components need SignificanceAnalysis(structural: true)")
+        }
         var components: [StructuralComponent] = []
         var removal = StructuredRemoval()
         if heads {
             for node in optimized.graph.nodes where node.op is AttentionOp {
-                guard let q = probed.types[node.inputs[0]], q.rank == 4 else { continue }
-                for head in 0..<q.shape[2] {
+                for head in 0..<(probed.types[node.inputs[0]]?.shape[2] ?? 0) {
                     removal.heads = [(Self.exactPattern(node.name), [head])]
                     components.append(StructuralComponent(name: "\(node.name) head \(head)", kind: .head, removal: removal))
                 }
@@ -219,6 +223,10 @@ public struct SignificanceAnalysis {
         for pattern in blocks {
             removal.blocks = [pattern]
             components.append(StructuralComponent(name: "block \(pattern)", kind: .block, removal: removal))
+        }
+        for component in components {
+            var constants = optimized.constants
+            _ = try component.removal.apply(optimized.graph, &constants, probed: probed)
         }
         return components
     }

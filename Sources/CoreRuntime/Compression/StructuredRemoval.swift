@@ -11,11 +11,13 @@ import Glibc
 ///   projection's weight are zero (its Q/K/V columns then matter to nothing);
 /// - an FFN neuron j (first linear layer L1, activation, second linear layer L2): row j of L2's
 ///   weight is zero;
-/// - a block (the nodes a glob names): its single outgoing value replaced by its single incoming
-///   value of the same type (the residual path), as if the block were the identity.
+/// - a block (the nodes a glob names): the one value it hands on that has the type of a value it
+///   reads (and depends on it) replaced by that value, as if the block were the identity. For a
+///   whole residual block (a transformer layer, a ResNet basic block) that is removing it; for
+///   part of one it is replacing that part by the identity.
 public struct StructuredRemoval: Sendable {
     /// Which neurons of a feed-forward pair to remove.
-    public enum NeuronSelection: Sendable, CustomStringConvertible {
+    public enum NeuronSelection: Sendable {
         /// These neuron indices (L1's output columns).
         case indices([Int])
         /// This share of L1's neurons, those with the smallest ‖L1 column‖ · ‖L2 row‖.
@@ -31,18 +33,6 @@ public struct StructuredRemoval: Sendable {
                 return
             }
             self = .indices(try StructuredRemoval.parseIndices(text, what: "neuron"))
-        }
-
-        public var description: String {
-            switch self {
-            case .indices(let indices): StructuredRemoval.describe(indices)
-            case .smallest(let fraction): "smallest \(Self.percent(fraction))"
-            }
-        }
-
-        static func percent(_ fraction: Double) -> String {
-            let value = fraction * 100
-            return value == value.rounded() ? "\(Int(value))%" : "\(value)%"
         }
     }
 
@@ -76,19 +66,19 @@ public struct StructuredRemoval: Sendable {
     }
 
     /// Applies the removal to an optimized graph. `probed`: every value's type for one set of
-    /// input shapes (`Compressor.Optimized.probe`); new weights join `constants`.
+    /// input shapes (`ShapeProbe`); new weights join `constants`.
     func apply(_ graph: Graph, _ constants: inout [String: ConstantTensor],
-               probed: Compressor.ProbedTypes) throws -> (graph: Graph, changes: [Change]) {
+               probed: ShapeProbe) throws -> (graph: Graph, changes: [Change]) {
         var surgery = Surgery(graph: graph, probed: probed)
         var changes: [Change] = []
         for pattern in blocks { changes.append(try surgery.dropBlock(pattern)) }
         for rule in heads where !surgery.nodes.contains(where: { $0.op is AttentionOp && fnmatch(rule.pattern, $0.name, 0) == 0 }) {
-            throw SwiftletError.invalidArgument("--drop-heads '\(rule.pattern)' matches no Attention node of the model (after the graph passes)")
+            throw SwiftletError.invalidArgument("--drop-heads '\(rule.pattern)' matches no Attention node of the model (after the graph passes\(blocks.isEmpty ? "" : " and --drop-layers"))")
         }
         // Neuron rules apply to FFNs' first layers (a glob such as '/layer.0/*' names other layers too).
         let firstLayers = Set(StructuredRemoval.feedForwardPairs(surgery.nodes, graphOutputs: Set(graph.outputs.map(\.name)), constants).map(\.first))
         for rule in neurons where !firstLayers.contains(where: { fnmatch(rule.pattern, $0, 0) == 0 }) {
-            throw SwiftletError.invalidArgument("--drop-neurons '\(rule.pattern)' matches no FFN's first linear layer (one whose output only another linear layer reads) after the graph passes")
+            throw SwiftletError.invalidArgument("--drop-neurons '\(rule.pattern)' matches no FFN's first linear layer (one whose output only another linear layer reads) after the graph passes\(blocks.isEmpty ? "" : " and --drop-layers")")
         }
         for node in surgery.nodes where node.op is AttentionOp {
             guard let rule = heads.first(where: { fnmatch($0.pattern, node.name, 0) == 0 }) else { continue }
@@ -131,6 +121,7 @@ public struct StructuredRemoval: Sendable {
             guard (1...2).contains(ends.count), let first = ends.first ?? nil, let last = ends.last ?? nil, first >= 0, first <= last else {
                 throw SwiftletError.invalidArgument("\(what) list '\(text)' must be indices ≥ 0 and ranges A-B, comma-separated (e.g. 0,3,8-15)")
             }
+            guard last < 1 << 24 else { throw SwiftletError.invalidArgument("\(what) index \(last) in '\(text)' is beyond any model's") }
             indices.formUnion(first...last)
         }
         return indices.sorted()
@@ -154,10 +145,10 @@ public struct StructuredRemoval: Sendable {
 private struct Surgery {
     var nodes: [Node]
     let graph: Graph
-    let probed: Compressor.ProbedTypes
+    let probed: ShapeProbe
     var types: [String: TensorType] { probed.types }
 
-    init(graph: Graph, probed: Compressor.ProbedTypes) {
+    init(graph: Graph, probed: ShapeProbe) {
         nodes = graph.nodes
         self.graph = graph
         self.probed = probed
@@ -170,9 +161,11 @@ private struct Surgery {
         (nodes.indices.filter { nodes[$0].inputs.contains(value) }, graph.outputs.contains { $0.name == value })
     }
 
-    /// The single node that reads `value`, when nothing else (no graph output) does.
-    func onlyConsumer(of value: String) -> Int? {
-        let (readers, isOutput) = consumers(of: value)
+    /// The single node that reads `value`, when nothing else (no graph output) does; with
+    /// `besidesShapes`, Shape nodes reading it do not count.
+    func onlyConsumer(of value: String, besidesShapes: Bool = false) -> Int? {
+        let (all, isOutput) = consumers(of: value)
+        let readers = besidesShapes ? all.filter { !(nodes[$0].op is ShapeOp) } : all
         return readers.count == 1 && !isOutput ? readers[0] : nil
     }
 
@@ -207,6 +200,19 @@ private struct Surgery {
             let shown = pairs.prefix(4).map { "'\($0.input)' → '\($0.output)'" }.joined(separator: ", ")
             throw SwiftletError.invalidArgument("--drop-layers '\(pattern)': a block is dropped by passing its input on as its output, so exactly one value it hands on must have the shape of exactly one value it reads; \(pairs.isEmpty ? "none does" : "\(pairs.count) pairs do (\(shown))")")
         }
+        // The pair must be a path through the block, not two values that happen to match.
+        var reached: Set<String> = [input]
+        var grew = true
+        while grew {
+            grew = false
+            for index in members where !nodes[index].outputs.allSatisfy(reached.contains) && nodes[index].inputs.contains(where: reached.contains) {
+                reached.formUnion(nodes[index].outputs)
+                grew = true
+            }
+        }
+        guard reached.contains(output) else {
+            throw SwiftletError.invalidArgument("--drop-layers '\(pattern)': its output '\(output)' does not depend on '\(input)', the only value it reads with that shape: not a block to pass over")
+        }
         let before = nodes.count
         for index in nodes.indices where !members.contains(index) && nodes[index].inputs.contains(output) {
             try replace(index, inputs: nodes[index].inputs.map { $0 == output ? input : $0 })
@@ -219,25 +225,8 @@ private struct Surgery {
             }
             nodes[producing] = try Node(name: "\(pattern) (dropped)", opType: IdentityOp.type, inputs: [input], outputs: [output])
         }
-        removeDeadNodes()
+        nodes = EliminateDeadNodes.liveNodes(nodes, outputs: graph.outputs.map(\.name))
         return .block(pattern: pattern, nodes: before - nodes.count, input: input, output: output)
-    }
-
-    /// Keeps the nodes whose outputs reach a graph output. (Rewiring may have broken the list's
-    /// topological order, so this sweeps until nothing changes rather than once backwards.)
-    mutating func removeDeadNodes() {
-        var needed = Set(graph.outputs.map(\.name))
-        var live = Set<Int>()
-        var changed = true
-        while changed {
-            changed = false
-            for index in nodes.indices where !live.contains(index) && nodes[index].outputs.contains(where: needed.contains) {
-                live.insert(index)
-                needed.formUnion(nodes[index].inputs)
-                changed = true
-            }
-        }
-        nodes = nodes.indices.filter(live.contains).map { nodes[$0] }
     }
 
     // MARK: Heads
@@ -258,34 +247,45 @@ private struct Surgery {
         let kept = (0..<heads).filter { !removed.contains($0) }
         // Columns of Q/K/V (and rows of the output projection) that stay: whole heads.
         let keptChannels = kept.flatMap { head in (head * size)..<((head + 1) * size) }
+        // Values whose width changes; Shape nodes reading them (exporters size the Reshapes from
+        // them) must be dead once the Reshapes have constant shapes.
+        var narrowed: [String] = []
         for input in 0..<3 {
             let value = attention.inputs[input]
-            guard let split = producer(of: value), nodes[split].op is ReshapeOp, onlyConsumer(of: value) != nil,
-                  let projection = producer(of: nodes[split].inputs[0]), onlyConsumer(of: nodes[split].inputs[0]) == split,
-                  let layer = Compressor.linearLayer(nodes[projection], constants), layer.n == heads * size,
-                  types[nodes[split].inputs[0]]?.rank == 3
-            else { throw refuse("input \(input) is not a Reshape [B, S, H, D] of a linear layer's [B, S, H·D] output read by nothing else") }
+            guard let split = producer(of: value), nodes[split].op is ReshapeOp, onlyConsumer(of: value, besidesShapes: true) != nil,
+                  types[nodes[split].inputs[0]]?.rank == 3, let projection = producer(of: nodes[split].inputs[0]),
+                  onlyConsumer(of: nodes[split].inputs[0], besidesShapes: true) == split,
+                  let layer = Compressor.linearLayer(nodes[projection], constants), layer.n == heads * size
+            else { throw refuse("input \(input) must be a Reshape to [B, S, H, D] of a linear layer's [B, S, H·D] output, which nothing else reads") }
             try shrink(projection, layer, outputs: keptChannels, inputs: nil, &constants)
-            try reshape(split, to: [0, 0, kept.count, size], &constants)
+            try reshape(split, to: [0, 0, kept.count, size])
+            narrowed += [value, nodes[split].inputs[0]]
         }
         let context = attention.outputs[0]
-        guard let merge = onlyConsumer(of: context), nodes[merge].op is ReshapeOp, types[nodes[merge].outputs[0]]?.rank == 3,
-              let projection = onlyConsumer(of: nodes[merge].outputs[0]), nodes[projection].inputs[0] == nodes[merge].outputs[0],
+        guard let merge = onlyConsumer(of: context, besidesShapes: true), nodes[merge].op is ReshapeOp, types[nodes[merge].outputs[0]]?.rank == 3,
+              let projection = onlyConsumer(of: nodes[merge].outputs[0], besidesShapes: true), nodes[projection].inputs[0] == nodes[merge].outputs[0],
               let layer = Compressor.linearLayer(nodes[projection], constants), layer.k == heads * size
-        else { throw refuse("its output is not a Reshape to [B, S, H·D] read only by a linear layer") }
-        try reshape(merge, to: [0, 0, kept.count * size], &constants)
+        else { throw refuse("its output must be Reshaped to [B, S, H·D] and read by one linear layer, the output projection") }
+        try reshape(merge, to: [0, 0, kept.count * size])
         try shrink(projection, layer, outputs: nil, inputs: keptChannels, &constants)
+        narrowed += [context, nodes[merge].outputs[0]]
+        nodes = EliminateDeadNodes.liveNodes(nodes, outputs: graph.outputs.map(\.name))
+        if let reader = nodes.first(where: { $0.op is ShapeOp && $0.inputs.contains(where: narrowed.contains) }) {
+            throw refuse("'\(reader.name)' reads the shape of a projection it narrows for something besides the head Reshapes")
+        }
         return .heads(node: attentionName, removed: removed.sorted(), of: heads)
     }
 
-    /// Points a Reshape at a new constant shape (0 copies the input's dimension).
-    mutating func reshape(_ index: Int, to shape: [Int], _ constants: inout [String: ConstantTensor]) throws {
-        let name = nodes[index].name + ".shape"
-        constants[name] = shape.map(Int64.init).withUnsafeBytes { ConstantTensor.owning(TensorType(.i64, [shape.count]), bytes: $0) }
-        try replace(index, inputs: [nodes[index].inputs[0], name])
+    /// The Reshape at `index`, with a constant `shape` attribute (0 copies the input's dimension:
+    /// allowzero off) in place of whatever shape it had.
+    mutating func reshape(_ index: Int, to shape: [Int]) throws {
+        let node = nodes[index]
+        nodes[index] = try Node(name: node.name, opType: ReshapeOp.type, inputs: [node.inputs[0]], outputs: node.outputs,
+                                attributes: ["shape": .array(shape.map { .int($0) })])
     }
 
-    /// Keeps only `outputs` (columns of W [N, K]'s N, and the bias) and `inputs` (of K) of a linear layer.
+    /// Keeps only `outputs` (rows of W [N, K]: output channels, with the bias) and `inputs`
+    /// (columns: input channels) of a linear layer.
     mutating func shrink(_ index: Int, _ layer: Compressor.LinearLayer, outputs: [Int]?, inputs: [Int]?,
                          _ constants: inout [String: ConstantTensor]) throws {
         let node = nodes[index]
