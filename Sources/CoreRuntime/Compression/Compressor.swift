@@ -107,7 +107,7 @@ public struct Compressor {
         public let graph: Graph
         let constants: [String: ConstantTensor]
         /// Every value's type at probe input shapes, which structured removal needs (head
-        /// counts, a block's residual); nil until `probing`.
+        /// counts, a block's residual); nil when `init` was not asked to probe.
         let probed: ShapeProbe?
 
         /// `probe`: also infer every value's type (plans with a `removal` need it).
