@@ -21,7 +21,7 @@ struct Bench: ParsableCommand {
     @Option(help: "Untimed warm-up runs.")
     var warmup = 10
 
-    @Flag(help: "Also print time per op type.")
+    @Flag(help: "Also print time per op type and the slowest nodes.")
     var profile = false
 
     @OptionGroup var session: SessionFlags
@@ -56,11 +56,15 @@ struct Bench: ParsableCommand {
         for _ in 0..<warmup { _ = try session.run(inputs) }
         var latencies: [Double] = []
         var opTimes: [String: Double] = [:]
+        var nodeTimes: [String: Double] = [:]
         var last = RunReport()
         for _ in 0..<runs {
             let (_, report) = try session.run(inputs, profile: profile)
             latencies.append(report.wallTimeMs)
-            for node in report.nodes { opTimes[node.opType, default: 0] += node.timeMs }
+            for node in report.nodes {
+                opTimes[node.opType, default: 0] += node.timeMs
+                nodeTimes[node.name, default: 0] += node.timeMs
+            }
             last = report
         }
         latencies.sort()
@@ -75,6 +79,16 @@ struct Bench: ParsableCommand {
             print("time per op type (ms per run):")
             for (op, total) in opTimes.sorted(by: { $0.value > $1.value }) {
                 print("  " + op.padding(toLength: 20, withPad: " ", startingAt: 0) + String(format: "%8.3f", total / Double(runs)))
+            }
+            // The nodes where the time goes, with the rate each reached: a slow kernel shows as a
+            // low GFLOP/s next to its siblings of the same op type.
+            let slowest = last.nodes.sorted { nodeTimes[$0.name, default: 0] > nodeTimes[$1.name, default: 0] }.prefix(15)
+            print("slowest nodes (ms per run, GFLOP/s):")
+            for node in slowest {
+                let ms = nodeTimes[node.name, default: 0] / Double(runs)
+                let rate = ms > 0 ? Double(node.flops) / (ms / 1000) / 1e9 : 0
+                print("  " + "\(node.name) (\(node.opType))".padding(toLength: 48, withPad: " ", startingAt: 0)
+                      + String(format: "%8.3f %7.2f", ms, rate))
             }
         }
     }

@@ -16,7 +16,8 @@ import numpy as np
 import pytest
 
 import numpy_ops as ref
-from conftest import (assert_close, assert_exact, assert_reduction_close, randn, run_op)
+from conftest import (assert_close, assert_exact, assert_reduction_close, model_bytes, randn, run_bytes, run_op)
+from swiftlet import swl
 
 P = pytest.param
 EPS23 = 2.0 ** -23
@@ -118,6 +119,13 @@ CONV = [  # N, C, H, W, M, kH, kW, strides, pads, dilations, group, bias
     P(1, 4, 6, 6, 6, 3, 3, (1, 1), (1, 1, 1, 1), (1, 1), 2, True, id="group2"),
     P(2, 8, 7, 7, 8, 3, 3, (2, 2), (1, 1, 1, 1), (1, 1), 8, True, id="depthwise"),
     P(1, 8, 5, 5, 16, 3, 3, (1, 1), (1, 1, 1, 1), (1, 1), 8, False, id="depthwise-multiplier2"),
+    # The CPU's depthwise kernel computes a flat run of 32-wide steps over stride phases: widths
+    # past one step, strides 3, uneven pads, dilations, a 1-wide image, pads wider than the kernel.
+    P(1, 5, 9, 41, 5, 3, 3, (1, 1), (1, 1, 1, 1), (1, 1), 5, True, id="depthwise-wide"),
+    P(2, 4, 13, 12, 4, 3, 2, (3, 2), (0, 2, 1, 0), (2, 3), 4, True, id="depthwise-stride3-dilated"),
+    P(1, 3, 6, 1, 3, 3, 1, (2, 1), (1, 0, 1, 0), (1, 1), 3, True, id="depthwise-width1"),
+    P(1, 2, 3, 3, 2, 5, 5, (1, 1), (3, 3, 3, 3), (1, 1), 2, True, id="depthwise-pads-past-kernel"),
+    P(1, 3, 4, 5, 3, 1, 1, (1, 1), (0, 0, 0, 0), (1, 1), 3, False, id="depthwise-1x1"),
     P(1, 64, 7, 7, 32, 1, 1, (1, 1), (0, 0, 0, 0), (1, 1), 1, True, id="1x1-64ch"),
     P(3, 2, 1, 13, 3, 1, 3, (1, 3), (0, 1, 0, 1), (1, 1), 1, True, id="H1-row"),
     P(1, 1, 8, 8, 300, 2, 2, (2, 2), (0, 0, 0, 0), (1, 1), 1, True, id="300-filters"),
@@ -140,6 +148,33 @@ def test_conv(backend, optimize, rng, N, C, H, W, M, kH, kW, strides, pads, dila
                  consts=consts, strides=list(strides), pads=list(pads),
                  dilations=list(dilations), group=group)["Y"]
     assert_reduction_close(got, expected, bound)
+
+
+def test_depthwise_conv_split_across_threads(backend, rng):
+    """Enough work that the CPU backend splits the planes (image, channel) over two threads."""
+    X, Wt, B = randn(rng, 2, 24, 40, 37), randn(rng, 24, 1, 3, 3), randn(rng, 24)
+    kw = dict(strides=(2, 1), pads=(1, 1, 1, 1), group=24)
+    expected = ref.conv2d(X, Wt, B, **kw)
+    data = model_bytes([swl.node("Conv", ["X", "W", "B"], ["Y"], name="dw", strides=[2, 1], pads=[1, 1, 1, 1],
+                                 group=24)], {"X": X}, {"Y": expected.astype(np.float32)}, {"W": Wt, "B": B})
+    got = run_bytes(data, {"X": X}, backend, threads=2)["Y"]
+    assert_reduction_close(got, expected, ref.conv2d(X, Wt, B, absolute=True, **kw))
+
+
+def test_depthwise_conv_with_fused_relu6_passes_nan(backend, rng):
+    """Conv → Clip(0, 6) fuses into the Conv's clamp; a NaN input must come out NaN, not 0 or 6."""
+    X, Wt = randn(rng, 1, 4, 9, 9), randn(rng, 4, 1, 3, 3)
+    X[0, 1, 4, 4] = np.nan
+    expected = np.clip(ref.conv2d(X, Wt, pads=(1, 1, 1, 1), group=4), 0, 6)
+    data = model_bytes([swl.node("Conv", ["X", "W"], ["C"], name="dw", pads=[1, 1, 1, 1], group=4),
+                        swl.node("Clip", ["C"], ["Y"], name="relu6", min=0.0, max=6.0)],
+                       {"X": X}, {"Y": expected.astype(np.float32)}, {"W": Wt})
+    outputs, report = run_bytes(data, {"X": X}, backend, optimize=True, report=True)
+    got = outputs["Y"]
+    assert report.node_count == 1  # the Clip was fused: the Conv's own clamp is what ran
+    assert np.array_equal(np.isnan(got), np.isnan(expected)) and np.isnan(got).sum() == 9
+    finite = ~np.isnan(expected)
+    np.testing.assert_allclose(got[finite], expected[finite], rtol=1e-5, atol=1e-5)
 
 
 def test_conv_default_attrs(backend, rng):
@@ -184,6 +219,9 @@ POOL = [  # shape, kernel, strides, pads, ceil_mode
     # the last window hangs past the padding: count_include_pad counts only the explicit pads
     P((1, 3, 17, 17), (5, 5), (3, 3), (2, 2, 2, 2), 1, id="5x5s3-ceil-past-pads"),
     P((1, 1, 3, 3), (3, 3), (1, 1), (0, 0, 0, 0), 0, id="whole-input"),
+    # lines past a vector's width, ResNet's stem pool, an odd stride
+    P((1, 3, 23, 67), (3, 3), (2, 2), (1, 1, 1, 1), 0, id="wide-3x3s2-pad1"),
+    P((1, 2, 9, 41), (2, 4), (1, 3), (1, 2, 0, 3), 1, id="wide-s3-ceil"),
 ]
 
 
@@ -194,6 +232,20 @@ def test_max_pool(backend, rng, shape, kernel, strides, pads, ceil_mode):
     got = run_op("MaxPool", {"X": X}, {"Y": expected}, backend=backend,
                  kernel_shape=list(kernel), strides=list(strides), pads=list(pads),
                  ceil_mode=ceil_mode)["Y"]
+    assert_exact(got, expected)
+
+
+def test_max_pool_nan_and_infinities_across_threads(backend, rng):
+    """NaN wins its windows, −∞ loses to padding-free neighbours, and planes split over two
+    threads (enough work for the CPU backend to split) land in the right place."""
+    X = randn(rng, 2, 16, 60, 61)
+    X[0, 3, 9, 9] = X[1, 15, 59, 60] = X[1, 0, 0, 0] = np.nan
+    X[0, 5, :4, :4] = -np.inf
+    expected = ref.max_pool(X, (3, 3), (2, 2), (1, 1, 1, 1))
+    data = model_bytes([swl.node("MaxPool", ["X"], ["Y"], name="pool", kernel_shape=[3, 3], strides=[2, 2],
+                                 pads=[1, 1, 1, 1])], {"X": X}, {"Y": expected})
+    got = run_bytes(data, {"X": X}, backend, threads=2)["Y"]
+    assert np.isnan(got).sum() == 4 + 1 + 1  # (9, 9) lies where 2×2 windows overlap
     assert_exact(got, expected)
 
 

@@ -60,6 +60,40 @@ void swk_mx_matvec(swk_mx_element element, int64_t rows, int64_t j_begin, int64_
                    const uint8_t *codes, int64_t row_bytes, const uint8_t *scales, const float *table, const float *x,
                    const float *bias, float *y);
 
+/// One depthwise convolution's sizes (NCHW, one kH × kW filter per channel, group = C = M).
+typedef struct {
+    int64_t height, width, out_h, out_w;
+    int kernel_h, kernel_w, stride_h, stride_w, pad_top, pad_left, dilation_h, dilation_w;
+} swk_depthwise_geometry;
+
+/// Floats of scratch one call of swk_depthwise_conv needs (out_h, out_w, kernel, strides and
+/// dilations ≥ 1; pads ≥ 0). The scratch must be 8-byte aligned.
+int64_t swk_depthwise_scratch_floats(const swk_depthwise_geometry *g);
+
+/// Depthwise convolution of planes p_begin ≤ p < p_end (plane p = image p / channels, channel
+/// c = p mod channels): y[p, oh, ow] = clamp(bias[c] + Σ_{i,j} w[c, i, j] ·
+/// x[p, oh·sh − pad_top + i·dh, ow·sw − pad_left + j·dw]), reading zero outside the image;
+/// clamp(v) = v < lo ? lo : (v > hi ? hi : v), so NaN passes through. bias may be NULL. `scratch`
+/// holds swk_depthwise_scratch_floats(g) floats. Disjoint plane ranges may run on different
+/// threads at once, each with its own scratch.
+void swk_depthwise_conv(const swk_depthwise_geometry *g, int64_t channels, int64_t p_begin, int64_t p_end, const float *x,
+                        const float *w, const float *bias, float lo, float hi, float *scratch, float *y);
+
+/// One 2-D pooling's sizes (NCHW planes).
+typedef struct {
+    int64_t height, width, out_h, out_w;
+    int kernel_h, kernel_w, stride_h, stride_w, pad_top, pad_left;
+} swk_pool_geometry;
+
+/// Floats of scratch one call of swk_max_pool needs (out_w, kernel and strides ≥ 1).
+int64_t swk_max_pool_scratch_floats(const swk_pool_geometry *g);
+
+/// Max pooling of planes p_begin ≤ p < p_end: y[p, oh, ow] = the maximum of x[p, ih, iw] over the
+/// window's in-image positions (ih from oh·sh − pad_top, iw from ow·sw − pad_left, kernel_h × kernel_w
+/// of them), NaN if any is NaN, −∞ if the window holds none. Disjoint plane ranges may run on
+/// different threads at once, each with its own scratch.
+void swk_max_pool(const swk_pool_geometry *g, int64_t p_begin, int64_t p_end, const float *x, float *scratch, float *y);
+
 #ifdef __cplusplus
 }
 #endif

@@ -1,4 +1,5 @@
 import CBLAS
+import CKernels
 import CoreRuntime
 
 /// Gemm, MatMul and Conv on OpenBLAS sgemm.
@@ -70,10 +71,10 @@ enum BLASKernels {
     /// make one large multiplication instead of many tiny ones (measured: the digits CNN at
     /// batch 360 ran 360 sgemms of N = 64 per layer). A 1×1 stride-1 unpadded convolution of one
     /// image multiplies the input directly.
-    static func conv(_ op: ConvOp, _ inputs: [TensorType?]) throws -> PreparedKernel {
+    static func conv(_ op: ConvOp, _ inputs: [TensorType?], threads: Int) throws -> PreparedKernel {
         let g = try op.geometry(inputs)
         if g.group == g.inChannels && g.outChannels == g.inChannels && g.group > 1 {
-            return depthwise(op, g)
+            return try depthwise(op, g, threads: threads)
         }
         let pointwise = g.kernelH == 1 && g.kernelW == 1 && g.strides == [1, 1] && g.pads == [0, 0, 0, 0]
             && g.dilations == [1, 1]
@@ -168,42 +169,33 @@ enum BLASKernels {
         }
     }
 
-    /// Depthwise convolution (one filter per channel: group = C = M) computed directly: for each
-    /// kernel tap, the output row accumulates the input row it sees. im2col + sgemm would run one
-    /// M = 1 multiplication per channel (MobileNetV2: measured in bench/cnn_vs_onnxruntime.py).
-    static func depthwise(_ op: ConvOp, _ g: ConvOp.Geometry) -> PreparedKernel {
-        let (height, width, outH, outW) = (g.height, g.width, g.outH, g.outW)
-        let (strideH, strideW, padTop, dilationH) = (g.strides[0], g.strides[1], g.pads[0], g.dilations[0])
-        let taps = (0..<g.kernelW).map { g.inputColumns(kw: $0) }
-        let clamp = op.clamp
-        return PreparedKernel { args in
+    /// Depthwise convolution (one filter per channel: group = C = M) in CKernels
+    /// (depthwise_conv.c: each channel's input split into stride phases, every tap one contiguous
+    /// multiply-add). im2col + sgemm would run one M = 1 multiplication per channel. Planes
+    /// (image, channel) are split across the session's threads.
+    static func depthwise(_ op: ConvOp, _ g: ConvOp.Geometry, threads: Int) throws -> PreparedKernel {
+        func int32(_ value: Int, _ what: String) throws -> Int32 {
+            guard let narrow = Int32(exactly: value) else { throw SwiftletError.unsupported("Conv \(what) \(value) exceeds 32 bits") }
+            return narrow
+        }
+        let geometry = swk_depthwise_geometry(
+            height: Int64(g.height), width: Int64(g.width), out_h: Int64(g.outH), out_w: Int64(g.outW),
+            kernel_h: try int32(g.kernelH, "kernel height"), kernel_w: try int32(g.kernelW, "kernel width"),
+            stride_h: try int32(g.strides[0], "stride"), stride_w: try int32(g.strides[1], "stride"),
+            pad_top: try int32(g.pads[0], "pad"), pad_left: try int32(g.pads[1], "pad"),
+            dilation_h: try int32(g.dilations[0], "dilation"), dilation_w: try int32(g.dilations[1], "dilation"))
+        let planes = g.batch * g.inChannels
+        guard planes > 0, g.outH > 0, g.outW > 0 else { return PreparedKernel { _ in } }
+        let scratchFloats = withUnsafePointer(to: geometry) { Int(swk_depthwise_scratch_floats($0)) }
+        let split = ColumnSplit(columns: planes, threads: threads, workPerColumn: g.outH * g.outW * g.kernelH * g.kernelW)
+        let (channels, clamp) = (Int64(g.inChannels), op.clamp)
+        return PreparedKernel(scratchBytes: split.ranges.count * scratchFloats * MemoryLayout<Float>.size) { args in
             let x = args.input(0), w = args.input(1), bias = args.optionalInput(2), y = args.output(0)
-            for n in 0..<g.batch {
-                for c in 0..<g.inChannels {
-                    let plane = x + (n * g.inChannels + c) * height * width
-                    let filter = w + c * g.kernelH * g.kernelW
-                    let output = y + (n * g.outChannels + c) * outH * outW
-                    output.update(repeating: bias?[c] ?? 0, count: outH * outW)
-                    for oh in 0..<outH {
-                        let line = output + oh * outW
-                        for kh in 0..<g.kernelH {
-                            let ih = oh * strideH - padTop + kh * dilationH
-                            guard ih >= 0, ih < height else { continue }
-                            let source = plane + ih * width
-                            for (kw, (offset, first, end)) in taps.enumerated() {
-                                let weight = filter[kh * g.kernelW + kw]
-                                // Offset the pointer once: an overflow-checked `ow + offset` in the
-                                // loop kept it scalar (perf annotate: movss/addss, a `jo` per element).
-                                let tap = source + offset
-                                if strideW == 1 {
-                                    for ow in first..<end { line[ow] += weight * tap[ow] }
-                                } else {
-                                    for ow in first..<end { line[ow] += weight * tap[ow &* strideW] }
-                                }
-                            }
-                        }
-                        clamp.apply(line, count: outW)
-                    }
+            let scratch = args.scratch!.assumingMemoryBound(to: Float.self)
+            split.run { part, range in
+                withUnsafePointer(to: geometry) { geometry in
+                    swk_depthwise_conv(geometry, channels, Int64(range.lowerBound), Int64(range.upperBound), x, w, bias,
+                                       clamp.min, clamp.max, scratch + part * scratchFloats, y)
                 }
             }
         }

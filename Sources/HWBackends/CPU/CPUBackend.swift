@@ -2,7 +2,7 @@ import CBLAS
 import CoreRuntime
 
 /// The real CPU: OpenBLAS sgemm for Gemm, MatMul, Linear, MXLinear, Attention and Conv, our own
-/// kernels (CKernels) for Int8Linear and SparseLinear, a direct MaxPool; the reference
+/// kernels (CKernels) for Int8Linear, SparseLinear, depthwise Conv and MaxPool; the reference
 /// kernels (plain Swift, written so the compiler vectorizes their inner loops) for the rest.
 public struct CPUBackend: Backend {
     public var name: String { "cpu" }
@@ -22,13 +22,14 @@ public struct CPUBackend: Backend {
         switch node.op {
         case let gemm as GemmOp: PreparedKernel(try BLASKernels.gemm(gemm, inputs))
         case is MatMulOp: PreparedKernel(try BLASKernels.matMul(inputs))
-        case let conv as ConvOp: try BLASKernels.conv(conv, inputs)
+        case let conv as ConvOp: try BLASKernels.conv(conv, inputs, threads: threads)
         case let linear as LinearOp: PreparedKernel(try BLASKernels.linear(linear, inputs))
         case let linear as Int8LinearOp: try BLASKernels.int8Linear(linear, inputs, threads: threads)
         case let linear as MXLinearOp: try BLASKernels.mxLinear(linear, inputs, threads: threads)
         case let linear as SparseLinearOp: try BLASKernels.sparseLinear(linear, inputs, threads: threads)
         case let linear as SparseInt8LinearOp: try BLASKernels.sparseLinear(linear, inputs, threads: threads)
         case let attention as AttentionOp: try BLASKernels.attention(attention, inputs)
+        case let pool as MaxPoolOp: try BLASKernels.maxPool(pool, inputs, outputs, threads: threads)
         default: PreparedKernel(try node.op.referenceKernel(inputs, outputs))
         }
     }
