@@ -213,9 +213,9 @@ SWL_API void        swl_model_free(swl_model* model);
 SWL_API SWL_NODISCARD swl_status swl_options_create(swl_options** out_options);
 /* NOT_FOUND if no backend has that name (see swl_backend_name). */
 SWL_API SWL_NODISCARD swl_status swl_options_set_backend(swl_options* options, const char* backend_name);
-/* n_threads >= 0; 0 = one per core. OpenBLAS's thread count is process-wide: creating a session
- * sets it for every session in the process (the last session created wins). INVALID_ARGUMENT if
- * n_threads < 0. */
+/* n_threads >= 0; 0 = one per core. The session's kernels split each node's work over this many
+ * threads (OpenBLAS itself is kept single-threaded, so sessions with different counts do not
+ * affect each other). INVALID_ARGUMENT if n_threads < 0. */
 SWL_API SWL_NODISCARD swl_status swl_options_set_threads(swl_options* options, int32_t n_threads);
 /* String settings. Known keys:
  *   "graph.optimize"  "1" (default) folds BatchNormalization into Conv and the like; "0" runs the
@@ -243,9 +243,7 @@ SWL_API SWL_NODISCARD swl_status swl_session_create(swl_model* model, const swl_
  *            then one per member, "<scored name>/member<i>", holding member i's own scores.
  *   Runs:    with options' threads other than 1, members run at the same time, one thread each;
  *            with threads 1, one after another. swl_run_report gives each member's time. Either
- *            way the members' sessions have one thread, and since OpenBLAS's thread count is
- *            process-wide (see swl_options_set_threads), creating an ensemble sets it to 1 for
- *            every session in the process.
+ *            way the members' sessions have one thread each.
  * The session is used like any other (io_info, run, free) and is as thread-safe. The models are
  * only borrowed: they may be freed right after this returns.
  * Errors: INVALID_ARGUMENT (NULL members or out_session, n_members outside 2..

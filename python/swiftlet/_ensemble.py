@@ -29,9 +29,8 @@ def ensemble(members: Sequence[Member], combiner: str = "empir", backend: Option
               in memory. members[0] is the reference: EMPIR's tie-breaker, source of the other
               outputs. 2 to 16 members with the same inputs and the same first output (F32 scores).
     combiner: "empir", "vote" or "mean" (include/swiftlet.h, swl_combiner, defines each).
-    The rest as in Model.session; threads other than 1 runs the members at once, one thread each.
-    Members' sessions have one thread, and OpenBLAS's count is process-wide: creating an
-    ensemble sets it to 1 for every session in the process.
+    The rest as in Model.session; threads other than 1 runs the members at once, one thread each
+    (members' sessions always have one thread).
     The report's member_wall_time_ms gives each member's time.
     """
     if combiner not in _capi.COMBINERS:

@@ -12,14 +12,17 @@ extension BLASKernels {
     /// writing Y's [B, Sq, H, D] layout directly. Selection saves no time here — every score is
     /// still computed and the zeros still multiplied; it models what the approximation does to
     /// accuracy, for hardware that skips the dropped keys.
-    static func attention(_ op: AttentionOp, _ inputs: [TensorType?]) throws -> PreparedKernel {
+    static func attention(_ op: AttentionOp, _ inputs: [TensorType?], threads: Int) throws -> PreparedKernel {
         let g = try AttentionOp.geometry(inputs)
         let rowStride = g.heads * g.size
         _ = try (blasSize(g.queries, "queries"), blasSize(g.keys, "keys"), blasSize(rowStride, "heads·size"))
         let block = max(1, min(attentionQueryBlock, g.queries))
         let scoreBytes = block * g.keys * MemoryLayout<Float>.stride
         let scale = op.scale, selection = op.selection
-        return PreparedKernel(scratchBytes: scoreBytes + AttentionSelection.scratchBytes(keys: g.keys)) { args in
+        // (batch, head) pairs split across threads, each with its own scores and selection scratch.
+        let partBytes = (scoreBytes + AttentionSelection.scratchBytes(keys: g.keys) + 63) / 64 * 64
+        let split = ColumnSplit(columns: g.batch * g.heads, threads: threads, workPerColumn: 2 * g.queries * g.keys * g.size)
+        return PreparedKernel(scratchBytes: split.ranges.count * partBytes) { args in
             let q = args.input(0), k = args.input(1), v = args.input(2), mask = args.optionalInput(3), y = args.output(0)
             guard g.keys > 0 else {
                 // Softmax over no keys weighs nothing: the output is zeros.
@@ -27,9 +30,11 @@ extension BLASKernels {
                 return
             }
             guard g.size > 0 else { return }
-            let scores = args.scratch!.assumingMemoryBound(to: Float.self), selectionScratch = args.scratch! + scoreBytes
-            for b in 0..<g.batch {
-                for h in 0..<g.heads {
+            split.run { part, pairs in
+                let scores = (args.scratch! + part * partBytes).assumingMemoryBound(to: Float.self)
+                let selectionScratch = args.scratch! + part * partBytes + scoreBytes
+                for pair in pairs {
+                    let (b, h) = pair.quotientAndRemainder(dividingBy: g.heads)
                     let keys = k + b * g.keys * rowStride + h * g.size
                     let values = v + b * g.keys * rowStride + h * g.size
                     for first in stride(from: 0, to: g.queries, by: block) {

@@ -12,52 +12,67 @@ enum BLASKernels {
         return size
     }
 
-    static func gemm(_ op: GemmOp, _ inputs: [TensorType?]) throws -> Kernel {
+    static func gemm(_ op: GemmOp, _ inputs: [TensorType?], threads: Int) throws -> Kernel {
         let (m, k, n) = try op.dimensions(inputs)
         _ = try (blasSize(m, "M"), blasSize(k, "K"), blasSize(n, "N"))
-        let lda = Int32(inputs[0]!.shape[1]), ldb = Int32(inputs[1]!.shape[1])
+        let lda = Int32(inputs[0]!.shape[1]), ldb = Int(inputs[1]!.shape[1])
         let transA = op.transA ? CblasTrans : CblasNoTrans, transB = op.transB ? CblasTrans : CblasNoTrans
         let cShape = inputs[2]?.shape
         let alpha = op.alpha, beta = op.beta, clamp = op.clamp
+        // Each thread computes its own output columns: B's columns start `column` elements in
+        // (or rows, when B is stored transposed).
+        let split = ColumnSplit(columns: n, threads: threads, workPerColumn: m * k, granularity: 16)
+        let columnStep = op.transB ? ldb : 1
         return { args in
             let y = args.output(0)
-            var blasBeta: Float = 0
-            if let cShape, let c = args.optionalInput(2), beta != 0 {
-                // Y starts as broadcast C; sgemm then adds alpha·A·B to beta·Y.
-                broadcastFill(y, rows: m, columns: n, from: c, shape: cShape)
-                blasBeta = beta
-            }
             guard m > 0, n > 0 else { return }
-            if k == 0 {
-                // An empty product: Y = beta·C, or zeros (the arena holds an earlier run's bytes).
-                if blasBeta == 0 { y.update(repeating: 0, count: m * n) } else { for i in 0..<(m * n) { y[i] *= blasBeta } }
-                clamp.apply(y, count: m * n)
-                return
+            split.run { _, columns in
+                let yPart = y + columns.lowerBound, width = columns.count
+                var blasBeta: Float = 0
+                if let cShape, let c = args.optionalInput(2), beta != 0 {
+                    // Y starts as broadcast C; sgemm then adds alpha·A·B to beta·Y.
+                    broadcastFill(y, rows: m, columns: n, from: c, shape: cShape, only: columns)
+                    blasBeta = beta
+                }
+                if k == 0 {
+                    // An empty product: Y = beta·C, or zeros (the arena holds an earlier run's bytes).
+                    for row in 0..<m {
+                        let line = yPart + row * n
+                        if blasBeta == 0 { line.update(repeating: 0, count: width) } else { for i in 0..<width { line[i] *= blasBeta } }
+                    }
+                } else {
+                    cblas_sgemm(CblasRowMajor, transA, transB, Int32(m), Int32(width), Int32(k), alpha,
+                                args.input(0), lda, args.input(1) + columns.lowerBound * columnStep, Int32(ldb), blasBeta, yPart, Int32(n))
+                }
+                for row in 0..<m { clamp.apply(yPart + row * n, count: width) }
             }
-            cblas_sgemm(CblasRowMajor, transA, transB, Int32(m), Int32(n), Int32(k), alpha,
-                        args.input(0), lda, args.input(1), ldb, blasBeta, y, Int32(n))
-            clamp.apply(y, count: m * n)
         }
     }
 
-    static func matMul(_ inputs: [TensorType?]) throws -> Kernel {
+    static func matMul(_ inputs: [TensorType?], threads: Int) throws -> Kernel {
         let g = try MatMulOp.geometry(inputs[0]!, inputs[1]!)
         let (m, k, n) = (g.m, g.k, g.n)
         _ = try (blasSize(m, "M"), blasSize(k, "K"), blasSize(n, "N"))
         if g.isSharedRightOperand { _ = try blasSize(g.batchCount * m, "batch·M") }
+        // Every product is split by output columns across the threads.
+        let rows = g.isSharedRightOperand ? g.batchCount * m : m
+        let split = ColumnSplit(columns: n, threads: threads, workPerColumn: rows * k, granularity: 16)
         return { args in
             let a = args.input(0), b = args.input(1), y = args.output(0)
             guard m > 0, n > 0, g.batchCount > 0 else { return }
             guard k > 0 else { y.update(repeating: 0, count: g.batchCount * m * n); return }
+            func multiply(_ rows: Int, _ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>) {
+                split.run { _, columns in
+                    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, Int32(rows), Int32(columns.count), Int32(k),
+                                1, a, Int32(k), b + columns.lowerBound, Int32(n), 0, y + columns.lowerBound, Int32(n))
+                }
+            }
             if g.isSharedRightOperand {
                 // [batch·M, K] × [K, N] in one call: far better blocking than per-batch calls.
-                cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, Int32(g.batchCount * m), Int32(n), Int32(k),
-                            1, a, Int32(k), b, Int32(n), 0, y, Int32(n))
-                return
+                return multiply(g.batchCount * m, a, b, y)
             }
             g.forEachBatch { yMatrix, aMatrix, bMatrix in
-                cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, Int32(m), Int32(n), Int32(k),
-                            1, a + aMatrix * m * k, Int32(k), b + bMatrix * k * n, Int32(n), 0, y + yMatrix * m * n, Int32(n))
+                multiply(m, a + aMatrix * m * k, b + bMatrix * k * n, y + yMatrix * m * n)
             }
         }
     }
@@ -89,6 +104,13 @@ enum BLASKernels {
         let direct = chunk == 1
         let columnFloats = direct && pointwise ? 0 : reduction * outPlane * chunk
         let productFloats = direct ? 0 : mg * outPlane * chunk
+        // Threads split the unfolding by input channel and the product, with its epilogue, by
+        // output column (for the last, shorter chunk of images too).
+        func columnSplit(_ images: Int) -> ColumnSplit {
+            ColumnSplit(columns: images * outPlane, threads: threads, workPerColumn: mg * reduction, granularity: 16)
+        }
+        let (fullChunk, lastChunk) = (columnSplit(chunk), columnSplit(g.batch % chunk == 0 ? chunk : g.batch % chunk))
+        let unfoldSplit = ColumnSplit(columns: cg, threads: threads, workPerColumn: g.kernelH * g.kernelW * outPlane * chunk)
         return PreparedKernel(scratchBytes: (columnFloats + productFloats) * MemoryLayout<Float>.size) { args in
             let x = args.input(0), w = args.input(1), bias = args.optionalInput(2), y = args.output(0)
             guard outPlane > 0, g.outChannels > 0 else { return }
@@ -103,26 +125,34 @@ enum BLASKernels {
                     if direct && pointwise {
                         source = image(first)
                     } else {
-                        for i in 0..<count { im2col(image(first + i), g, into: columns! + i * outPlane, rowStride: width) }
+                        unfoldSplit.run { _, channels in
+                            for i in 0..<count {
+                                im2col(image(first + i), g, channels: channels, into: columns! + i * outPlane, rowStride: width)
+                            }
+                        }
                         source = UnsafePointer(columns!)
                     }
                     let target = direct ? y + (first * g.outChannels + group * mg) * outPlane : product!
-                    if reduction == 0 {
-                        target.update(repeating: 0, count: mg * width)
-                    } else {
-                        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, Int32(mg), Int32(width), Int32(reduction),
-                                    1, w + group * mg * reduction, Int32(reduction), source, Int32(width), 0, target, Int32(width))
-                    }
-                    for i in 0..<count {
+                    let weights = w + group * mg * reduction, biases = bias.map { $0 + group * mg }
+                    (count == chunk ? fullChunk : lastChunk).run { _, part in
+                        if reduction == 0 {
+                            for m in 0..<mg { (target + m * width + part.lowerBound).update(repeating: 0, count: part.count) }
+                        } else {
+                            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, Int32(mg), Int32(part.count), Int32(reduction),
+                                        1, weights, Int32(reduction), source + part.lowerBound, Int32(width), 0,
+                                        target + part.lowerBound, Int32(width))
+                        }
+                        // The epilogue, while this thread's columns are in its cache. A chunk of
+                        // several images is then scattered into NCHW order.
                         for m in 0..<mg {
-                            let row = y + ((first + i) * g.outChannels + group * mg + m) * outPlane
-                            if !direct { row.update(from: product! + m * width + i * outPlane, count: outPlane) }
-                            // The epilogue: bias and the fused activation, while the row is in cache.
-                            let value = bias?[group * mg + m] ?? 0
-                            if clamp.isNone {
-                                if value != 0 { for p in 0..<outPlane { row[p] += value } }
-                            } else {
-                                for p in 0..<outPlane { row[p] = clamp.apply(row[p] + value) }
+                            epilogue(target + m * width + part.lowerBound, count: part.count, bias: biases?[m] ?? 0, clamp)
+                        }
+                    }
+                    if !direct {
+                        for i in 0..<count {
+                            for m in 0..<mg {
+                                (y + ((first + i) * g.outChannels + group * mg + m) * outPlane)
+                                    .update(from: product! + m * width + i * outPlane, count: outPlane)
                             }
                         }
                     }
@@ -131,19 +161,28 @@ enum BLASKernels {
         }
     }
 
-    /// Unfolds one group of one image into rows of `columns`, `rowStride` apart: row
-    /// (c, kh, kw) holds the input value under that kernel tap for every output position, zero
+    /// Adds a convolution's bias to `count` outputs and applies its fused clamp.
+    private static func epilogue(_ row: UnsafeMutablePointer<Float>, count: Int, bias: Float, _ clamp: FusedClamp) {
+        if clamp.isNone {
+            if bias != 0 { for p in 0..<count { row[p] += bias } }
+        } else {
+            for p in 0..<count { row[p] = clamp.apply(row[p] + bias) }
+        }
+    }
+
+    /// Unfolds input channels `channels` of one group of one image into rows of `columns`,
+    /// `rowStride` apart: row (c, kh, kw) holds the input value under that kernel tap for every output position, zero
     /// where the tap falls in padding. Each row's in-bounds output columns are computed once, so
     /// the inner loop is a copy. (callgrind on the digits CNN at batch 360: a bounds test per
     /// element cost ~30 instructions per float, 6x the sgemm that follows; a memset/memcpy per
     /// 4-to-8-float line still cost ~3x; plain loops bring it near the copy's own cost.)
-    private static func im2col(_ image: UnsafePointer<Float>, _ g: ConvOp.Geometry,
+    private static func im2col(_ image: UnsafePointer<Float>, _ g: ConvOp.Geometry, channels: Range<Int>,
                                into columns: UnsafeMutablePointer<Float>, rowStride: Int) {
         let (height, width, outH, outW) = (g.height, g.width, g.outH, g.outW)
         let (strideH, strideW) = (g.strides[0], g.strides[1])
         let (padTop, dilationH) = (g.pads[0], g.dilations[0])
-        var row = columns
-        for c in 0..<g.inChannelsPerGroup {
+        var row = columns + channels.lowerBound * g.kernelH * g.kernelW * rowStride
+        for c in channels {
             let plane = image + c * height * width
             for kh in 0..<g.kernelH {
                 for kw in 0..<g.kernelW {
@@ -201,12 +240,12 @@ enum BLASKernels {
         }
     }
 
-    /// Writes C broadcast to [rows, columns] (C has rank ≤ 2, checked by shape inference).
+    /// Writes C broadcast to [rows, columns], in columns `only` (C has rank ≤ 2, checked by shape inference).
     private static func broadcastFill(_ y: UnsafeMutablePointer<Float>, rows: Int, columns: Int,
-                                      from c: UnsafePointer<Float>, shape: [Int]) {
+                                      from c: UnsafePointer<Float>, shape: [Int], only: Range<Int>) {
         let strides = Shape.broadcastStrides(shape, to: [rows, columns])
         for r in 0..<rows {
-            for col in 0..<columns { y[r * columns + col] = c[r * strides[0] + col * strides[1]] }
+            for col in only { y[r * columns + col] = c[r * strides[0] + col * strides[1]] }
         }
     }
 }

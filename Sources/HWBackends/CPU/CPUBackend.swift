@@ -4,31 +4,37 @@ import CoreRuntime
 /// The real CPU: OpenBLAS sgemm for Gemm, MatMul, Linear, MXLinear, Attention and Conv, our own
 /// kernels (CKernels) for Int8Linear, SparseLinear, depthwise Conv and MaxPool; the reference
 /// kernels (plain Swift, written so the compiler vectorizes their inner loops) for the rest.
+///
+/// Every kernel splits its own work across the session's threads (ColumnSplit); OpenBLAS runs
+/// single-threaded inside each share. Two thread pools on one small machine fight: OpenBLAS's
+/// workers spin after each call, and on 2 cores that stole the core our threads needed
+/// (MiniLM b1 s128 at 2 threads: Linear 34.3 ms with OpenBLAS threading its calls, 22.6 ms split
+/// by our threads; `swiftlet bench … --profile`, docs/BENCHMARKS.md). It also makes a
+/// session's thread count its own rather than process-wide.
 public struct CPUBackend: Backend {
     public var name: String { "cpu" }
 
-    /// Threads for our own kernels (ColumnSplit), the session's setting with 0 resolved to one per core.
+    /// Threads for every kernel (ColumnSplit), the session's setting with 0 resolved to one per core.
     let threads: Int
 
-    /// OpenBLAS's thread count is process-wide: the latest session's setting holds for all.
     public init(threads: Int) {
         self.threads = threads == 0 ? Int(openblas_get_num_procs()) : threads
-        openblas_set_num_threads(Int32(clamping: self.threads))
+        openblas_set_num_threads(1)
     }
 
     public func supports(_ node: Node) -> Bool { true }
 
     public func prepare(_ node: Node, inputs: [TensorType?], outputs: [TensorType]) throws -> PreparedKernel {
         switch node.op {
-        case let gemm as GemmOp: PreparedKernel(try BLASKernels.gemm(gemm, inputs))
-        case is MatMulOp: PreparedKernel(try BLASKernels.matMul(inputs))
+        case let gemm as GemmOp: PreparedKernel(try BLASKernels.gemm(gemm, inputs, threads: threads))
+        case is MatMulOp: PreparedKernel(try BLASKernels.matMul(inputs, threads: threads))
         case let conv as ConvOp: try BLASKernels.conv(conv, inputs, threads: threads)
-        case let linear as LinearOp: PreparedKernel(try BLASKernels.linear(linear, inputs))
+        case let linear as LinearOp: PreparedKernel(try BLASKernels.linear(linear, inputs, threads: threads))
         case let linear as Int8LinearOp: try BLASKernels.int8Linear(linear, inputs, threads: threads)
         case let linear as MXLinearOp: try BLASKernels.mxLinear(linear, inputs, threads: threads)
         case let linear as SparseLinearOp: try BLASKernels.sparseLinear(linear, inputs, threads: threads)
         case let linear as SparseInt8LinearOp: try BLASKernels.sparseLinear(linear, inputs, threads: threads)
-        case let attention as AttentionOp: try BLASKernels.attention(attention, inputs)
+        case let attention as AttentionOp: try BLASKernels.attention(attention, inputs, threads: threads)
         case let pool as MaxPoolOp: try BLASKernels.maxPool(pool, inputs, outputs, threads: threads)
         default: PreparedKernel(try node.op.referenceKernel(inputs, outputs))
         }

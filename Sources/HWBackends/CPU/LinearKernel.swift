@@ -4,29 +4,51 @@ import CoreRuntime
 extension BLASKernels {
     /// Linear: one sgemm over all M rows onto rows that start as the bias,
     /// then the activation runs over the output in place (GELU in FastMath's vectors).
-    static func linear(_ op: LinearOp, _ inputs: [TensorType?]) throws -> Kernel {
+    static func linear(_ op: LinearOp, _ inputs: [TensorType?], threads: Int) throws -> Kernel {
         let (m, k, n) = try op.dimensions(inputs)
         _ = try (blasSize(m, "M"), blasSize(k, "K"), blasSize(n, "N"))
         let activation = op.activation
+        let split = linearSplit(m: m, k: k, n: n, threads: threads)
         return { args in
             let x = args.input(0), w = args.input(1), bias = args.optionalInput(2), y = args.output(0)
             guard m > 0, n > 0 else { return }
-            // With a bias the rows start as it and sgemm adds X·W (beta 1); without, sgemm writes.
-            if let bias {
-                for row in 0..<m { (y + row * n).update(from: bias, count: n) }
+            split.run { _, columns in
+                linearColumns(columns, m: m, k: k, n: n, x: x, w: w, transposed: false, bias: bias, activation, y: y)
             }
-            if k > 0 && m == 1 {
-                // One row is a matrix-vector product: OpenBLAS 0.3.21's sgemm would pack all of W
-                // first (it forwards M = 1 to gemv only from 0.3.27), tripling the bytes moved.
-                cblas_sgemv(CblasRowMajor, CblasTrans, Int32(k), Int32(n), 1, w, Int32(n), x, 1, bias == nil ? 0 : 1, y, 1)
-            } else if k > 0 {
-                cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, Int32(m), Int32(n), Int32(k),
-                            1, x, Int32(k), w, Int32(n), bias == nil ? 0 : 1, y, Int32(n))
-            } else if bias == nil {
-                y.update(repeating: 0, count: m * n)  // an empty product; the arena holds old bytes
-            }
-            applyActivation(activation, y, count: m * n)
         }
+    }
+
+    /// Threads take 16 output columns at a time of a linear layer.
+    static func linearSplit(m: Int, k: Int, n: Int, threads: Int) -> ColumnSplit {
+        ColumnSplit(columns: n, threads: threads, workPerColumn: m * k, granularity: 16)
+    }
+
+    /// Columns `columns` of Y [M, N] = activation(X [M, K] · W + bias): W is [K, N], or [N, K]
+    /// when `transposed`. The rows start as the bias and sgemm adds X·W (beta 1); without a bias
+    /// sgemm writes. One thread's whole share: bias, product and activation while it is in cache.
+    static func linearColumns(_ columns: Range<Int>, m: Int, k: Int, n: Int, x: UnsafePointer<Float>, w: UnsafePointer<Float>,
+                              transposed: Bool, bias: UnsafePointer<Float>?, _ activation: FusedActivation,
+                              y: UnsafeMutablePointer<Float>) {
+        let width = columns.count, y = y + columns.lowerBound, beta: Float = bias == nil ? 0 : 1
+        let w = w + columns.lowerBound * (transposed ? k : 1), ldw = Int32(transposed ? k : n)
+        if let bias {
+            for row in 0..<m { (y + row * n).update(from: bias + columns.lowerBound, count: width) }
+        }
+        if k > 0 && m == 1 {
+            // One row is a matrix-vector product: OpenBLAS 0.3.21's sgemm would pack all of W
+            // first (it forwards M = 1 to gemv only from 0.3.27), tripling the bytes moved.
+            if transposed {
+                cblas_sgemv(CblasRowMajor, CblasNoTrans, Int32(width), Int32(k), 1, w, ldw, x, 1, beta, y, 1)
+            } else {
+                cblas_sgemv(CblasRowMajor, CblasTrans, Int32(k), Int32(width), 1, w, ldw, x, 1, beta, y, 1)
+            }
+        } else if k > 0 {
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, transposed ? CblasTrans : CblasNoTrans, Int32(m), Int32(width), Int32(k),
+                        1, x, Int32(k), w, ldw, beta, y, Int32(n))
+        } else if bias == nil {
+            for row in 0..<m { (y + row * n).update(repeating: 0, count: width) }  // the arena holds old bytes
+        }
+        for row in 0..<m { applyActivation(activation, y + row * n, count: width) }
     }
 
     /// A linear layer's fused activation over its output, in place (GELU in FastMath's vectors).

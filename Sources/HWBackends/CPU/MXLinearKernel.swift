@@ -8,8 +8,8 @@ extension BLASKernels {
     static let mxDirectRows = 8
 
     /// MXLinear (weight-only MX). Few rows: the direct kernel (CKernels, mx_matvec.c). More: W
-    /// decoded into float scratch [N, K], then one sgemm (X · Wᵀ) onto rows that start as the
-    /// bias; the decode is O(N·K) against the product's O(M·N·K).
+    /// decoded into float scratch [N, K], then sgemm (X · Wᵀ) onto rows that start as the bias,
+    /// split by columns across threads; the decode is O(N·K) against the product's O(M·N·K).
     static func mxLinear(_ op: MXLinearOp, _ inputs: [TensorType?], threads: Int) throws -> PreparedKernel {
         let (m, k, n) = try op.dimensions(inputs)
         _ = try (blasSize(m, "M"), blasSize(k, "K"), blasSize(n, "N"))
@@ -30,15 +30,15 @@ extension BLASKernels {
                 applyActivation(activation, args.output(0), count: m * n)
             }
         }
+        let split = linearSplit(m: m, k: k, n: n, threads: threads)
         return PreparedKernel(scratchBytes: n * k * MemoryLayout<Float>.size) { args in
             guard m > 0, n > 0 else { return }
-            let w = args.scratch!.assumingMemoryBound(to: Float.self), y = args.output(0)
+            let w = args.scratch!.assumingMemoryBound(to: Float.self), x = args.input(0), y = args.output(0)
             op.decodeWeight(args, inputs, n: n, k: k, into: w)
             let bias = op.bias(args)
-            if let bias { for row in 0..<m { (y + row * n).update(from: bias, count: n) } }
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, Int32(m), Int32(n), Int32(k), 1, args.input(0), Int32(k),
-                        w, Int32(k), bias == nil ? 0 : 1, y, Int32(n))
-            applyActivation(activation, y, count: m * n)
+            split.run { _, columns in
+                linearColumns(columns, m: m, k: k, n: n, x: x, w: w, transposed: true, bias: bias, activation, y: y)
+            }
         }
     }
 
