@@ -24,9 +24,8 @@ For each of models/digits_mlp.swl and models/digits_cnn.swl it
    onnxruntime.InferenceSession on the .onnx written to a temporary directory), median of 20.
 
 onnxruntime: CPUExecutionProvider, ORT_ENABLE_ALL, intra_op_num_threads=T,
-inter_op_num_threads=1, ORT_SEQUENTIAL. Swiftlet: backend "cpu", threads=T. OpenBLAS's thread
-count is process-wide and set when a Swiftlet session is created, so each T's sessions are
-created right before that T's measurements.
+inter_op_num_threads=1, ORT_SEQUENTIAL. Swiftlet: backend "cpu", threads=T (its kernels split
+their own work; OpenBLAS stays single-threaded).
 """
 from __future__ import annotations
 
@@ -189,7 +188,6 @@ def main() -> None:
             for threads in THREADS:
                 print(f"{name}, threads={threads} ...", file=sys.stderr, flush=True)
                 load_rows.append((name, threads, *time_loads(swl_path, onnx_path, threads)))
-                # Created after time_loads so that OpenBLAS is left at this T.
                 with swl_session(swl_path, threads) as swl:
                     onnx_rt = ort_session(onnx_path, threads)
                     checks.append(check_agreement(f"{name} T={threads}", swl, onnx_rt, x, y))

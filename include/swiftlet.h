@@ -213,9 +213,10 @@ SWL_API void        swl_model_free(swl_model* model);
 SWL_API SWL_NODISCARD swl_status swl_options_create(swl_options** out_options);
 /* NOT_FOUND if no backend has that name (see swl_backend_name). */
 SWL_API SWL_NODISCARD swl_status swl_options_set_backend(swl_options* options, const char* backend_name);
-/* n_threads >= 0; 0 = one per core. The session's kernels split each node's work over this many
- * threads (OpenBLAS itself is kept single-threaded, so sessions with different counts do not
- * affect each other). INVALID_ARGUMENT if n_threads < 0. */
+/* n_threads >= 0; 0 = one per core. The cpu backend's kernels split a node's work over up to this
+ * many threads (small products and the reference kernels stay on one). The cpu backend keeps
+ * OpenBLAS single-threaded for the whole process (openblas_set_num_threads(1)), so sessions with
+ * different counts do not affect each other. INVALID_ARGUMENT if n_threads < 0. */
 SWL_API SWL_NODISCARD swl_status swl_options_set_threads(swl_options* options, int32_t n_threads);
 /* String settings. Known keys:
  *   "graph.optimize"  "1" (default) folds BatchNormalization into Conv and the like; "0" runs the

@@ -42,8 +42,10 @@ static int64_t offset_floats(const swk_depthwise_geometry *g) {
 int64_t swk_depthwise_scratch_floats(const swk_depthwise_geometry *g) {
     const layout l = layout_of(g);
     // The offsets, the phases, slack for the padded run's reads past the last phase (a tap's
-    // column offset is < phase_w), then the flat output run.
-    return offset_floats(g) + (int64_t)g->stride_h * g->stride_w * l.plane + l.phase_w + STEP + l.run;
+    // column offset is < phase_w), then the flat output run; rounded to 64 bytes, so threads'
+    // scratches laid end to end keep the alignment and never share a cache line.
+    const int64_t floats = offset_floats(g) + (int64_t)g->stride_h * g->stride_w * l.plane + l.phase_w + STEP + l.run;
+    return (floats + 15) / 16 * 16;
 }
 
 /// ⌈a / b⌉ for b > 0 and any a.
@@ -54,7 +56,7 @@ static void split_phases(const swk_depthwise_geometry *g, const layout *l, const
     const int sh = g->stride_h, sw = g->stride_w;
     for (int rv = 0; rv < sh; rv++) {
         for (int rh = 0; rh < sw; rh++) {
-            float *phase = phases + (int64_t)(rv * sw + rh) * l->plane;
+            float *phase = phases + ((int64_t)rv * sw + rh) * l->plane;
             // Phase column b reads image column b·sw + rh − pad_left: inside for first ≤ b < end.
             int64_t first = ceil_div(g->pad_left - rh, sw), end = ceil_div(g->width + g->pad_left - rh, sw);
             first = first < 0 ? 0 : (first > l->phase_w ? l->phase_w : first);

@@ -9,12 +9,16 @@
 /// The larger of two values, NaN winning (numpy.max's rule, as the reference kernel does).
 static inline float max_nan(float best, float v) { return (v > best || v != v) ? v : best; }
 
+/// Floats of the line: every column some window of the row reads.
+static int64_t line_floats(const swk_pool_geometry *g) { return (g->out_w - 1) * g->stride_w + g->kernel_w; }
+
 int64_t swk_max_pool_scratch_floats(const swk_pool_geometry *g) {
-    return (g->out_w - 1) * g->stride_w + g->kernel_w;
+    // Rounded to 64 bytes: threads' lines laid end to end never share a cache line.
+    return (line_floats(g) + 15) / 16 * 16;
 }
 
 void swk_max_pool(const swk_pool_geometry *g, int64_t p_begin, int64_t p_end, const float *x, float *scratch, float *y) {
-    const int64_t span = swk_max_pool_scratch_floats(g);
+    const int64_t span = line_floats(g);
     const int sw = g->stride_w, kw = g->kernel_w;
     // Line position j holds image column j − pad_left: inside the image for first ≤ j < end.
     int64_t first = g->pad_left, end = g->pad_left + g->width;

@@ -17,7 +17,7 @@ struct SessionFlags: ParsableArguments {
     @Option(help: "Backend: \(BackendRegistry.names.joined(separator: ", ")).")
     var backend = "cpu"
 
-    @Option(help: "Threads each node's work is split over (0 = one per core).")
+    @Option(help: "Threads a node's work is split over, at most (0 = one per core).")
     var threads = 0
 
     @Option(name: .customLong("option"), help: "A session setting KEY=VALUE, e.g. graph.optimize=0 (repeatable).")

@@ -2,7 +2,7 @@
 import Synchronization
 import Testing
 
-/// How the int8 and MX kernels divide output columns between threads.
+/// How the CPU kernels divide output columns (planes, pairs) between threads.
 @Suite struct ColumnSplitTests {
     /// The ranges cover 0..<n exactly once, in order, each (but the last) a multiple of `granularity`.
     static func check(_ split: ColumnSplit, n: Int, granularity: Int) {

@@ -78,9 +78,8 @@ typedef struct fixture {
     float*       expected[CASES];     /* logits of each case, computed by one thread first */
 } fixture;
 
-/* Options for every session in this test: identical, because OpenBLAS's thread count is
- * process-wide and set by each session creation. Default thread count: the configuration users
- * get, and the one where concurrent runs share OpenBLAS's own worker threads. */
+/* Options for every session in this test: the default thread count, the configuration users get,
+ * where each concurrent run also splits its own nodes over threads of its own. */
 static swl_status create_session(swl_model* model, swl_session** out_session) {
     swl_options* options = NULL;
     swl_status status = swl_options_create(&options);

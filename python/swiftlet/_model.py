@@ -102,7 +102,7 @@ class Model(OwnedHandle):
         """Binds the model to a backend and returns a Session.
 
         backend:  a name from swiftlet.backends() ("cpu", "reference", ...); None = library default.
-        threads:  0 = one per core; each node's work is split over this many threads.
+        threads:  0 = one per core; a node's work is split over up to this many threads.
         optimize: graph optimization (BatchNormalization folding, ...); None = library default
                   (on). Same as options={"graph.optimize": "1" or "0"}.
         options:  raw swl_options_set key/value pairs, e.g. {"graph.optimize": "0"}; values may

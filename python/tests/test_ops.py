@@ -150,17 +150,6 @@ def test_conv(backend, optimize, rng, N, C, H, W, M, kH, kW, strides, pads, dila
     assert_reduction_close(got, expected, bound)
 
 
-def test_depthwise_conv_split_across_threads(backend, rng):
-    """Enough work that the CPU backend splits the planes (image, channel) over two threads."""
-    X, Wt, B = randn(rng, 2, 24, 40, 37), randn(rng, 24, 1, 3, 3), randn(rng, 24)
-    kw = dict(strides=(2, 1), pads=(1, 1, 1, 1), group=24)
-    expected = ref.conv2d(X, Wt, B, **kw)
-    data = model_bytes([swl.node("Conv", ["X", "W", "B"], ["Y"], name="dw", strides=[2, 1], pads=[1, 1, 1, 1],
-                                 group=24)], {"X": X}, {"Y": expected.astype(np.float32)}, {"W": Wt, "B": B})
-    got = run_bytes(data, {"X": X}, backend, threads=2)["Y"]
-    assert_reduction_close(got, expected, ref.conv2d(X, Wt, B, absolute=True, **kw))
-
-
 def test_depthwise_conv_with_fused_relu6_passes_nan(backend, rng):
     """Conv → Clip(0, 6) fuses into the Conv's clamp; a NaN input must come out NaN, not 0 or 6."""
     X, Wt = randn(rng, 1, 4, 9, 9), randn(rng, 4, 1, 3, 3)
@@ -235,16 +224,15 @@ def test_max_pool(backend, rng, shape, kernel, strides, pads, ceil_mode):
     assert_exact(got, expected)
 
 
-def test_max_pool_nan_and_infinities_across_threads(backend, rng):
-    """NaN wins its windows, −∞ loses to padding-free neighbours, and planes split over two
-    threads (enough work for the CPU backend to split) land in the right place."""
+def test_max_pool_nan_and_infinities(backend, rng):
+    """NaN wins its windows, −∞ loses to its neighbours (test_split_kernels.py: threads)."""
     X = randn(rng, 2, 16, 60, 61)
     X[0, 3, 9, 9] = X[1, 15, 59, 60] = X[1, 0, 0, 0] = np.nan
     X[0, 5, :4, :4] = -np.inf
     expected = ref.max_pool(X, (3, 3), (2, 2), (1, 1, 1, 1))
     data = model_bytes([swl.node("MaxPool", ["X"], ["Y"], name="pool", kernel_shape=[3, 3], strides=[2, 2],
                                  pads=[1, 1, 1, 1])], {"X": X}, {"Y": expected})
-    got = run_bytes(data, {"X": X}, backend, threads=2)["Y"]
+    got = run_bytes(data, {"X": X}, backend)["Y"]
     assert np.isnan(got).sum() == 4 + 1 + 1  # (9, 9) lies where 2×2 windows overlap
     assert_exact(got, expected)
 

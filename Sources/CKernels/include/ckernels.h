@@ -67,7 +67,7 @@ typedef struct {
 } swk_depthwise_geometry;
 
 /// Floats of scratch one call of swk_depthwise_conv needs (out_h, out_w, kernel, strides and
-/// dilations ≥ 1; pads ≥ 0). The scratch must be 8-byte aligned.
+/// dilations ≥ 1; pads ≥ 0), a multiple of 16. The scratch must be 8-byte aligned.
 int64_t swk_depthwise_scratch_floats(const swk_depthwise_geometry *g);
 
 /// Depthwise convolution of planes p_begin ≤ p < p_end (plane p = image p / channels, channel
@@ -85,7 +85,7 @@ typedef struct {
     int kernel_h, kernel_w, stride_h, stride_w, pad_top, pad_left;
 } swk_pool_geometry;
 
-/// Floats of scratch one call of swk_max_pool needs (out_w, kernel and strides ≥ 1).
+/// Floats of scratch one call of swk_max_pool needs (out_w, kernel and strides ≥ 1), a multiple of 16.
 int64_t swk_max_pool_scratch_floats(const swk_pool_geometry *g);
 
 /// Max pooling of planes p_begin ≤ p < p_end: y[p, oh, ow] = the maximum of x[p, ih, iw] over the

@@ -68,7 +68,7 @@ enum BLASKernels {
                 }
             }
             if g.isSharedRightOperand {
-                // [batch·M, K] × [K, N] in one call: far better blocking than per-batch calls.
+                // [batch·M, K] × [K, N] as one product: far better blocking than per-batch calls.
                 return multiply(g.batchCount * m, a, b, y)
             }
             g.forEachBatch { yMatrix, aMatrix, bMatrix in
@@ -81,7 +81,8 @@ enum BLASKernels {
     /// unfolded in chunks that fit, so large batches do not need one huge buffer.
     static let convolutionScratchFloats = 4 << 20
 
-    /// Convolution as im2col + one sgemm per chunk of images and group: the images of a chunk are
+    /// Convolution as im2col + one product per chunk of images and group (split by output
+    /// column over the threads): the images of a chunk are
     /// unfolded side by side into [C/group·kH·kW, images·outH·outW] columns, so small images
     /// make one large multiplication instead of many tiny ones (measured: the digits CNN at
     /// batch 360 ran 360 sgemms of N = 64 per layer). A 1×1 stride-1 unpadded convolution of one
@@ -122,8 +123,8 @@ enum BLASKernels {
                 for group in 0..<g.group {
                     func image(_ n: Int) -> UnsafePointer<Float> { x + (n * g.inChannels + group * cg) * inPlane }
                     let source: UnsafePointer<Float>
-                    if direct && pointwise {
-                        source = image(first)
+                    if direct && pointwise || reduction == 0 {
+                        source = image(first)  // (with no input channels nothing reads it: no scratch either)
                     } else {
                         unfoldSplit.run { _, channels in
                             for i in 0..<count {

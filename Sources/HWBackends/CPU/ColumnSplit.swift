@@ -1,9 +1,11 @@
 import Dispatch
 
-/// How our own kernels (CKernels) use the session's threads: each thread takes one contiguous
-/// range of output columns — disjoint writes, shared read-only inputs, no locks. (OpenBLAS threads
-/// its own calls.) Small products stay on the calling thread: handing work to another core costs
-/// microseconds, more than a small product takes.
+/// How every CPU kernel uses the session's threads: each thread takes one contiguous range of
+/// output columns (or planes, or (batch, head) pairs) — disjoint writes, shared read-only inputs,
+/// no locks; OpenBLAS runs single-threaded inside each range (CPUBackend says why). Small
+/// products stay on the calling thread: handing work to another core costs microseconds, more
+/// than a small product takes. Products with fewer than 2 × `granularity` columns therefore run
+/// on one thread whatever their rows (a known limit: such shapes are rare in the models we run).
 struct ColumnSplit {
     /// A thread must get at least this many multiply-adds for the split to pay.
     static let minimumWorkPerThread = 250_000

@@ -2,8 +2,8 @@ import CBLAS
 import CoreRuntime
 
 extension BLASKernels {
-    /// Linear: one sgemm over all M rows onto rows that start as the bias,
-    /// then the activation runs over the output in place (GELU in FastMath's vectors).
+    /// Linear: each thread's share of output columns is one sgemm over all M rows onto rows that
+    /// start as the bias, then the activation in place (GELU in FastMath's vectors).
     static func linear(_ op: LinearOp, _ inputs: [TensorType?], threads: Int) throws -> Kernel {
         let (m, k, n) = try op.dimensions(inputs)
         _ = try (blasSize(m, "M"), blasSize(k, "K"), blasSize(n, "N"))

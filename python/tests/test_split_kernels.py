@@ -1,0 +1,75 @@
+"""The CPU kernels with their work split over two threads (OpenBLAS itself stays single-threaded:
+each thread multiplies its own output columns, planes or (batch, head) pairs). Every shape here is
+large enough that the split happens — each thread gets ≥ 250 k multiply-adds, ColumnSplit's bar —
+and ragged where a split boundary could go wrong: column counts that are not multiples of the
+16-column unit, a last chunk of images shorter than the others. Checked against numpy."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import numpy_ops as ref
+from conftest import assert_exact, assert_reduction_close, model_bytes, randn, run_bytes
+from swiftlet import swl
+
+THREADS = 2
+
+
+def run_node(op, feeds, consts, expected, optimize=None, **attrs):
+    data = model_bytes([swl.node(op, list(feeds) + list(consts), ["Y"], name="node0", **attrs)],
+                       feeds, {"Y": expected.astype(np.float32)}, consts)
+    return run_bytes(data, feeds, "cpu", optimize=optimize, threads=THREADS)["Y"]
+
+
+@pytest.mark.parametrize("transA,transB", [(0, 1), (1, 0)])
+def test_gemm_with_broadcast_c(rng, transA, transB):
+    A = randn(rng, *((300, 64) if transA else (64, 300)))
+    B = randn(rng, *((203, 300) if transB else (300, 203)))
+    C = randn(rng, 203)
+    expected = ref.gemm(A, B, C, alpha=0.5, beta=2.0, transA=transA, transB=transB)
+    got = run_node("Gemm", {"A": A}, {"B": B, "C": C}, expected, alpha=0.5, beta=2.0, transA=transA, transB=transB)
+    assert_reduction_close(got, expected, ref.gemm(A, B, C, 0.5, 2.0, transA, transB, absolute=True))
+
+
+@pytest.mark.parametrize("a_shape,b_shape", [((2, 3, 50, 160), (2, 3, 160, 99)),   # per-batch products
+                                             ((4, 50, 160), (160, 99))])          # one shared B
+def test_matmul(rng, a_shape, b_shape):
+    A, B = randn(rng, *a_shape), randn(rng, *b_shape)
+    expected = ref.matmul(A, B)
+    got = run_node("MatMul", {"A": A}, {"B": B}, expected)
+    assert_reduction_close(got, expected, ref.matmul(A, B, absolute=True))
+
+
+@pytest.mark.parametrize("rows", [40, 1], ids=["sgemm", "gemv"])
+def test_linear_fused_from_matmul_add(rng, rows):
+    X, W, b = randn(rng, 1, rows, 512), randn(rng, 512, 1030), randn(rng, 1030)
+    expected = ref.matmul(X, W) + b
+    data = model_bytes([swl.node("MatMul", ["X", "W"], ["P"], name="mm"), swl.node("Add", ["P", "b"], ["Y"], name="add")],
+                       {"X": X}, {"Y": expected.astype(np.float32)}, {"W": W, "b": b})
+    outputs, report = run_bytes(data, {"X": X}, "cpu", optimize=True, report=True, threads=THREADS)
+    assert report.node_count == 1  # one Linear ran
+    assert_reduction_close(outputs["Y"], expected, ref.matmul(X, W, absolute=True) + np.abs(b))
+
+
+@pytest.mark.parametrize("shape,weights,pads,strides", [
+    ((1, 64, 40, 37), (32, 64, 3, 3), (1, 1, 1, 1), (1, 1)),   # one image: unfold split by channel
+    ((3, 3, 128, 128), (64, 3, 3, 3), (1, 1, 1, 1), (1, 1)),   # chunks of 2 images, the last of 1
+    ((1, 96, 33, 31), (40, 96, 1, 1), (0, 0, 0, 0), (1, 1)),   # 1×1: the input multiplied in place
+    ((2, 64, 60, 61), (64, 1, 3, 3), (1, 1, 1, 1), (2, 2)),    # depthwise, planes split
+    ((2, 32, 64, 64), (32, 1, 3, 3), (1, 1, 1, 1), (1, 1)),
+], ids=["direct", "chunked", "pointwise", "depthwise-s2", "depthwise-s1"])
+def test_conv(rng, shape, weights, pads, strides):
+    X, Wt, B = randn(rng, *shape), randn(rng, *weights), randn(rng, weights[0])
+    group = shape[1] if weights[1] == 1 and weights[0] == shape[1] else 1
+    kw = dict(strides=strides, pads=pads, group=group)
+    expected = ref.conv2d(X, Wt, B, **kw)
+    got = run_node("Conv", {"X": X}, {"W": Wt, "B": B}, expected, strides=list(strides), pads=list(pads), group=group)
+    assert_reduction_close(got, expected, ref.conv2d(X, Wt, B, absolute=True, **kw))
+
+
+def test_max_pool(rng):
+    X = randn(rng, 2, 40, 60, 61)
+    X[1, 39, 59, 60] = np.nan
+    expected = ref.max_pool(X, (3, 3), (2, 2), (1, 1, 1, 1))
+    got = run_node("MaxPool", {"X": X}, {}, expected, kernel_shape=[3, 3], strides=[2, 2], pads=[1, 1, 1, 1])
+    assert_exact(got, expected)
