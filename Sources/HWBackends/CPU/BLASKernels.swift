@@ -12,6 +12,12 @@ enum BLASKernels {
         return size
     }
 
+    /// A window size for the C kernels' 32-bit geometry fields; larger ones are refused at plan time.
+    static func int32(_ value: Int, _ what: String) throws -> Int32 {
+        guard let narrow = Int32(exactly: value) else { throw SwiftletError.unsupported("\(what) \(value) exceeds 32 bits") }
+        return narrow
+    }
+
     static func gemm(_ op: GemmOp, _ inputs: [TensorType?], threads: Int) throws -> Kernel {
         let (m, k, n) = try op.dimensions(inputs)
         _ = try (blasSize(m, "M"), blasSize(k, "K"), blasSize(n, "N"))
@@ -214,16 +220,12 @@ enum BLASKernels {
     /// multiply-add). im2col + sgemm would run one M = 1 multiplication per channel. Planes
     /// (image, channel) are split across the session's threads.
     static func depthwise(_ op: ConvOp, _ g: ConvOp.Geometry, threads: Int) throws -> PreparedKernel {
-        func int32(_ value: Int, _ what: String) throws -> Int32 {
-            guard let narrow = Int32(exactly: value) else { throw SwiftletError.unsupported("Conv \(what) \(value) exceeds 32 bits") }
-            return narrow
-        }
         let geometry = swk_depthwise_geometry(
             height: Int64(g.height), width: Int64(g.width), out_h: Int64(g.outH), out_w: Int64(g.outW),
-            kernel_h: try int32(g.kernelH, "kernel height"), kernel_w: try int32(g.kernelW, "kernel width"),
-            stride_h: try int32(g.strides[0], "stride"), stride_w: try int32(g.strides[1], "stride"),
-            pad_top: try int32(g.pads[0], "pad"), pad_left: try int32(g.pads[1], "pad"),
-            dilation_h: try int32(g.dilations[0], "dilation"), dilation_w: try int32(g.dilations[1], "dilation"))
+            kernel_h: try int32(g.kernelH, "Conv kernel height"), kernel_w: try int32(g.kernelW, "Conv kernel width"),
+            stride_h: try int32(g.strides[0], "Conv stride"), stride_w: try int32(g.strides[1], "Conv stride"),
+            pad_top: try int32(g.pads[0], "Conv pad"), pad_left: try int32(g.pads[1], "Conv pad"),
+            dilation_h: try int32(g.dilations[0], "Conv dilation"), dilation_w: try int32(g.dilations[1], "Conv dilation"))
         let planes = g.batch * g.inChannels
         guard planes > 0, g.outH > 0, g.outW > 0 else { return PreparedKernel { _ in } }
         let scratchFloats = withUnsafePointer(to: geometry) { Int(swk_depthwise_scratch_floats($0)) }

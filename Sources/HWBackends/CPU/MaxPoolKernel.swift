@@ -8,15 +8,11 @@ extension BLASKernels {
         let (inShape, outShape, window) = (inputs[0]!.shape, outputs[0].shape, op.window)
         let planes = inShape[0] * inShape[1]
         guard planes > 0, outShape[2] > 0, outShape[3] > 0 else { return PreparedKernel { _ in } }
-        func int32(_ value: Int) throws -> Int32 {
-            guard let narrow = Int32(exactly: value) else { throw SwiftletError.unsupported("MaxPool window size \(value) exceeds 32 bits") }
-            return narrow
-        }
         let geometry = swk_pool_geometry(
             height: Int64(inShape[2]), width: Int64(inShape[3]), out_h: Int64(outShape[2]), out_w: Int64(outShape[3]),
-            kernel_h: try int32(window.kernel[0]), kernel_w: try int32(window.kernel[1]),
-            stride_h: try int32(window.strides[0]), stride_w: try int32(window.strides[1]),
-            pad_top: try int32(window.pads[0]), pad_left: try int32(window.pads[1]))
+            kernel_h: try int32(window.kernel[0], "MaxPool window size"), kernel_w: try int32(window.kernel[1], "MaxPool window size"),
+            stride_h: try int32(window.strides[0], "MaxPool window size"), stride_w: try int32(window.strides[1], "MaxPool window size"),
+            pad_top: try int32(window.pads[0], "MaxPool window size"), pad_left: try int32(window.pads[1], "MaxPool window size"))
         let scratchFloats = withUnsafePointer(to: geometry) { Int(swk_max_pool_scratch_floats($0)) }
         let split = ColumnSplit(columns: planes, threads: threads,
                                 workPerColumn: outShape[2] * outShape[3] * window.kernel[0] * window.kernel[1])
