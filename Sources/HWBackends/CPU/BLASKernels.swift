@@ -25,8 +25,8 @@ enum BLASKernels {
         let transA = op.transA ? CblasTrans : CblasNoTrans, transB = op.transB ? CblasTrans : CblasNoTrans
         let cShape = inputs[2]?.shape
         let alpha = op.alpha, beta = op.beta, clamp = op.clamp
-        // Each thread computes its own output columns: B's columns start `column` elements in
-        // (or rows, when B is stored transposed).
+        // Each thread computes its own output columns: column j of B starts j elements into B,
+        // or j rows when B is stored transposed.
         let split = ColumnSplit(columns: n, threads: threads, workPerColumn: m * k, granularity: 16)
         let columnStep = op.transB ? ldb : 1
         return { args in
