@@ -19,7 +19,7 @@ struct Import: ParsableCommand {
             throw ValidationError("'\(model)' does not look like an ONNX model")
         }
         let folder = (model as NSString).deletingLastPathComponent
-        let imported = try ONNXImporter.importModel(bytes.buffer, folder: folder.isEmpty ? "." : folder)
+        let imported = try ONNXImporter.importModel(bytes, folder: folder.isEmpty ? "." : folder)
         let swl = SWLWriter.serialize(graph: imported.graph, tensors: imported.tensors, metadata: imported.metadata)
         // Open what is about to be written: an import that the validator rejects is a bug, not a file.
         let checked = try swl.withUnsafeBytes { try Model(bytes: ModelBytes.copy(of: $0)) }

@@ -3,7 +3,8 @@ import Glibc
 #endif
 
 /// The bytes of a model file: a read-only memory map of the file, or a private copy of a
-/// caller's buffer. Weights are used in place from here, never copied per session.
+/// caller's buffer. A `.swl` model's weights are used in place from here, never copied per
+/// session; an ONNX model's are copied out (protobuf does not align them) and evicted.
 ///
 /// `@unchecked Sendable`: the memory is immutable from construction to `deinit`.
 public final class ModelBytes: @unchecked Sendable {
@@ -31,6 +32,19 @@ public final class ModelBytes: @unchecked Sendable {
             storage.baseAddress!.copyMemory(from: source, byteCount: bytes.count)
         }
         return ModelBytes(buffer: UnsafeRawBufferPointer(rebasing: storage[0..<bytes.count]), isMapped: false)
+    }
+
+    /// Lets the kernel drop the pages wholly inside `part` (a part of this buffer): they are read
+    /// from the file again if touched. An import copies each weight out of the map and then evicts
+    /// it, so a model's weights are resident once while it opens, not twice. A no-op on a copy.
+    public func evict(_ part: UnsafeRawBufferPointer) {
+        guard isMapped, let start = part.baseAddress, part.count > 0, let base = buffer.baseAddress else { return }
+        precondition(start >= base && start + part.count <= base + buffer.count, "evict: not a part of this map")
+        let page = Int(sysconf(Int32(_SC_PAGESIZE)))
+        let first = (Int(bitPattern: start) + page - 1) / page * page
+        let end = (Int(bitPattern: start) + part.count) / page * page
+        guard end > first, let pages = UnsafeMutableRawPointer(bitPattern: first) else { return }
+        madvise(pages, end - first, MADV_DONTNEED)
     }
 
     /// Maps the file at `path` read-only.

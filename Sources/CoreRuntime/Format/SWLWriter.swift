@@ -3,16 +3,28 @@
 public enum SWLWriter {
     public static let dataAlignment = 64
 
-    /// The file's bytes. `metadata` adds free-form entries (e.g. "model.name").
-    public static func serialize(graph: Graph, tensors: [String: HostTensor], metadata: [String: String] = [:]) -> [UInt8] {
-        let order = tensors.keys.sorted { (-tensors[$0]!.dtype.byteSize, $0) < (-tensors[$1]!.dtype.byteSize, $1) }
-        var header: [String: JSONValue] = [:]
+    /// Where each tensor goes in the data section, in file order: by element size, largest
+    /// first (so every tensor stays aligned with no padding), then by name.
+    public static func layout<Tensor: StorableTensor>(_ tensors: [String: Tensor]) -> [StoredTensor] {
+        let order = tensors.keys.sorted {
+            (-tensors[$0]!.storedType.dtype.byteSize, $0) < (-tensors[$1]!.storedType.dtype.byteSize, $1)
+        }
         var offset = 0
-        for name in order {
-            let tensor = tensors[name]!
-            header[name] = .object(["dtype": .string(tensor.dtype.rawValue), "shape": .array(tensor.shape.map { .int($0) }),
-                                    "data_offsets": .array([.int(offset), .int(offset + tensor.bytes.count)])])
-            offset += tensor.bytes.count
+        return order.map { name in
+            let type = tensors[name]!.storedType
+            defer { offset += type.byteCount }
+            return StoredTensor(name: name, type: type, byteRange: offset..<(offset + type.byteCount))
+        }
+    }
+
+    /// The file's bytes. `metadata` adds free-form entries (e.g. "model.name").
+    public static func serialize<Tensor: StorableTensor>(graph: Graph, tensors: [String: Tensor],
+                                                         metadata: [String: String] = [:]) -> [UInt8] {
+        let stored = layout(tensors)
+        var header: [String: JSONValue] = [:]
+        for tensor in stored {
+            header[tensor.name] = .object(["dtype": .string(tensor.type.dtype.rawValue), "shape": .array(tensor.type.shape.map { .int($0) }),
+                                           "data_offsets": .array([.int(tensor.byteRange.lowerBound), .int(tensor.byteRange.upperBound)])])
         }
         var meta = metadata
         meta["format"] = "swiftlet"
@@ -24,9 +36,29 @@ public enum SWLWriter {
         let padded = (8 + text.count + dataAlignment - 1) / dataAlignment * dataAlignment - 8
         text += [UInt8](repeating: UInt8(ascii: " "), count: padded - text.count)
         var file = withUnsafeBytes(of: UInt64(text.count).littleEndian) { Array($0) }
-        file.reserveCapacity(8 + text.count + offset)
+        file.reserveCapacity(8 + text.count + (stored.last?.byteRange.upperBound ?? 0))
         file += text
-        for name in order { file += tensors[name]!.bytes }
+        for tensor in stored { tensors[tensor.name]!.withStoredBytes { file.append(contentsOf: $0) } }
         return file
+    }
+}
+
+/// What `SWLWriter` needs of a tensor: its type and its bytes, as stored.
+public protocol StorableTensor {
+    var storedType: TensorType { get }
+    func withStoredBytes<Result>(_ body: (UnsafeRawBufferPointer) throws -> Result) rethrows -> Result
+}
+
+extension HostTensor: StorableTensor {
+    public var storedType: TensorType { TensorType(dtype, shape) }
+    public func withStoredBytes<Result>(_ body: (UnsafeRawBufferPointer) throws -> Result) rethrows -> Result {
+        try bytes.withUnsafeBytes(body)
+    }
+}
+
+extension ConstantTensor: StorableTensor {
+    public var storedType: TensorType { type }
+    public func withStoredBytes<Result>(_ body: (UnsafeRawBufferPointer) throws -> Result) rethrows -> Result {
+        try withExtendedLifetime(owner) { try body(UnsafeRawBufferPointer(start: data, count: type.byteCount)) }
     }
 }

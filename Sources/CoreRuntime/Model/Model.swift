@@ -6,9 +6,10 @@ public final class Model: Sendable {
     public let constants: [String: ConstantTensor]
     /// `__metadata__` entries other than the graph itself (`model.name`, `format_version`, …).
     public let metadata: [String: String]
-    /// Tensors in file order, as stored (name, type, encoding size).
+    /// Tensors in file order, as stored (name, type, encoding size); for an ONNX model, as
+    /// `swiftlet import` would store them.
     public let storedTensors: [StoredTensor]
-    /// Bytes of the model file.
+    /// Bytes of the model file (the `.onnx` file for an imported model).
     public let fileSize: Int
 
     public static let formatVersion = "1"
@@ -20,21 +21,26 @@ public final class Model: Sendable {
         try self.init(bytes: try ModelBytes.map(path: path), folder: folder)
     }
 
-    /// Validates `bytes` as a `.swl` model (docs/FORMAT.md), or imports them as ONNX. An imported
-    /// model is serialized to `.swl` and opened like any other, so both go through one validator.
+    /// Validates `bytes` as a `.swl` model (docs/FORMAT.md), or imports them as ONNX. Both end in
+    /// one validator: the graph's JSON decoded against the tensors, then every node's constants.
+    /// (An imported graph is encoded to JSON for it: a few hundred kB, where serializing the
+    /// whole model as `.swl` in memory held the weights three times.)
     /// `folder`: where an ONNX model's external data may be (nil: refused).
     public convenience init(bytes: ModelBytes, folder: String? = nil) throws {
         guard ONNXImporter.looksLikeONNX(bytes.buffer) else {
             try self.init(validating: bytes)
             return
         }
-        let imported = try ONNXImporter.importModel(bytes.buffer, folder: folder)
-        let swl = SWLWriter.serialize(graph: imported.graph, tensors: imported.tensors, metadata: imported.metadata)
-        try self.init(validating: swl.withUnsafeBytes { ModelBytes.copy(of: $0) })
+        let imported = try ONNXImporter.importModel(bytes, folder: folder)
+        var metadata = imported.metadata
+        metadata["format"] = "swiftlet"
+        metadata["format_version"] = Self.formatVersion
+        try self.init(graphText: GraphJSON.encode(imported.graph).serialized, constants: imported.tensors,
+                      metadata: metadata, storedTensors: SWLWriter.layout(imported.tensors), fileSize: bytes.buffer.count)
     }
 
     /// Any failure is `invalidModel`, naming the part at fault.
-    private init(validating bytes: ModelBytes) throws {
+    private convenience init(validating bytes: ModelBytes) throws {
         let container = try SafetensorsContainer.parse(bytes.buffer)
         guard container.metadata["format"] == "swiftlet" else {
             throw SwiftletError.invalidModel("__metadata__ 'format' must be \"swiftlet\" (this is not a .swl model)")
@@ -58,6 +64,13 @@ public final class Model: Sendable {
                 constants[stored.name] = .owning(stored.type, bytes: UnsafeRawBufferPointer(start: start, count: stored.type.byteCount))
             }
         }
+        try self.init(graphText: graphText, constants: constants, metadata: container.metadata.filter { $0.key != "graph" },
+                      storedTensors: container.tensors, fileSize: bytes.buffer.count)
+    }
+
+    /// The validator both kinds of file end in. Any failure is `invalidModel`.
+    private init(graphText: String, constants: [String: ConstantTensor], metadata: [String: String],
+                 storedTensors: [StoredTensor], fileSize: Int) throws {
         let graphJSON = try Array(graphText.utf8).withUnsafeBytes { try JSONValue.parse($0, what: "the graph") }
         graph = try GraphJSON.decode(graphJSON, constants: constants.mapValues(\.type))
         for node in graph.nodes {
@@ -68,9 +81,9 @@ public final class Model: Sendable {
             }
         }
         self.constants = constants
-        metadata = container.metadata.filter { $0.key != "graph" }
-        storedTensors = container.tensors
-        fileSize = bytes.buffer.count
+        self.metadata = metadata
+        self.storedTensors = storedTensors
+        self.fileSize = fileSize
     }
 
     /// A model made in memory from an already validated graph (a probe of a graph pass's

@@ -3,8 +3,13 @@ import Glibc
 #endif
 
 /// Converts an ONNX model into a Swiftlet graph and its tensors. The result is written as `.swl`
-/// (`swiftlet import`) or, when an `.onnx` file is opened directly, serialized in memory and
-/// opened through the same validating path as any `.swl` file.
+/// (`swiftlet import`) or, when an `.onnx` file is opened directly, handed to the same validator
+/// as any `.swl` file's graph and tensors (`Model`), without writing a `.swl` in memory.
+///
+/// Weights are copied once, out of the file's map into aligned memory (protobuf's raw_data is
+/// not aligned for its elements: in torch's MiniLM export 100 of 101 weights are not), and each
+/// copied range of the map is evicted at once: opening MiniLM (86 MB of weights) then peaks at
+/// about one copy of them, where reading, serializing and re-opening it held three.
 ///
 /// ONNX ops map onto Swiftlet ops with the same semantics; inputs that Swiftlet takes as
 /// attributes (Reshape's shape, Clip's bounds, Slice/Split/Squeeze/Unsqueeze parameters) must be
@@ -15,7 +20,7 @@ public enum ONNXImporter {
 
     public struct Imported {
         public let graph: Graph
-        public let tensors: [String: HostTensor]
+        public let tensors: [String: ConstantTensor]
         public let metadata: [String: String]
     }
 
@@ -26,10 +31,10 @@ public enum ONNXImporter {
     }
 
     /// `folder` is where external-data files may live (nil: external data is refused).
-    public static func importModel(_ bytes: UnsafeRawBufferPointer, folder: String?) throws -> Imported {
+    public static func importModel(_ bytes: ModelBytes, folder: String?) throws -> Imported {
         let model: ONNXModel
         do {
-            model = try ONNXModel(bytes)
+            model = try ONNXModel(bytes.buffer)
         } catch {
             throw SwiftletError.invalidModel("malformed ONNX protobuf: \(error.message)")
         }
@@ -40,7 +45,7 @@ public enum ONNXImporter {
         guard !model.graph.hasSparseInitializers else {
             throw SwiftletError.unsupported("ONNX sparse initializers are not supported")
         }
-        var conversion = ONNXConversion(opset: opset, folder: folder)
+        var conversion = ONNXConversion(opset: opset, folder: folder, source: bytes)
         let graph = try conversion.convert(model.graph)
         var metadata = ["model.source": "onnx", "model.onnx_opset": String(opset)]
         if !model.producer.isEmpty { metadata["model.producer"] = model.producer }
@@ -53,13 +58,16 @@ public enum ONNXImporter {
 struct ONNXConversion {
     let opset: Int64
     let folder: String?
-    var constants: [String: HostTensor] = [:]
+    /// The model's bytes, whose mapped pages are evicted as weights are copied out.
+    let source: ModelBytes
+    var constants: [String: ConstantTensor] = [:]
     var nodes: [Node] = []
     var nodeNames = Set<String>()
 
-    init(opset: Int64, folder: String?) {
+    init(opset: Int64, folder: String?, source: ModelBytes) {
         self.opset = opset
         self.folder = folder
+        self.source = source
     }
 
     mutating func convert(_ graph: ONNXGraph) throws -> Graph {
@@ -76,11 +84,11 @@ struct ONNXConversion {
         for (index, node) in graph.nodes.enumerated() {
             try convert(node, index: index)
         }
-        return try Graph(inputs: inputs, outputs: outputs, nodes: nodes, constants: constants.mapValues { TensorType($0.dtype, $0.shape) })
+        return try Graph(inputs: inputs, outputs: outputs, nodes: nodes, constants: constants.mapValues(\.type))
     }
 
     /// Only the tensors the converted graph reads (constants folded into attributes are dropped).
-    func usedTensors(by graph: Graph) -> [String: HostTensor] {
+    func usedTensors(by graph: Graph) -> [String: ConstantTensor] {
         let used = Set(graph.nodes.flatMap(\.inputs) + graph.outputs.map(\.name))
         return constants.filter { used.contains($0.key) }
     }
@@ -110,8 +118,9 @@ struct ONNXConversion {
         })
     }
 
-    /// An ONNX tensor's values as Swiftlet stores them (little-endian, row-major).
-    func tensor(_ t: ONNXTensor) throws -> HostTensor {
+    /// An ONNX tensor's values as Swiftlet stores them (little-endian, row-major), in aligned
+    /// memory of their own.
+    func tensor(_ t: ONNXTensor) throws -> ConstantTensor {
         func fail(_ problem: String) -> SwiftletError { .invalidModel("ONNX tensor '\(t.name)': \(problem)") }
         let dtype: DType
         switch t.dataType {
@@ -128,12 +137,15 @@ struct ONNXConversion {
         else { throw fail("invalid dims \(t.dims)") }
         let shape = t.dims.map { Int($0) }
         let count = byteCount / dtype.byteSize
-        var bytes: [UInt8]
+        let type = TensorType(dtype, shape)
         if t.location == .external {
-            bytes = try externalData(t, byteCount: byteCount)
+            return try externalData(t, type)
         } else if let raw = t.raw {
-            bytes = raw
+            guard raw.count == byteCount else { throw fail("holds \(raw.count) bytes, \(dtype.rawValue)\(shape) needs \(byteCount)") }
+            defer { source.evict(raw) }
+            return .owning(type, bytes: raw)
         } else {
+            var bytes: [UInt8]
             switch dtype {
             case .f32: bytes = t.floatData.withUnsafeBytes { Array($0) }
             case .i64: bytes = t.int64Data.withUnsafeBytes { Array($0) }
@@ -143,13 +155,14 @@ struct ONNXConversion {
             }
             // A typed field with no values is how an empty tensor is written.
             if bytes.isEmpty && count > 0 { throw fail("holds no data for \(count) elements") }
+            guard bytes.count == byteCount else { throw fail("holds \(bytes.count) bytes, \(dtype.rawValue)\(shape) needs \(byteCount)") }
+            return bytes.withUnsafeBytes { .owning(type, bytes: $0) }
         }
-        guard bytes.count == byteCount else { throw fail("holds \(bytes.count) bytes, \(dtype.rawValue)\(shape) needs \(byteCount)") }
-        return HostTensor(dtype: dtype, shape: shape, bytes: bytes)
     }
 
     /// Reads external data, only from inside the model's folder.
-    private func externalData(_ t: ONNXTensor, byteCount: Int) throws -> [UInt8] {
+    private func externalData(_ t: ONNXTensor, _ type: TensorType) throws -> ConstantTensor {
+        let byteCount = type.byteCount
         guard let folder else {
             throw SwiftletError.invalidModel("ONNX tensor '\(t.name)' has external data, which needs the model opened from a file")
         }
@@ -175,6 +188,8 @@ struct ONNXConversion {
         guard offset >= 0, length == byteCount, offset <= file.buffer.count, byteCount <= file.buffer.count - offset else {
             throw SwiftletError.invalidModel("ONNX tensor '\(t.name)': external data range (offset \(offset), length \(length)) does not fit '\(location)' or the tensor")
         }
-        return Array(file.buffer[offset..<(offset + byteCount)])
+        let part = UnsafeRawBufferPointer(rebasing: file.buffer[offset..<(offset + byteCount)])
+        defer { file.evict(part) }
+        return .owning(type, bytes: part)
     }
 }

@@ -128,7 +128,8 @@ struct ONNXTensor {
     var name = ""
     var dims: [Int64] = []
     var dataType: Int64 = 0
-    var raw: [UInt8]?
+    /// raw_data, in place in the model's bytes (which outlive the import).
+    var raw: UnsafeRawBufferPointer?
     var floatData: [Float] = []
     var int32Data: [Int64] = []   // also carries INT8/UINT8/BOOL/FLOAT16/BFLOAT16 values
     var int64Data: [Int64] = []
@@ -146,7 +147,7 @@ struct ONNXTensor {
             case (5, _): try reader.repeatedVarints(wire, into: &int32Data)
             case (7, _): try reader.repeatedVarints(wire, into: &int64Data)
             case (8, .lengthDelimited): name = try reader.string()
-            case (9, .lengthDelimited): raw = Array(try reader.lengthDelimited())
+            case (9, .lengthDelimited): raw = try reader.lengthDelimited()
             case (10, _): try reader.repeatedDoubles(wire, into: &doubleData)
             case (13, .lengthDelimited):
                 var entry = ProtobufReader(try reader.lengthDelimited())

@@ -30,15 +30,16 @@ extension ONNXConversion {
                 // Defensive: computed parameters are passed through as inputs before this point.
                 throw unsupported("input \(index) ('\(inputs[index])') must be a constant")
             }
-            switch tensor.dtype {
-            case .i64: return tensor.bytes.withUnsafeBytes { $0.bindMemory(to: Int64.self).map { Int($0) } }
-            case .i32: return tensor.bytes.withUnsafeBytes { $0.bindMemory(to: Int32.self).map { Int($0) } }
-            default: throw unsupported("input \(index) must be I32 or I64, is \(tensor.dtype.rawValue)")
+            let count = tensor.type.count
+            switch tensor.type.dtype {
+            case .i64: return UnsafeBufferPointer(start: tensor.data.assumingMemoryBound(to: Int64.self), count: count).map { Int($0) }
+            case .i32: return UnsafeBufferPointer(start: tensor.data.assumingMemoryBound(to: Int32.self), count: count).map { Int($0) }
+            default: throw unsupported("input \(index) must be I32 or I64, is \(tensor.type.dtype.rawValue)")
             }
         }
         func constantScalar(_ index: Int) throws -> Float? {
             guard index < inputs.count, !inputs[index].isEmpty else { return nil }
-            guard let tensor = constants[inputs[index]], tensor.dtype == .f32, tensor.shape.reduce(1, *) == 1 else {
+            guard let tensor = constants[inputs[index]], tensor.type.dtype == .f32, tensor.type.count == 1 else {
                 throw unsupported("input \(index) ('\(inputs[index])') must be a constant F32 scalar")
             }
             return tensor.floats[0]
@@ -151,18 +152,18 @@ extension ONNXConversion {
     }
 
     /// The value of a Constant node.
-    private func constantValue(_ node: ONNXNode, _ unsupported: (String) -> SwiftletError) throws -> HostTensor {
+    private func constantValue(_ node: ONNXNode, _ unsupported: (String) -> SwiftletError) throws -> ConstantTensor {
         guard let attribute = node.attributes.first else { throw unsupported("has no value") }
         switch (attribute.name, attribute.kind) {
         case ("value", .tensor):
             guard let value = attribute.tensor else { throw unsupported("empty value") }
             return try tensor(value)
-        case ("value_float", .float): return HostTensor([attribute.float ?? 0], shape: [])
-        case ("value_floats", .floats): return HostTensor(attribute.floats, shape: [attribute.floats.count])
+        case ("value_float", .float): return .owning([], floats: [attribute.float ?? 0])
+        case ("value_floats", .floats): return .owning([attribute.floats.count], floats: attribute.floats)
         case ("value_int", .int):
-            return HostTensor(dtype: .i64, shape: [], bytes: withUnsafeBytes(of: attribute.int ?? 0) { Array($0) })
+            return withUnsafeBytes(of: attribute.int ?? 0) { .owning(TensorType(.i64, []), bytes: $0) }
         case ("value_ints", .ints):
-            return HostTensor(dtype: .i64, shape: [attribute.ints.count], bytes: attribute.ints.withUnsafeBytes { Array($0) })
+            return attribute.ints.withUnsafeBytes { .owning(TensorType(.i64, [attribute.ints.count]), bytes: $0) }
         default: throw unsupported("constant '\(attribute.name)' is not supported")
         }
     }
