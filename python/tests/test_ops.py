@@ -12,6 +12,8 @@ Tolerances (never looser than the arithmetic requires):
 """
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import pytest
 
@@ -702,7 +704,7 @@ def test_slice_empty_result(backend, rng):
 @pytest.mark.parametrize("op,attrs", [
     P("Relu", {}, id="Relu"), P("Sigmoid", {}, id="Sigmoid"), P("Tanh", {}, id="Tanh"),
     P("Gelu", {}, id="Gelu"), P("Clip", {"min": 0.0, "max": 6.0}, id="Clip"),
-    P("Identity", {}, id="Identity"),
+    P("Identity", {}, id="Identity"), P("Erf", {}, id="Erf"),
 ])
 def test_nan_propagates(backend, op, attrs):
     """ONNX semantics (and numpy's): NaN in, NaN out. Swallowing it (e.g. max(x, 0) = 0) hides
@@ -710,7 +712,7 @@ def test_nan_propagates(backend, op, attrs):
     X = np.array([np.nan, 1.0, -1.0, np.inf, -np.inf, 0.0], np.float32)
     reference = {"Relu": lambda x: np.maximum(x, 0), "Sigmoid": ref.sigmoid, "Tanh": ref.tanh,
                  "Gelu": ref.gelu, "Clip": lambda x: np.clip(x, 0.0, 6.0),
-                 "Identity": lambda x: x}[op]
+                 "Identity": lambda x: x, "Erf": np.vectorize(math.erf)}[op]
     with np.errstate(all="ignore"):
         expected = reference(X.astype(np.float64))
     got = run_op(op, {"X": X}, {"Y": X}, backend=backend, **attrs)["Y"]

@@ -13,6 +13,23 @@ extern "C" {
 /// 1 when the AVX2/FMA/F16C paths run on this CPU (else portable C loops compute the same results).
 int swk_has_avx2(void);
 
+/// In place, over `count` floats (fast_math.c gives the accuracy of each): e^x; erf(x);
+/// GELU x·(1 + erf(x/√2))/2; GELU's tanh form x·(1 + tanh(√(2/π)(x + 0.044715x³)))/2; and the
+/// softmax of one row (a row whose every entry is −∞, fully masked, becomes zeros; −∞ entries get
+/// weight exactly 0; NaN anywhere makes the row NaN). NaN inputs give NaN.
+void swk_exp(float *values, int64_t count);
+void swk_erf(float *values, int64_t count);
+void swk_gelu(float *values, int64_t count);
+void swk_gelu_tanh(float *values, int64_t count);
+void swk_softmax(float *row, int64_t count);
+
+/// LayerNormalization of rows row_begin ≤ r < row_end, each `length` floats:
+/// y = (s − mean(s)) / sqrt(var(s) + epsilon) · scale + bias (bias may be NULL), where s = x, or
+/// x + skip when skip is not NULL (the sum is written into y first; y may be x or skip).
+/// Statistics in double. Disjoint row ranges may run on different threads at once.
+void swk_layer_norm(const float *x, const float *skip, int64_t row_begin, int64_t row_end, int64_t length, float epsilon,
+                    const float *scale, const float *bias, float *y);
+
 /// xt[k·mp + m] = x[m·k_total + k] for m < rows, k < k_total; zero for the padding rows
 /// k_total ≤ k < k_padded and columns rows ≤ m < mp (mp a multiple of 8).
 void swk_transpose_pad(const float *x, int64_t rows, int64_t k_total, int64_t k_padded, int64_t mp, float *xt);

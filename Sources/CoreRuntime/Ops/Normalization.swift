@@ -85,7 +85,7 @@ public struct LayerNormalizationOp: Operator {
     }
 
     /// (rows, row length) for input type `x`.
-    func rows(_ x: TensorType) throws -> (Int, Int) {
+    public func rows(_ x: TensorType) throws -> (Int, Int) {
         guard let axis = Shape.axis(axis, rank: x.rank) else {
             throw shapeError("axis \(self.axis) is out of range for rank \(x.rank)")
         }

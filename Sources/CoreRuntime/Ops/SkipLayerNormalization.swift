@@ -6,7 +6,8 @@ public struct SkipLayerNormalizationOp: Operator {
     public static let type = "SkipLayerNormalization"
     public static let inputArity = 3...4
     public static let outputArity = 1...1
-    let norm: LayerNormalizationOp
+    /// The normalization that follows the add (axis, epsilon).
+    public let norm: LayerNormalizationOp
 
     public init(attributes: Attributes, inputCount: Int, outputCount: Int) throws {
         norm = try LayerNormalizationOp(attributes: attributes, inputCount: inputCount - 1, outputCount: outputCount)

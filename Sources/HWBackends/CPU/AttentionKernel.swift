@@ -1,4 +1,5 @@
 import CBLAS
+import CKernels
 import CoreRuntime
 
 extension BLASKernels {
@@ -54,7 +55,7 @@ extension BLASKernels {
                             }
                             selection.restrict(line, keys: g.keys, query: queries + r * rowStride, keyVectors: keys,
                                                keyStride: rowStride, size: g.size, scratch: selectionScratch)
-                            FastMath.softmax(line, count: g.keys)
+                            swk_softmax(line, Int64(g.keys))
                         }
                         cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, Int32(rows), Int32(g.size), Int32(g.keys),
                                     1, scores, Int32(g.keys), values, Int32(rowStride), 0,

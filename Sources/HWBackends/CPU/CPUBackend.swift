@@ -2,7 +2,8 @@ import CBLAS
 import CoreRuntime
 
 /// The real CPU: OpenBLAS sgemm for Gemm, MatMul, Linear, MXLinear, Attention and Conv, our own
-/// kernels (CKernels) for Int8Linear, SparseLinear, depthwise Conv and MaxPool; the reference
+/// kernels (CKernels) for Int8Linear, SparseLinear, depthwise Conv, MaxPool, Erf, (Skip)LayerNorm,
+/// and the GELU and softmax inside Linear and Attention; the reference
 /// kernels (plain Swift, written so the compiler vectorizes their inner loops) for the rest.
 ///
 /// Every kernel splits its own work across the session's threads (ColumnSplit); OpenBLAS runs
@@ -36,6 +37,10 @@ public struct CPUBackend: Backend {
         case let linear as SparseInt8LinearOp: try BLASKernels.sparseLinear(linear, inputs, threads: threads)
         case let attention as AttentionOp: try BLASKernels.attention(attention, inputs, threads: threads)
         case let pool as MaxPoolOp: try BLASKernels.maxPool(pool, inputs, outputs, threads: threads)
+        case is ErfOp: PreparedKernel(BLASKernels.erf(outputs))
+        case let norm as LayerNormalizationOp: PreparedKernel(try BLASKernels.layerNorm(norm, skipped: false, outputs, threads: threads))
+        case let skipNorm as SkipLayerNormalizationOp where inputs[0]?.shape == outputs[0].shape && inputs[1]?.shape == outputs[0].shape:
+            PreparedKernel(try BLASKernels.layerNorm(skipNorm.norm, skipped: true, outputs, threads: threads))
         default: PreparedKernel(try node.op.referenceKernel(inputs, outputs))
         }
     }

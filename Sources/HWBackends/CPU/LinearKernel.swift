@@ -1,9 +1,10 @@
 import CBLAS
+import CKernels
 import CoreRuntime
 
 extension BLASKernels {
     /// Linear: each thread's share of output columns is one sgemm over all M rows onto rows that
-    /// start as the bias, then the activation in place (GELU in FastMath's vectors).
+    /// start as the bias, then the activation in place (GELU in fast_math.c's vectors).
     static func linear(_ op: LinearOp, _ inputs: [TensorType?], threads: Int) throws -> Kernel {
         let (m, k, n) = try op.dimensions(inputs)
         _ = try (blasSize(m, "M"), blasSize(k, "K"), blasSize(n, "N"))
@@ -51,13 +52,13 @@ extension BLASKernels {
         for row in 0..<m { applyActivation(activation, y + row * n, count: width) }
     }
 
-    /// A linear layer's fused activation over its output, in place (GELU in FastMath's vectors).
+    /// A linear layer's fused activation over its output, in place (GELU in fast_math.c's vectors).
     static func applyActivation(_ activation: FusedActivation, _ y: UnsafeMutablePointer<Float>, count: Int) {
         switch activation {
         case .none: break
         case .relu: for i in 0..<count { y[i] = activation.apply(y[i]) }
-        case .gelu: FastMath.gelu(y, count: count)
-        case .geluTanh: FastMath.geluTanh(y, count: count)
+        case .gelu: swk_gelu(y, Int64(count))
+        case .geluTanh: swk_gelu_tanh(y, Int64(count))
         }
     }
 }
