@@ -83,9 +83,14 @@ test-c: stage
 	$(MAKE) --no-print-directory -C examples-c PKG_CONFIG_PATH=$(STAGE)/lib/pkgconfig
 	$(MAKE) --no-print-directory -C Tests/c PKG_CONFIG_PATH=$(STAGE)/lib/pkgconfig STAGE=$(STAGE) run
 
+# The kernel tests run twice: on this machine's paths, then with SWIFTLET_PORTABLE_KERNELS=1 on
+# the portable C paths a CPU without AVX2 takes (every op, the threaded splits, the compressed
+# kernels), so those are tested here too.
 test-python: python-deps stage cli
 	SWIFTLET_LIB=$(STAGE)/lib/libswiftlet.so.1 SWIFTLET_CLI=$(BIN_DIR)/swiftlet \
 	  $(PYTHON) -m pytest -q python/tests
+	SWIFTLET_PORTABLE_KERNELS=1 SWIFTLET_LIB=$(STAGE)/lib/libswiftlet.so.1 SWIFTLET_CLI=$(BIN_DIR)/swiftlet \
+	  $(PYTHON) -m pytest -q python/tests/test_ops.py python/tests/test_split_kernels.py python/tests/test_compress.py
 
 # ---- maintainers: regenerate the bundled digits models (needs PyTorch CPU from PyPI) ----------
 models: python-deps
