@@ -78,19 +78,21 @@ test: setup test-swift stage cli test-c test-python
 
 test-swift: system-deps
 	$(SWIFT) test
+	SWIFTLET_PORTABLE_KERNELS=1 $(SWIFT) test --filter FastMathTests
 
 test-c: stage
 	$(MAKE) --no-print-directory -C examples-c PKG_CONFIG_PATH=$(STAGE)/lib/pkgconfig
 	$(MAKE) --no-print-directory -C Tests/c PKG_CONFIG_PATH=$(STAGE)/lib/pkgconfig STAGE=$(STAGE) run
 
 # The kernel tests run twice: on this machine's paths, then with SWIFTLET_PORTABLE_KERNELS=1 on
-# the portable C paths a CPU without AVX2 takes (every op, the threaded splits, the compressed
-# kernels), so those are tested here too.
+# the portable C paths a CPU without AVX2 takes (the ops, the threaded splits, the fused and the
+# compressed kernels; OpenBLAS keeps its own choice), so those are tested here too.
 test-python: python-deps stage cli
 	SWIFTLET_LIB=$(STAGE)/lib/libswiftlet.so.1 SWIFTLET_CLI=$(BIN_DIR)/swiftlet \
 	  $(PYTHON) -m pytest -q python/tests
 	SWIFTLET_PORTABLE_KERNELS=1 SWIFTLET_LIB=$(STAGE)/lib/libswiftlet.so.1 SWIFTLET_CLI=$(BIN_DIR)/swiftlet \
-	  $(PYTHON) -m pytest -q python/tests/test_ops.py python/tests/test_split_kernels.py python/tests/test_compress.py
+	  $(PYTHON) -m pytest -q python/tests/test_ops.py python/tests/test_split_kernels.py python/tests/test_compress.py \
+	  python/tests/test_graph_passes.py python/tests/test_approximate_attention.py
 
 # ---- maintainers: regenerate the bundled digits models (needs PyTorch CPU from PyPI) ----------
 models: python-deps

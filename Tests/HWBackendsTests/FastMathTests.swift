@@ -37,6 +37,18 @@ import Testing
         }
     }
 
+    @Test func erfKeepsItsRelativeAccuracyNearZero() {
+        let values: [Float] = [1e-30, 1e-8, -1e-6, 3e-4, 0.1, -0.3, 0.4999, 0.5, 0.7]
+        var got = values
+        got.withUnsafeMutableBufferPointer { swk_erf($0.baseAddress!, Int64($0.count)) }
+        for (x, value) in zip(values, got) {
+            #expect(abs(value - erff(x)) <= 3e-7 * abs(erff(x)), "erf(\(x)): got \(value), libm \(erff(x))")
+        }
+        var zero: [Float] = [-0.0]
+        zero.withUnsafeMutableBufferPointer { swk_erf($0.baseAddress!, 1) }
+        #expect(zero[0] == 0 && zero[0].sign == .minus)
+    }
+
     @Test(arguments: [1, 7, 8, 9, 1000, 1003])
     func geluFormsMatchTheirFormulasOnRaggedLengths(_ count: Int) {
         let inputs = (0..<count).map { Float($0 % 97) * 0.125 - 6 }

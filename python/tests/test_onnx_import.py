@@ -1404,3 +1404,18 @@ def test_imported_metadata(cli, tmp_path):
     assert meta.get("model.source") == "onnx"
     assert meta.get("model.onnx_opset") == "21"
     assert meta.get("model.producer") == "unit-test"
+
+
+@pytest.mark.parametrize("name,dims", [("huge", [0, 2**40, 2**40]), ("__metadata__", [2])])
+def test_initializers_held_to_the_swl_bounds(name, dims):
+    """An empty initializer whose other dims overflow shape arithmetic (Flatten's product), and one
+    named like the .swl header's own key, are refused when the model opens, as `swiftlet import`
+    refuses them: INVALID_MODEL, never a crash."""
+    tensor = helper.make_tensor(name, TensorProto.FLOAT, dims, [1.0] * int(np.prod(dims)))
+    graph = helper.make_graph([helper.make_node("Flatten", [name], ["y"], axis=1)], "g", [],
+                              [helper.make_tensor_value_info("y", TensorProto.FLOAT, None)], [tensor])
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    with pytest.raises(swiftlet.SwiftletError) as info:
+        swiftlet.Model.from_bytes(model.SerializeToString()).close()
+    assert info.value.status_name == "SWL_STATUS_INVALID_MODEL", info.value.message
+    assert name in info.value.message

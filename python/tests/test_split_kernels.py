@@ -73,3 +73,15 @@ def test_max_pool(rng):
     expected = ref.max_pool(X, (3, 3), (2, 2), (1, 1, 1, 1))
     got = run_node("MaxPool", {"X": X}, {}, expected, kernel_shape=[3, 3], strides=[2, 2], pads=[1, 1, 1, 1])
     assert_exact(got, expected)
+
+
+@pytest.mark.parametrize("skip", [False, True], ids=["LayerNormalization", "SkipLayerNormalization"])
+def test_layer_norm_rows(rng, skip):
+    """1400 rows of 390 (not a multiple of 8: the partial sums' tail) split over both threads."""
+    X, scale, B = randn(rng, 1400, 390, scale=2.0) + np.float32(0.5), randn(rng, 390), randn(rng, 390)
+    S = randn(rng, 1400, 390)
+    total = X + S if skip else X
+    expected = ref.layer_norm(total, scale, B, -1, 1e-5)
+    feeds = {"X": X, **({"S": S} if skip else {})}
+    got = run_node("SkipLayerNormalization" if skip else "LayerNormalization", feeds, {"scale": scale, "B": B}, expected)
+    assert_reduction_close(got, expected, ref.layer_norm(total, scale, B, -1, 1e-5, absolute=True))

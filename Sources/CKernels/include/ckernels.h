@@ -10,7 +10,9 @@
 extern "C" {
 #endif
 
-/// 1 when the AVX2/FMA/F16C paths run on this CPU (else portable C loops compute the same results).
+/// 1 when the AVX2/FMA/F16C paths run on this CPU, decided once per process; 0 (portable C loops,
+/// the same results within rounding: the AVX2 copies fuse multiply-adds) without them, or when the
+/// environment sets SWIFTLET_PORTABLE_KERNELS=1.
 int swk_has_avx2(void);
 
 /// In place, over `count` floats (fast_math.c gives the accuracy of each): e^x; erf(x);

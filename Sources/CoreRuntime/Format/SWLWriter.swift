@@ -3,8 +3,8 @@
 public enum SWLWriter {
     public static let dataAlignment = 64
 
-    /// Where each tensor goes in the data section, in file order: by element size, largest
-    /// first (so every tensor stays aligned with no padding), then by name.
+    /// Where each tensor goes in the data section (ranges relative to its start), in file order:
+    /// by element size, largest first (so every tensor stays aligned with no padding), then by name.
     public static func layout<Tensor: StorableTensor>(_ tensors: [String: Tensor]) -> [StoredTensor] {
         let order = tensors.keys.sorted {
             (-tensors[$0]!.storedType.dtype.byteSize, $0) < (-tensors[$1]!.storedType.dtype.byteSize, $1)

@@ -1,4 +1,5 @@
-/// One tensor listed in a safetensors header; `byteRange` is absolute within the file.
+/// One tensor listed in a safetensors header; `byteRange` is absolute within the file (for an
+/// imported ONNX model, relative to the data section `swiftlet import` would write: `SWLWriter.layout`).
 public struct StoredTensor: Sendable, Equatable {
     public let name: String
     public let type: TensorType

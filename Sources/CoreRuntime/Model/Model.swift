@@ -1,13 +1,13 @@
-/// A loaded, validated model: the graph, its constant tensors (used in place from the file's
-/// memory map) and its metadata. Immutable, so one model serves any number of sessions and
+/// A loaded, validated model: the graph, its constant tensors (a `.swl` file's used in place from
+/// its memory map; an ONNX file's copied out, aligned) and its metadata. Immutable, so one model serves any number of sessions and
 /// threads.
 public final class Model: Sendable {
     public let graph: Graph
     public let constants: [String: ConstantTensor]
     /// `__metadata__` entries other than the graph itself (`model.name`, `format_version`, …).
     public let metadata: [String: String]
-    /// Tensors in file order, as stored (name, type, encoding size); for an ONNX model, as
-    /// `swiftlet import` would store them.
+    /// Tensors in file order, as stored (name, type, encoding size); for an ONNX model, in the
+    /// order and at the data-section offsets `swiftlet import` would store them.
     public let storedTensors: [StoredTensor]
     /// Bytes of the model file (the `.onnx` file for an imported model).
     public let fileSize: Int

@@ -6,7 +6,8 @@ import CoreRuntime
 /// and the GELU and softmax inside Linear and Attention; the reference
 /// kernels (plain Swift, written so the compiler vectorizes their inner loops) for the rest.
 ///
-/// Every kernel splits its own work across the session's threads (ColumnSplit); OpenBLAS runs
+/// Every kernel with enough work splits it across the session's threads (ColumnSplit; Erf and the
+/// reference kernels run on the calling thread); OpenBLAS runs
 /// single-threaded inside each share. Two thread pools on one small machine fight: OpenBLAS's
 /// workers spin after each call, and on 2 cores that stole the core our threads needed
 /// (MiniLM b1 s128 at 2 threads: Linear 34.3 ms with OpenBLAS threading its calls, 22.6 ms split

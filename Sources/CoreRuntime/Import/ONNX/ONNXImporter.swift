@@ -75,6 +75,10 @@ struct ONNXConversion {
         // to refuse the model.
         let read = Set(graph.nodes.flatMap(\.inputs) + graph.outputs.map(\.name))
         for initializer in graph.initializers where read.contains(initializer.name) {
+            // The .swl header's own key: `swiftlet import` could not write a tensor of that name.
+            guard initializer.name != "__metadata__" else {
+                throw SwiftletError.invalidModel("ONNX tensor '__metadata__': the name is reserved by the .swl format")
+            }
             constants[initializer.name] = try tensor(initializer)
         }
         // Older exporters also list initializers as graph inputs; those are constants.
@@ -136,6 +140,9 @@ struct ONNXConversion {
         guard t.dims.allSatisfy({ $0 >= 0 }), let byteCount = Shape.checkedByteCount(t.dims.map { Int($0) }, elementSize: dtype.byteSize)
         else { throw fail("invalid dims \(t.dims)") }
         let shape = t.dims.map { Int($0) }
+        // The same bounds a .swl file's tensors are held to: an empty tensor's other dims could
+        // otherwise overflow the shape arithmetic of the ops that read it.
+        if let problem = Shape.boundsProblem(shape) { throw fail(problem) }
         let count = byteCount / dtype.byteSize
         let type = TensorType(dtype, shape)
         if t.location == .external {
@@ -188,8 +195,7 @@ struct ONNXConversion {
         guard offset >= 0, length == byteCount, offset <= file.buffer.count, byteCount <= file.buffer.count - offset else {
             throw SwiftletError.invalidModel("ONNX tensor '\(t.name)': external data range (offset \(offset), length \(length)) does not fit '\(location)' or the tensor")
         }
-        let part = UnsafeRawBufferPointer(rebasing: file.buffer[offset..<(offset + byteCount)])
-        defer { file.evict(part) }
-        return .owning(type, bytes: part)
+        // `file` is unmapped when this returns: the copy is all that stays resident.
+        return .owning(type, bytes: UnsafeRawBufferPointer(rebasing: file.buffer[offset..<(offset + byteCount)]))
     }
 }
