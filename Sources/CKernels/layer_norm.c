@@ -9,6 +9,25 @@
 #define AVX2 __attribute__((target("avx2,fma")))
 #define INLINE static inline __attribute__((always_inline))
 
+/// Σ (x − center), or Σ (x − center)² when `squared`, in double: eight running sums (one chain
+/// per lane, so the loop vectorizes), then the tail. Inlined with constant `squared`.
+INLINE double sum_of(const float *x, int64_t length, double center, int squared) {
+    double partial[8] = {0}, sum = 0;
+    int64_t i = 0;
+    for (; i + 8 <= length; i += 8) {
+        for (int lane = 0; lane < 8; lane++) {
+            const double d = x[i + lane] - center;
+            partial[lane] += squared ? d * d : d;
+        }
+    }
+    for (; i < length; i++) {
+        const double d = x[i] - center;
+        sum += squared ? d * d : d;
+    }
+    for (int lane = 0; lane < 8; lane++) sum += partial[lane];
+    return sum;
+}
+
 INLINE void layer_norm_rows(const float *x, const float *skip, int64_t row_begin, int64_t row_end, int64_t length,
                             float epsilon, const float *scale, const float *bias, float *y) {
     for (int64_t row = row_begin; row < row_end; row++) {
@@ -19,32 +38,8 @@ INLINE void layer_norm_rows(const float *x, const float *skip, int64_t row_begin
             for (int64_t i = 0; i < length; i++) out[i] = in[i] + residual[i];
             in = out;
         }
-        double sum = 0, squares = 0;
-        {
-            double partial[8] = {0};
-            int64_t i = 0;
-            for (; i + 8 <= length; i += 8) {
-                for (int lane = 0; lane < 8; lane++) partial[lane] += in[i + lane];
-            }
-            for (; i < length; i++) sum += in[i];
-            for (int lane = 0; lane < 8; lane++) sum += partial[lane];
-        }
-        const double mean = sum / (double)length;
-        {
-            double partial[8] = {0};
-            int64_t i = 0;
-            for (; i + 8 <= length; i += 8) {
-                for (int lane = 0; lane < 8; lane++) {
-                    const double d = in[i + lane] - mean;
-                    partial[lane] += d * d;
-                }
-            }
-            for (; i < length; i++) {
-                const double d = in[i] - mean;
-                squares += d * d;
-            }
-            for (int lane = 0; lane < 8; lane++) squares += partial[lane];
-        }
+        const double mean = sum_of(in, length, 0, 0) / (double)length;
+        const double squares = sum_of(in, length, mean, 1);
         const double inverse = 1 / sqrt(squares / (double)length + (double)epsilon);
         if (bias) {
             for (int64_t i = 0; i < length; i++) out[i] = (float)((in[i] - mean) * inverse) * scale[i] + bias[i];
