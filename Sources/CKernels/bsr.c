@@ -1,93 +1,207 @@
-// Block-sparse × dense (see ckernels.h). The loop runs along M with X transposed, so one stored
-// weight is broadcast and multiplied into a whole vector of rows (XNNPACK's SpMM layout): each
-// weight is read once per M-chunk, and the accumulators for up to 4 output rows × 24 M stay in
-// registers across every stored block of the block row.
+// Block-sparse (BSR) linear layer, y = x·Wᵀ + bias (see ckernels.h).
+// The loop runs along M (XNNPACK's SpMM layout): one stored weight is broadcast and multiplied
+// into a vector of rows of x, so each weight is read once per chunk of rows, and the sums of up
+// to 4 output columns × the chunk stay in registers across a whole block row. x is taken one
+// chunk of rows at a time and transposed into a panel that stays in cache while every block row
+// reads it; the chunk's sums collect in a tile that is transposed into y with the bias added.
 #include "ckernels.h"
 #include <immintrin.h>
 #include <string.h>
 
-static void bsr_portable(int64_t block_rows, int r, int c, const int32_t *row_pointers, const int32_t *column_indices,
-                         const float *values, const float *xt, int64_t mp, float *yt) {
-    for (int64_t b = 0; b < block_rows; b++) {
+/// Rows of x per chunk, by block height: as many vectors as keep a group's sums (4 output
+/// columns, or R when R < 4) in at most 12 registers. At R ≥ 4 a panel row of 16 floats is one
+/// cache line; 24 (every other row split over two lines) ran 1.4× slower (docs/BENCHMARKS.md).
+static int64_t chunk_rows(int r) {
+    switch (r) {
+    case 1: return 48;
+    case 2: case 3: return 32;
+    default: return 16;
+    }
+}
+
+static float row_scale(const swk_bsr_matrix *w, int64_t row) {
+    // Rows past N (padding of the last block row) hold zero codes and are never written to y.
+    return w->scales && row < w->n ? w->scales[row] : 1.0f;
+}
+
+static float stored_weight(const swk_bsr_matrix *w, int64_t index) {
+    return w->scales ? (float)w->codes[index] : w->values[index];
+}
+
+/// panel[k·ld + i] = x[(m0 + i)·k_total + k] for i < rows; zero for rows ≤ i < width and k ≥ k_total.
+static void pack_scalar(const float *x, int64_t m0, int64_t rows, int64_t width, int64_t k_total, int64_t k_begin,
+                        int64_t k_end, int64_t ld, float *panel) {
+    for (int64_t k = k_begin; k < k_end; k++)
+        for (int64_t i = 0; i < width; i++) panel[k * ld + i] = i < rows && k < k_total ? x[(m0 + i) * k_total + k] : 0.0f;
+}
+
+/// y[i·n + j] = tile[(j − j_first)·ld + i] + bias[j] for i < rows, j_begin ≤ j < j_end; the tile
+/// starts at column j_first.
+static void unpack_scalar(const float *tile, int64_t ld, int64_t rows, int64_t j_first, int64_t j_begin, int64_t j_end,
+                          int64_t n, const float *bias, float *y) {
+    for (int64_t i = 0; i < rows; i++)
+        for (int64_t j = j_begin; j < j_end; j++) y[i * n + j] = tile[(j - j_first) * ld + i] + (bias ? bias[j] : 0.0f);
+}
+
+static void chunk_portable(const swk_bsr_matrix *w, const float *x, int64_t m0, int64_t rows, int64_t ld, int64_t b0,
+                           int64_t b1, const float *bias, float *y, float *panel, float *tile) {
+    const int r = w->r, c = w->c;
+    pack_scalar(x, m0, rows, rows, w->k, 0, (w->k + c - 1) / c * c, ld, panel);
+    for (int64_t b = b0; b < b1; b++) {
         for (int i = 0; i < r; i++) {
-            float *out = yt + (b * r + i) * mp;
-            memset(out, 0, (size_t)mp * sizeof(float));
-            for (int32_t s = row_pointers[b]; s < row_pointers[b + 1]; s++) {
+            float *out = tile + ((b - b0) * r + i) * ld;
+            memset(out, 0, (size_t)rows * sizeof(float));
+            for (int32_t s = w->row_pointers[b]; s < w->row_pointers[b + 1]; s++) {
                 for (int j = 0; j < c; j++) {
-                    const float w = values[((int64_t)s * r + i) * c + j];
-                    const float *x = xt + ((int64_t)column_indices[s] * c + j) * mp;
-                    for (int64_t m = 0; m < mp; m++) out[m] += w * x[m];
+                    const float weight = stored_weight(w, ((int64_t)s * r + i) * c + j);
+                    const float *xs = panel + ((int64_t)w->column_indices[s] * c + j) * ld;
+                    for (int64_t m = 0; m < rows; m++) out[m] += weight * xs[m];
                 }
             }
+            const float scale = row_scale(w, b * r + i);
+            for (int64_t m = 0; m < rows; m++) out[m] *= scale;
         }
     }
+    unpack_scalar(tile, ld, rows, b0 * r, b0 * r, b1 * r < w->n ? b1 * r : w->n, w->n, bias, y + m0 * w->n);
 }
 
 #define AVX2 __attribute__((target("avx2,fma")))
 #define INLINE static inline __attribute__((always_inline))
 
-/// Rows row0 … row0+G−1 of block row b, M columns m0 … m0+8·V−1. C, G and V are constants at
-/// every call site, so the loops unroll and `acc` lives in registers.
-AVX2 INLINE void group(const int C, const int G, const int V, int r, int64_t start, int64_t end, const int32_t *cols,
-                       const float *values, int row0, const float *xt, int64_t mp, int64_t m0, float *out) {
+AVX2 INLINE void transpose8(__m256 v[8]) {
+    const __m256 t0 = _mm256_unpacklo_ps(v[0], v[1]), t1 = _mm256_unpackhi_ps(v[0], v[1]);
+    const __m256 t2 = _mm256_unpacklo_ps(v[2], v[3]), t3 = _mm256_unpackhi_ps(v[2], v[3]);
+    const __m256 t4 = _mm256_unpacklo_ps(v[4], v[5]), t5 = _mm256_unpackhi_ps(v[4], v[5]);
+    const __m256 t6 = _mm256_unpacklo_ps(v[6], v[7]), t7 = _mm256_unpackhi_ps(v[6], v[7]);
+    const __m256 s0 = _mm256_shuffle_ps(t0, t2, 0x44), s1 = _mm256_shuffle_ps(t0, t2, 0xEE);
+    const __m256 s2 = _mm256_shuffle_ps(t1, t3, 0x44), s3 = _mm256_shuffle_ps(t1, t3, 0xEE);
+    const __m256 s4 = _mm256_shuffle_ps(t4, t6, 0x44), s5 = _mm256_shuffle_ps(t4, t6, 0xEE);
+    const __m256 s6 = _mm256_shuffle_ps(t5, t7, 0x44), s7 = _mm256_shuffle_ps(t5, t7, 0xEE);
+    v[0] = _mm256_permute2f128_ps(s0, s4, 0x20), v[1] = _mm256_permute2f128_ps(s1, s5, 0x20);
+    v[2] = _mm256_permute2f128_ps(s2, s6, 0x20), v[3] = _mm256_permute2f128_ps(s3, s7, 0x20);
+    v[4] = _mm256_permute2f128_ps(s0, s4, 0x31), v[5] = _mm256_permute2f128_ps(s1, s5, 0x31);
+    v[6] = _mm256_permute2f128_ps(s2, s6, 0x31), v[7] = _mm256_permute2f128_ps(s3, s7, 0x31);
+}
+
+/// pack_scalar, 8×8 tiles at a time.
+AVX2 static void pack(const float *x, int64_t m0, int64_t rows, int64_t width, int64_t k_total, int64_t k_padded,
+                      int64_t ld, float *panel) {
+    int64_t k0 = 0;
+    for (; k0 + 8 <= k_total; k0 += 8) {
+        for (int64_t i0 = 0; i0 < width; i0 += 8) {
+            __m256 v[8];
+            for (int t = 0; t < 8; t++)
+                v[t] = i0 + t < rows ? _mm256_loadu_ps(x + (m0 + i0 + t) * k_total + k0) : _mm256_setzero_ps();
+            transpose8(v);
+            for (int t = 0; t < 8; t++) _mm256_storeu_ps(panel + (k0 + t) * ld + i0, v[t]);
+        }
+    }
+    pack_scalar(x, m0, rows, width, k_total, k0, k_padded, ld, panel);
+}
+
+/// unpack_scalar from j_first, 8×8 tiles at a time (the tile holds whole vectors of rows, so
+/// reading past `rows` stays inside it).
+AVX2 static void unpack(const float *tile, int64_t ld, int64_t rows, int64_t j_first, int64_t j_end, int64_t n,
+                        const float *bias, float *y) {
+    int64_t j0 = j_first;
+    for (; j0 + 8 <= j_end; j0 += 8) {
+        const __m256 b = bias ? _mm256_loadu_ps(bias + j0) : _mm256_setzero_ps();
+        for (int64_t i0 = 0; i0 < rows; i0 += 8) {
+            __m256 v[8];
+            for (int t = 0; t < 8; t++) v[t] = _mm256_loadu_ps(tile + (j0 - j_first + t) * ld + i0);
+            transpose8(v);
+            for (int t = 0; t < 8 && i0 + t < rows; t++) _mm256_storeu_ps(y + (i0 + t) * n + j0, _mm256_add_ps(v[t], b));
+        }
+    }
+    unpack_scalar(tile, ld, rows, j_first, j0, j_end, n, bias, y);
+}
+
+/// Rows row0 … row0+G−1 of block row b over V vectors of the chunk; Q: the stored values are
+/// int8 codes. G, V and Q are constants at every call site, so the loops unroll and `acc` lives
+/// in registers.
+AVX2 INLINE void group(const int G, const int V, const int Q, const swk_bsr_matrix *w, int64_t b, int row0,
+                       const float *panel, int64_t ld, float *out) {
+    // Fields in locals: the compiler cannot tell that the stores below leave *w alone.
+    const int r = w->r, c = w->c;
+    const int32_t *cols = w->column_indices;
+    const float *values = w->values;
+    const int8_t *codes = w->codes;
+    const int64_t start = w->row_pointers[b], end = w->row_pointers[b + 1];
     __m256 acc[4][6];
     for (int g = 0; g < G; g++)
         for (int v = 0; v < V; v++) acc[g][v] = _mm256_setzero_ps();
     for (int64_t s = start; s < end; s++) {
-        const float *w = values + s * r * C + (int64_t)row0 * C;
-        const float *x = xt + (int64_t)cols[s] * C * mp + m0;
-        for (int j = 0; j < C; j++) {
+        const int64_t first = (s * r + row0) * c;
+        const float *x = panel + (int64_t)cols[s] * c * ld;
+        for (int j = 0; j < c; j++) {
             for (int g = 0; g < G; g++) {
-                const __m256 weight = _mm256_broadcast_ss(w + g * C + j);
-                for (int v = 0; v < V; v++) acc[g][v] = _mm256_fmadd_ps(weight, _mm256_loadu_ps(x + j * mp + v * 8), acc[g][v]);
+                // A code converts to float exactly; its row's scale multiplies the finished sum.
+                const __m256 weight = Q ? _mm256_set1_ps((float)codes[first + g * c + j])
+                                        : _mm256_broadcast_ss(values + first + g * c + j);
+                for (int v = 0; v < V; v++) acc[g][v] = _mm256_fmadd_ps(weight, _mm256_loadu_ps(x + j * ld + v * 8), acc[g][v]);
             }
         }
     }
-    for (int g = 0; g < G; g++)
-        for (int v = 0; v < V; v++) _mm256_storeu_ps(out + g * mp + v * 8, acc[g][v]);
-}
-
-/// All M columns of G rows: full chunks of V vectors, then single vectors.
-AVX2 INLINE void rows_of_group(const int C, const int G, const int V, int r, int64_t start, int64_t end, const int32_t *cols,
-                               const float *values, int row0, const float *xt, int64_t mp, float *out) {
-    int64_t m0 = 0;
-    for (; m0 + 8 * V <= mp; m0 += 8 * V) group(C, G, V, r, start, end, cols, values, row0, xt, mp, m0, out + m0);
-    for (; m0 < mp; m0 += 8) group(C, G, 1, r, start, end, cols, values, row0, xt, mp, m0, out + m0);
-}
-
-/// Specializes on the group height (vectors per chunk chosen so accumulators + loads fit 16 registers).
-AVX2 INLINE void rows_by_height(const int C, int G, int r, int64_t start, int64_t end, const int32_t *cols, const float *values,
-                                int row0, const float *xt, int64_t mp, float *out) {
-    switch (G) {
-    case 1: rows_of_group(C, 1, 6, r, start, end, cols, values, row0, xt, mp, out); break;
-    case 2: rows_of_group(C, 2, 4, r, start, end, cols, values, row0, xt, mp, out); break;
-    case 3: rows_of_group(C, 3, 3, r, start, end, cols, values, row0, xt, mp, out); break;
-    default: rows_of_group(C, 4, 3, r, start, end, cols, values, row0, xt, mp, out); break;
+    for (int g = 0; g < G; g++) {
+        const __m256 scale = _mm256_set1_ps(row_scale(w, b * r + row0 + g));
+        for (int v = 0; v < V; v++) _mm256_storeu_ps(out + g * ld + v * 8, Q ? _mm256_mul_ps(acc[g][v], scale) : acc[g][v]);
     }
 }
 
-AVX2 static void block_row(int r, int c, int64_t b, const int32_t *row_pointers, const int32_t *cols, const float *values,
-                           const float *xt, int64_t mp, float *yt) {
-    const int64_t start = row_pointers[b], end = row_pointers[b + 1];
-    for (int row0 = 0; row0 < r; row0 += 4) {
-        const int G = r - row0 < 4 ? r - row0 : 4;
-        float *out = yt + (b * r + row0) * mp;
-        switch (c) {  // the common block widths unrolled; any other width loops
-        case 1: rows_by_height(1, G, r, start, end, cols, values, row0, xt, mp, out); break;
-        case 2: rows_by_height(2, G, r, start, end, cols, values, row0, xt, mp, out); break;
-        case 4: rows_by_height(4, G, r, start, end, cols, values, row0, xt, mp, out); break;
-        case 8: rows_by_height(8, G, r, start, end, cols, values, row0, xt, mp, out); break;
-        case 16: rows_by_height(16, G, r, start, end, cols, values, row0, xt, mp, out); break;
-        default: rows_by_height(c, G, r, start, end, cols, values, row0, xt, mp, out); break;
+/// One `group` instance per (height, vectors in this chunk) for float and for int8 values.
+#define GROUP_OF_HEIGHT(G)                                                                                   \
+    AVX2 static void group##G(int vectors, const swk_bsr_matrix *w, int64_t b, int row0, const float *panel, \
+                              int64_t ld, float *out) {                                                      \
+        const int q = w->scales != NULL;                                                                     \
+        switch (vectors * 2 + q) {                                                                           \
+        case 2: group(G, 1, 0, w, b, row0, panel, ld, out); break;                                           \
+        case 3: group(G, 1, 1, w, b, row0, panel, ld, out); break;                                           \
+        case 4: group(G, 2, 0, w, b, row0, panel, ld, out); break;                                           \
+        case 5: group(G, 2, 1, w, b, row0, panel, ld, out); break;                                           \
+        case 6: group(G, 3, 0, w, b, row0, panel, ld, out); break;                                           \
+        case 7: group(G, 3, 1, w, b, row0, panel, ld, out); break;                                           \
+        case 8: group(G, 4, 0, w, b, row0, panel, ld, out); break;                                           \
+        case 9: group(G, 4, 1, w, b, row0, panel, ld, out); break;                                           \
+        case 10: group(G, 5, 0, w, b, row0, panel, ld, out); break;                                          \
+        case 11: group(G, 5, 1, w, b, row0, panel, ld, out); break;                                          \
+        case 12: group(G, 6, 0, w, b, row0, panel, ld, out); break;                                          \
+        default: group(G, 6, 1, w, b, row0, panel, ld, out); break;                                          \
+        }                                                                                                    \
+    }
+GROUP_OF_HEIGHT(1)
+GROUP_OF_HEIGHT(2)
+GROUP_OF_HEIGHT(3)
+GROUP_OF_HEIGHT(4)
+
+AVX2 static void chunk_avx2(const swk_bsr_matrix *w, const float *x, int64_t m0, int64_t rows, int64_t ld, int64_t b0,
+                            int64_t b1, const float *bias, float *y, float *panel, float *tile) {
+    const int r = w->r, c = w->c, vectors = (int)((rows + 7) / 8);
+    pack(x, m0, rows, vectors * 8, w->k, (w->k + c - 1) / c * c, ld, panel);
+    for (int64_t b = b0; b < b1; b++) {
+        for (int row0 = 0; row0 < r; row0 += 4) {
+            float *out = tile + ((b - b0) * r + row0) * ld;
+            switch (r - row0) {
+            case 1: group1(vectors, w, b, row0, panel, ld, out); break;
+            case 2: group2(vectors, w, b, row0, panel, ld, out); break;
+            case 3: group3(vectors, w, b, row0, panel, ld, out); break;
+            default: group4(vectors, w, b, row0, panel, ld, out); break;
+            }
         }
     }
+    unpack(tile, ld, rows, b0 * r, b1 * r < w->n ? b1 * r : w->n, w->n, bias, y + m0 * w->n);
 }
 
-void swk_bsr_times_dense(int64_t block_rows, int r, int c, const int32_t *row_pointers, const int32_t *column_indices,
-                         const float *values, const float *xt, int64_t mp, float *yt) {
-    if (!swk_has_avx2()) {
-        bsr_portable(block_rows, r, c, row_pointers, column_indices, values, xt, mp, yt);
-        return;
+int64_t swk_bsr_linear_scratch_floats(int64_t k, int r, int c, int64_t block_rows) {
+    return ((k + c - 1) / c * c + block_rows * r) * chunk_rows(r);
+}
+
+void swk_bsr_linear(const swk_bsr_matrix *w, const float *x, int64_t m, int64_t b0, int64_t b1, const float *bias, float *y,
+                    float *scratch) {
+    const int64_t ld = chunk_rows(w->r);
+    float *panel = scratch, *tile = scratch + (w->k + w->c - 1) / w->c * w->c * ld;
+    const int avx2 = swk_has_avx2();
+    for (int64_t m0 = 0; m0 < m; m0 += ld) {
+        const int64_t rows = m - m0 < ld ? m - m0 : ld;
+        (avx2 ? chunk_avx2 : chunk_portable)(w, x, m0, rows, ld, b0, b1, bias, y, panel, tile);
     }
-    for (int64_t b = 0; b < block_rows; b++) block_row(r, c, b, row_pointers, column_indices, values, xt, mp, yt);
 }

@@ -85,3 +85,30 @@ def test_layer_norm_rows(rng, skip):
     feeds = {"X": X, **({"S": S} if skip else {})}
     got = run_node("SkipLayerNormalization" if skip else "LayerNormalization", feeds, {"scale": scale, "B": B}, expected)
     assert_reduction_close(got, expected, ref.layer_norm(total, scale, B, -1, 1e-5, absolute=True))
+
+
+@pytest.mark.parametrize("block,int8", [((4, 4), False), ((1, 1), False), ((3, 5), False), ((4, 4), True)],
+                         ids=["bsr-4x4", "csr", "bsr-3x5", "bsr-4x4-int8"])
+def test_block_sparse_linear(rng, block, int8):
+    """Block rows split over both threads. N = 203 leaves a last block row of padding rows (and
+    for 4×4 the threads' column ranges meet at a 16-column unit); M = 50 is whole chunks of rows
+    plus a short one for every block height."""
+    (r, c), (m, k, n) = block, (50, 300, 203)
+    block_rows, block_columns = -(-n // r), -(-k // c)
+    kept = rng.random((block_rows, block_columns)) < 0.5
+    row_pointers = np.concatenate([[0], np.cumsum(kept.sum(axis=1))]).astype(np.int32)
+    columns = np.nonzero(kept)[1].astype(np.int32)
+    if int8:
+        values = rng.integers(-128, 128, (len(columns), r, c)).astype(np.int8)
+        scales = (rng.random(n) * 0.01).astype(np.float32)
+    else:
+        values = randn(rng, len(columns), r, c)
+    dense = np.zeros((block_rows * r, block_columns * c))
+    for i, (b, q) in enumerate(zip(np.repeat(np.arange(block_rows), kept.sum(axis=1)), columns)):
+        dense[b * r:(b + 1) * r, q * c:(q + 1) * c] = values[i]
+    W = dense[:n, :k] * (scales[:, None] if int8 else 1)
+    X, B = randn(rng, m, k), randn(rng, n)
+    expected = X.astype(np.float64) @ W.T + B
+    encoding = {"values": values, **({"scales": scales} if int8 else {}), "columns": columns, "rows": row_pointers, "B": B}
+    got = run_node("SparseInt8Linear" if int8 else "SparseLinear", {"X": X}, encoding, expected, weight_shape=[n, k])
+    assert_reduction_close(got, expected, np.abs(X.astype(np.float64)) @ np.abs(W.T) + np.abs(B))

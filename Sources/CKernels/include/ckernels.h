@@ -32,18 +32,29 @@ void swk_softmax(float *row, int64_t count);
 void swk_layer_norm(const float *x, const float *skip, int64_t row_begin, int64_t row_end, int64_t length, float epsilon,
                     const float *scale, const float *bias, float *y);
 
-/// xt[k·mp + m] = x[m·k_total + k] for m < rows, k < k_total; zero for the padding rows
-/// k_total ≤ k < k_padded and columns rows ≤ m < mp (mp a multiple of 8).
-void swk_transpose_pad(const float *x, int64_t rows, int64_t k_total, int64_t k_padded, int64_t mp, float *xt);
+/// A block-sparse (BSR) weight W [n, k] in R×C blocks, BlockSparseMatrix's layout: block row b
+/// (output rows b·R …) stores blocks row_pointers[b] ..< row_pointers[b + 1]; block s sits at block
+/// column column_indices[s] and holds [R][C] values: floats in `values`, or, when `scales` is not
+/// NULL, int8 `codes` with W[row, ·] = code · scales[row]. Indices must already be checked.
+typedef struct {
+    int64_t n, k;
+    int r, c;
+    const int32_t *row_pointers, *column_indices;
+    const float *values;
+    const int8_t *codes;
+    const float *scales;
+} swk_bsr_matrix;
 
-/// Block-sparse (BSR) times dense, in the transposed layout the sparse loop wants:
-/// yt[n·mp + m] = Σ over stored blocks of block row n/R: values[i][n%R][c] · xt[(col[i]·C + c)·mp + m],
-/// for every row n < block_rows·R and m < mp. xt is [block_columns·C, mp] (see swk_transpose_pad).
-void swk_bsr_times_dense(int64_t block_rows, int r, int c, const int32_t *row_pointers, const int32_t *column_indices,
-                         const float *values, const float *xt, int64_t mp, float *yt);
+/// Floats of scratch swk_bsr_linear needs for a range of `block_rows` block rows of a weight with
+/// K columns in R×C blocks.
+int64_t swk_bsr_linear_scratch_floats(int64_t k, int r, int c, int64_t block_rows);
 
-/// y[m·n + j] = yt[j·mp + m] + (bias ? bias[j] : 0) for m < rows, j < n.
-void swk_transpose_bias(const float *yt, int64_t mp, int64_t rows, int64_t n, const float *bias, float *y);
+/// y[i, j] = Σ_k x[i, k]·W[j, k] + (bias ? bias[j] : 0) for i < m and the output columns of block
+/// rows b0 ..< b1 (j < n); x is [m, k], y is [m, n], both row-major. Other columns of y are not
+/// touched, so disjoint block-row ranges may run on different threads at once, each with its own
+/// scratch.
+void swk_bsr_linear(const swk_bsr_matrix *w, const float *x, int64_t m, int64_t b0, int64_t b1, const float *bias, float *y,
+                    float *scratch);
 
 /// Int8 codes of activation rows for swk_int8_gemm, Int8Quantization's arithmetic exactly:
 /// scales[m] = static_scale if > 0, else max|x[m,:]|/127 (NaN ignored); codes[m·kp + i] =

@@ -53,9 +53,8 @@ public struct SparseInt8LinearOp: BlockSparseLinearOp {
         try validateIndexTypes(constants)
     }
 
-    /// The stored blocks as floats (code · its row's scale), in the values' layout: what the
-    /// float BSR kernels multiply with.
-    public func decodeValues(_ args: KernelArguments, _ inputs: [TensorType?], into floats: UnsafeMutablePointer<Float>) {
+    /// The stored blocks as floats (code · its row's scale), in the values' layout.
+    private func decodeValues(_ args: KernelArguments, _ inputs: [TensorType?], into floats: UnsafeMutablePointer<Float>) {
         let (r, c) = block(inputs[1]!)
         let codes = args.input(1, as: Int8.self), scales = args.input(2), pointers = args.input(4, as: Int32.self)
         for blockRow in 0..<((n + r - 1) / r) {

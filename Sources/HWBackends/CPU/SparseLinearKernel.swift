@@ -2,42 +2,39 @@ import CKernels
 import CoreRuntime
 
 extension BLASKernels {
-    /// SparseLinear and SparseInt8Linear: X transposed into scratch (rows padded to a multiple of
-    /// 8, K to whole blocks), the BSR product in that layout (CKernels, bsr.c) with its block rows
-    /// split over the session's threads, then transposed back with the bias added and the
-    /// activation applied. Int8 blocks are decoded to floats in scratch first (nonzeros only: a
-    /// 1/M share of the product's work), so both run the same float kernel.
+    /// SparseLinear and SparseInt8Linear: the BSR product with the bias added (CKernels, bsr.c),
+    /// block rows split over the session's threads, each with its own panel and tile in scratch,
+    /// then the activation. Int8 blocks are multiplied as codes and their rows scaled once, so
+    /// both encodings read only the stored bytes.
     static func sparseLinear(_ op: some BlockSparseLinearOp, _ inputs: [TensorType?], threads: Int) throws -> PreparedKernel {
         let (m, k, n) = try op.dimensions(inputs)
         let (r, c) = op.block(inputs[1]!)
-        let blockRows = (n + r - 1) / r, kPadded = (k + c - 1) / c * c
-        let mp = (m + 7) / 8 * 8
+        let blockRows = (n + r - 1) / r
         let storedBlocks = inputs[1]!.shape[0]
-        let int8 = op as? SparseInt8LinearOp
-        let xtCount = kPadded * mp, ytCount = blockRows * r * mp, decodedCount = int8 == nil ? 0 : storedBlocks * r * c
+        let int8 = op is SparseInt8LinearOp
         let activation = op.activation
         // Work per block row: its share of the stored blocks (rows differ; the split is by count).
-        let split = ColumnSplit(columns: blockRows, threads: threads, workPerColumn: storedBlocks * r * c * m / max(blockRows, 1))
+        // Ranges of 16 output columns where R divides 16 keep the threads' columns of y off each
+        // other's cache lines.
+        let split = ColumnSplit(columns: blockRows, threads: threads, workPerColumn: storedBlocks * r * c * m / max(blockRows, 1),
+                                granularity: 16 % r == 0 ? 16 / r : 1)
         let columnsInput = type(of: op).columnsInput, pointersInput = type(of: op).pointersInput
-        return PreparedKernel(scratchBytes: (xtCount + ytCount + decodedCount) * MemoryLayout<Float>.size) { args in
+        let largestRange = split.ranges.map(\.count).max() ?? 0
+        let partFloats = (Int(swk_bsr_linear_scratch_floats(Int64(k), Int32(r), Int32(c), Int64(largestRange))) + 15) / 16 * 16
+        return PreparedKernel(scratchBytes: split.ranges.count * partFloats * MemoryLayout<Float>.size) { args in
             guard m > 0, n > 0 else { return }
-            let xt = args.scratch!.assumingMemoryBound(to: Float.self), yt = xt + xtCount, decoded = yt + ytCount
-            let y = args.output(0)
-            let values: UnsafePointer<Float>
-            if let int8 {
-                int8.decodeValues(args, inputs, into: decoded)
-                values = UnsafePointer(decoded)
-            } else {
-                values = args.input(1)
+            let matrix = swk_bsr_matrix(
+                n: Int64(n), k: Int64(k), r: Int32(r), c: Int32(c),
+                row_pointers: args.input(pointersInput, as: Int32.self), column_indices: args.input(columnsInput, as: Int32.self),
+                values: int8 ? nil : args.input(1), codes: int8 ? args.input(1, as: Int8.self) : nil, scales: int8 ? args.input(2) : nil)
+            let x = args.input(0), y = args.output(0), bias = op.bias(args)
+            let scratch = args.scratch!.assumingMemoryBound(to: Float.self)
+            withUnsafePointer(to: matrix) { w in
+                split.run { part, blockRange in
+                    swk_bsr_linear(w, x, Int64(m), Int64(blockRange.lowerBound), Int64(blockRange.upperBound), bias, y,
+                                   scratch + part * partFloats)
+                }
             }
-            swk_transpose_pad(args.input(0), Int64(m), Int64(k), Int64(kPadded), Int64(mp), xt)
-            let rowPointers = args.input(pointersInput, as: Int32.self), columns = args.input(columnsInput, as: Int32.self)
-            split.run { _, blockRange in
-                // Row pointers index the whole arrays, so a range starts at its own pointer.
-                swk_bsr_times_dense(Int64(blockRange.count), Int32(r), Int32(c), rowPointers + blockRange.lowerBound, columns,
-                                    values, xt, Int64(mp), yt + blockRange.lowerBound * r * mp)
-            }
-            swk_transpose_bias(yt, Int64(mp), Int64(m), Int64(n), op.bias(args), y)
             applyActivation(activation, y, count: m * n)
         }
     }
