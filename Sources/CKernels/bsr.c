@@ -11,7 +11,7 @@
 /// Rows of x per chunk, by block height: as many vectors as keep a group's sums (4 output
 /// columns, or R when R < 4) in at most 12 registers. At R ≥ 4 a panel row of 16 floats is one
 /// cache line; 24 (every other row split over two lines) ran 1.4× slower (docs/BENCHMARKS.md).
-static int64_t chunk_rows(int r) {
+int64_t swk_bsr_chunk_rows(int r) {
     switch (r) {
     case 1: return 48;
     case 2: case 3: return 32;
@@ -192,12 +192,12 @@ AVX2 static void chunk_avx2(const swk_bsr_matrix *w, const float *x, int64_t m0,
 }
 
 int64_t swk_bsr_linear_scratch_floats(int64_t k, int r, int c, int64_t block_rows) {
-    return ((k + c - 1) / c * c + block_rows * r) * chunk_rows(r);
+    return ((k + c - 1) / c * c + block_rows * r) * swk_bsr_chunk_rows(r);
 }
 
 void swk_bsr_linear(const swk_bsr_matrix *w, const float *x, int64_t m, int64_t b0, int64_t b1, const float *bias, float *y,
                     float *scratch) {
-    const int64_t ld = chunk_rows(w->r);
+    const int64_t ld = swk_bsr_chunk_rows(w->r);
     float *panel = scratch, *tile = scratch + (w->k + w->c - 1) / w->c * w->c * ld;
     const int avx2 = swk_has_avx2();
     for (int64_t m0 = 0; m0 < m; m0 += ld) {

@@ -87,13 +87,16 @@ def test_layer_norm_rows(rng, skip):
     assert_reduction_close(got, expected, ref.layer_norm(total, scale, B, -1, 1e-5, absolute=True))
 
 
-@pytest.mark.parametrize("block,int8", [((4, 4), False), ((1, 1), False), ((3, 5), False), ((4, 4), True)],
-                         ids=["bsr-4x4", "csr", "bsr-3x5", "bsr-4x4-int8"])
-def test_block_sparse_linear(rng, block, int8):
-    """Block rows split over both threads. N = 203 leaves a last block row of padding rows (and
-    for 4×4 the threads' column ranges meet at a 16-column unit); M = 50 is whole chunks of rows
-    plus a short one for every block height."""
-    (r, c), (m, k, n) = block, (50, 300, 203)
+@pytest.mark.parametrize("block,int8,m", [((4, 4), False, 50), ((4, 4), False, 30), ((1, 1), False, 50),
+                                          ((3, 5), False, 50), ((4, 4), True, 50), ((4, 4), True, 30)],
+                         ids=["bsr-4x4-by-rows", "bsr-4x4-by-block-rows", "csr", "bsr-3x5", "bsr-4x4-int8-by-rows",
+                              "bsr-4x4-int8-by-block-rows"])
+def test_block_sparse_linear(rng, block, int8, m):
+    """Split over both threads by chunks of rows where there are four or more (16 rows each at
+    R = 4, so M = 50 is three and a short one), else by block rows (CSR's chunks are 48 rows,
+    3×5's 32; for 4×4 the threads' column ranges then meet at a 16-column unit). N = 203 leaves a
+    last block row of padding rows."""
+    (r, c), (k, n) = block, (300, 203)
     block_rows, block_columns = -(-n // r), -(-k // c)
     kept = rng.random((block_rows, block_columns)) < 0.5
     row_pointers = np.concatenate([[0], np.cumsum(kept.sum(axis=1))]).astype(np.int32)

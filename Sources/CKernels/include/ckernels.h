@@ -45,6 +45,9 @@ typedef struct {
     const float *scales;
 } swk_bsr_matrix;
 
+/// Rows of x that swk_bsr_linear takes at a time for blocks R high (16, 32 or 48).
+int64_t swk_bsr_chunk_rows(int r);
+
 /// Floats of scratch swk_bsr_linear needs for a range of `block_rows` block rows of a weight with
 /// K columns in R×C blocks.
 int64_t swk_bsr_linear_scratch_floats(int64_t k, int r, int c, int64_t block_rows);
