@@ -10,7 +10,10 @@ struct Compress: ParsableCommand {
             Runs the graph passes, then re-encodes every linear layer (nn.Linear, Gemm with constant \
             weights): --quantize stores it as int8 (per output channel, activations quantized per row) \
             or in an OCP MX format; --prune removes the smallest weights (by magnitude) and stores the \
-            rest sparse. --layer overrides the format for layers whose node name matches a glob, e.g. \
+            rest sparse. --prune pattern takes the 3×3 convolutions instead (PatDNN): each kernel keeps \
+            the 4-tap pattern, of 8, that holds most of its Σw², and the kernels keeping least are \
+            removed whole until --sparsity of the weights are gone (at least 5/9, the patterns' own \
+            share); linear layers then keep --quantize's format. --layer overrides the format for layers whose node name matches a glob, e.g. \
             --layer '*attention*=mxfp8-e4m3' --layer 'classifier=fp32'. --calibration runs the model on \
             the given data and stores each int8 layer's static activation scale (max |x| of its input \
             / 127) instead of quantizing each row by its own max at run time.
@@ -44,7 +47,7 @@ struct Compress: ParsableCommand {
     @Option(name: .customLong("layer"), help: "GLOB=FORMAT: a per-layer format (fp32 keeps the layer dense); repeatable, first match wins.")
     var layerRules: [String] = []
 
-    @Option(help: "unstructured, block:RxC (e.g. block:4x4, block:1x4) or nm:N:M (e.g. nm:2:4).")
+    @Option(help: "unstructured, block:RxC (e.g. block:4x4, block:1x4), nm:N:M (e.g. nm:2:4), or pattern (3×3 convolutions).")
     var prune: String?
 
     @Option(help: "Fraction of weights (or blocks) to remove, 0…1 (with --prune; N:M fixes its own).")
@@ -85,7 +88,8 @@ struct Compress: ParsableCommand {
     @OptionGroup var session: SessionFlags
 
     func validate() throws {
-        if let quantize, prune != nil, quantize.lowercased() != "int8" {
+        let patterns = prune?.lowercased() == "pattern"
+        if let quantize, prune != nil, !patterns, quantize.lowercased() != "int8" {
             throw ValidationError("--prune combines with --quantize int8 only (int8 blocks), not \(quantize)")
         }
         if let sparsity, !(0...1).contains(sparsity) { throw ValidationError("--sparsity must lie in 0…1, got \(sparsity)") }
@@ -100,6 +104,7 @@ struct Compress: ParsableCommand {
                 throw ValidationError("--drop-heads, --drop-neurons and --drop-layers cannot be combined with --auto: run --auto on the smaller model they make")
             }
             guard quantize != nil || prune != nil else { throw ValidationError("--auto needs the encoding to apply: --quantize or --prune") }
+            guard !patterns else { throw ValidationError("--auto ranks linear layers: it does not take --prune pattern") }
             guard let maxLossIncrease, maxLossIncrease >= 0, maxLossIncrease.isFinite else {
                 throw ValidationError("--auto needs --max-loss-increase ≥ 0")
             }
@@ -118,7 +123,9 @@ struct Compress: ParsableCommand {
         }
         plan.rounding = rounding
         if let quantize { plan.defaultEncoding = try LayerEncoding(quantization: quantize) }
-        if let prune {
+        if let prune, prune.lowercased() == "pattern" {
+            plan.convolutionEncoding = .pattern(sparsity: sparsity!)
+        } else if let prune {
             let pattern = try PruningPattern(parsing: prune)
             var fraction = sparsity ?? 0
             if case .nOfM(let n, let m) = pattern { fraction = 1 - Double(n) / Double(m) }
@@ -165,6 +172,7 @@ struct Compress: ParsableCommand {
         var metadata = model.metadata.filter { $0.key.hasPrefix("model.") }
         metadata["model.compression"] = ([plan.rules.isEmpty ? "\(plan.defaultEncoding)"
             : "\(plan.defaultEncoding); " + plan.rules.map { "\($0.pattern)=\($0.encoding)" }.joined(separator: ", ")]
+            + (plan.convolutionEncoding == .dense ? [] : ["3×3 convolutions \(plan.convolutionEncoding)"])
             + (plan.attentionRules.isEmpty ? [] : ["attention " + plan.attentionRules.map { "\($0.pattern)=\($0.selection)" }.joined(separator: ", ")])
             + result.removed.map(\.description))
             .joined(separator: "; ")

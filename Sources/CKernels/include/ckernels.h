@@ -93,15 +93,16 @@ void swk_mx_matvec(swk_mx_element element, int64_t rows, int64_t j_begin, int64_
                    const uint8_t *codes, int64_t row_bytes, const uint8_t *scales, const float *table, const float *x,
                    const float *bias, float *y);
 
-/// One depthwise convolution's sizes (NCHW, one kH × kW filter per channel, group = C = M).
+/// One convolution's sizes for the kernels that multiply shifted copies of each input plane
+/// (depthwise, pattern-sparse): NCHW planes of height × width, a kernel_h × kernel_w window.
 typedef struct {
     int64_t height, width, out_h, out_w;
     int kernel_h, kernel_w, stride_h, stride_w, pad_top, pad_left, dilation_h, dilation_w;
-} swk_depthwise_geometry;
+} swk_conv_geometry;
 
 /// Floats of scratch one call of swk_depthwise_conv needs (out_h, out_w, kernel, strides and
 /// dilations ≥ 1; pads ≥ 0), a multiple of 16. The scratch must be 8-byte aligned.
-int64_t swk_depthwise_scratch_floats(const swk_depthwise_geometry *g);
+int64_t swk_depthwise_scratch_floats(const swk_conv_geometry *g);
 
 /// Depthwise convolution of planes p_begin ≤ p < p_end (plane p = image p / channels, channel
 /// c = p mod channels): y[p, oh, ow] = clamp(bias[c] + Σ_{i,j} w[c, i, j] ·
@@ -109,8 +110,46 @@ int64_t swk_depthwise_scratch_floats(const swk_depthwise_geometry *g);
 /// clamp(v) = v < lo ? lo : (v > hi ? hi : v), so NaN passes through. bias may be NULL. `scratch`
 /// holds swk_depthwise_scratch_floats(g) floats. Disjoint plane ranges may run on different
 /// threads at once, each with its own scratch.
-void swk_depthwise_conv(const swk_depthwise_geometry *g, int64_t channels, int64_t p_begin, int64_t p_end, const float *x,
+void swk_depthwise_conv(const swk_conv_geometry *g, int64_t channels, int64_t p_begin, int64_t p_end, const float *x,
                         const float *w, const float *bias, float lo, float hi, float *scratch, float *y);
+
+/// A pattern-sparse convolution weight [M, C/group, kH, kW] (PatternConvOp's layout): output
+/// channel m keeps kernels kernel_pointers[m] ..< kernel_pointers[m + 1]; kernel s reads input
+/// channel channels[s] of m's group and keeps the `entries` taps patterns[pattern_ids[s]]
+/// (positions i·kW + j, each < kH·kW) with weights values[s]. Indices must already be checked.
+typedef struct {
+    const float *values;
+    const int32_t *patterns;
+    const uint8_t *pattern_ids;
+    const int32_t *channels;
+    const int32_t *kernel_pointers;
+    int entries;
+    int64_t out_per_group, in_per_group;
+} swk_pattern_weights;
+
+/// Floats one input channel's stride phases take (a multiple of 16).
+int64_t swk_pattern_phase_floats(const swk_conv_geometry *g);
+
+/// Floats the phases of `channels` input channels take, with the slack the kernel reads past them.
+int64_t swk_pattern_phases_floats(const swk_conv_geometry *g, int64_t channels);
+
+/// Writes the stride phases of input channels c_begin ..< c_end of one image x [channels, height,
+/// width] (and, with the last channel, zeroes the slack). Disjoint channel ranges may run on
+/// different threads at once.
+void swk_pattern_split(const swk_conv_geometry *g, const float *x, int64_t channels, int64_t c_begin, int64_t c_end,
+                       float *phases);
+
+/// Floats of scratch one call of swk_pattern_conv needs for `out_channels` output channels.
+int64_t swk_pattern_conv_scratch_floats(const swk_conv_geometry *g, int64_t out_channels);
+
+/// Output channels m_begin ..< m_end of one image: y[m, oh, ow] = clamp(bias[m] + Σ over m's kept
+/// kernels and their taps (i, j) of the weight · x[channel, oh·sh − pad_top + i·dh, ow·sw −
+/// pad_left + j·dw]), reading zero outside the image, from the phases swk_pattern_split wrote;
+/// clamp as swk_depthwise_conv's (NaN passes). bias may be NULL. `scratch` holds
+/// swk_pattern_conv_scratch_floats(g, m_end − m_begin) floats, 8-byte aligned. Disjoint output
+/// channel ranges may run on different threads at once, each with its own scratch.
+void swk_pattern_conv(const swk_conv_geometry *g, const swk_pattern_weights *w, int64_t m_begin, int64_t m_end,
+                      const float *phases, const float *bias, float lo, float hi, float *scratch, float *y);
 
 /// One 2-D pooling's sizes (NCHW planes).
 typedef struct {

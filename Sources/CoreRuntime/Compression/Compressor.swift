@@ -2,7 +2,7 @@
 import Glibc
 #endif
 
-/// How each linear layer of a model is stored after compression.
+/// How each linear layer (or, for `pattern`, each 3×3 convolution) of a model is stored after compression.
 public enum LayerEncoding: Equatable, Sendable, CustomStringConvertible {
     /// Left as dense F32.
     case dense
@@ -12,6 +12,9 @@ public enum LayerEncoding: Equatable, Sendable, CustomStringConvertible {
     case sparse(PruningPattern, sparsity: Double)
     /// Pruned, then the kept weights int8 per output row: BSR/CSR blocks of int8 codes.
     case sparseInt8(PruningPattern, sparsity: Double)
+    /// Convolutions only: each kernel keeps one of `PatternSparseWeight.standardPatterns`, and
+    /// whole kernels go until `sparsity` of the weights are removed (`PatternConv`).
+    case pattern(sparsity: Double)
 
     /// "fp32"/"dense", "int8", an MX format name.
     public init(quantization text: String) throws {
@@ -33,6 +36,7 @@ public enum LayerEncoding: Equatable, Sendable, CustomStringConvertible {
         case .mx(let format): format.rawValue
         case .sparse(let pattern, let sparsity): "\(pattern) \(Int((sparsity * 100).rounded()))%"
         case .sparseInt8(let pattern, let sparsity): "\(pattern) \(Int((sparsity * 100).rounded()))% int8"
+        case .pattern(let sparsity): "pattern \(Int((sparsity * 100).rounded()))%"
         }
     }
 }
@@ -45,6 +49,8 @@ public struct Compressor {
     public struct Plan: Sendable {
         /// The encoding for layers no rule names.
         public var defaultEncoding: LayerEncoding = .dense
+        /// For 3×3 convolutions with a constant F32 weight: `.dense` (kept) or `.pattern`.
+        public var convolutionEncoding: LayerEncoding = .dense
         /// (node-name glob, encoding): the first matching rule wins over the default.
         public var rules: [(pattern: String, encoding: LayerEncoding)] = []
         public var rounding: MXFormat.Rounding = .nearestEven
@@ -151,7 +157,7 @@ public struct Compressor {
         var encodedTensors = Set<String>()
         var nodes: [Node] = []
         var layers: [LayerReport] = []
-        let total = graph.nodes.count { linearLayer($0, constants) != nil }
+        let total = graph.nodes.count { linearLayer($0, constants) != nil || ($0.op is ConvOp && plan.convolutionEncoding != .dense) }
         var selections: [(node: String, selection: AttentionSelection)] = []
         for node in graph.nodes {
             if node.op is AttentionOp, let rule = plan.attentionRules.first(where: { fnmatch($0.pattern, node.name, 0) == 0 }) {
@@ -159,6 +165,20 @@ public struct Compressor {
                 attributes.merge(rule.selection.attributes) { $1 }
                 nodes.append(try Node(name: node.name, opType: node.opType, inputs: node.inputs, outputs: node.outputs, attributes: attributes))
                 selections.append((node.name, rule.selection))
+                continue
+            }
+            if case .pattern(let sparsity) = plan.convolutionEncoding, node.op is ConvOp,
+               let weight = constants[node.inputs[1]], weight.type.dtype == .f32, Array(weight.type.shape[2...]) == [3, 3] {
+                let (encoded, parts, kept) = try encodePatternConv(node, weight: weight, sparsity: sparsity)
+                nodes.append(encoded)
+                for (name, tensor) in parts {
+                    tensors[name] = tensor
+                    encodedTensors.insert(name)
+                }
+                let shape = weight.type.shape
+                layers.append(LayerReport(name: node.name, n: shape[0], k: shape[1] * 9, encoding: plan.convolutionEncoding,
+                                          bytesBefore: weight.type.count * 4, bytesAfter: parts.reduce(0) { $0 + $1.tensor.bytes.count },
+                                          parameters: kept))
                 continue
             }
             guard let layer = linearLayer(node, constants) else {
@@ -280,6 +300,8 @@ public struct Compressor {
         switch encoding {
         case .dense:
             preconditionFailure("dense layers are not re-encoded")
+        case .pattern:
+            throw SwiftletError.invalidArgument("layer '\(node.name)': pattern pruning applies to 3×3 convolutions, not linear layers")
         case .int8:
             let (codes, scales) = weight.withUnsafeBufferPointer { Int8Quantization.perChannel(rows: n, columns: k, weights: $0) }
             opType = Int8LinearOp.type
@@ -315,5 +337,29 @@ public struct Compressor {
         }
         if let bias = layer.bias { inputs.append(bias) }
         return (try Node(name: node.name, opType: opType, inputs: inputs, outputs: node.outputs, attributes: attributes), parts, kept)
+    }
+
+    /// A Conv node as PatternConv (`PatternSparseWeight` with the standard patterns), keeping its
+    /// attributes and bias; its new tensors are named after the node.
+    static func encodePatternConv(_ node: Node, weight: ConstantTensor, sparsity: Double) throws
+        -> (Node, [(name: String, tensor: HostTensor)], kept: Int) {
+        let shape = weight.type.shape
+        let pruned = try PatternSparseWeight(pruning: Array(weight.floats), shape: shape,
+                                             patterns: PatternSparseWeight.standardPatterns, sparsity: sparsity)
+        func tensor<T>(_ suffix: String, _ dtype: DType, _ shape: [Int], _ values: [T]) -> (name: String, tensor: HostTensor) {
+            (node.name + suffix, HostTensor(dtype: dtype, shape: shape, bytes: values.withUnsafeBytes { Array($0) }))
+        }
+        let kernels = pruned.channels.count
+        let parts = [tensor(".w_values", .f32, [kernels, pruned.entries], pruned.values),
+                     tensor(".w_patterns", .i32, [pruned.patterns.count / pruned.entries, pruned.entries], pruned.patterns),
+                     tensor(".w_ids", .u8, [kernels], pruned.patternIDs),
+                     tensor(".w_channels", .i32, [kernels], pruned.channels),
+                     tensor(".w_kernels", .i32, [shape[0] + 1], pruned.kernelPointers)]
+        var attributes = node.attributes.values.filter { $0.key != "kernel_shape" }
+        attributes["weight_shape"] = .array(shape.map { .int($0) })
+        let bias = node.inputs.count > 2 && !node.inputs[2].isEmpty ? [node.inputs[2]] : []
+        let encoded = try Node(name: node.name, opType: PatternConvOp.type, inputs: [node.inputs[0]] + parts.map(\.name) + bias,
+                               outputs: node.outputs, attributes: attributes)
+        return (encoded, parts, pruned.values.count)
     }
 }

@@ -94,29 +94,32 @@ public struct ConvOp: Operator {
     public func referenceKernel(_ inputs: [TensorType?], _ outputs: [TensorType]) throws -> Kernel {
         let g = try geometry(inputs)
         let clamp = self.clamp
-        return { args in
-            let x = args.input(0), w = args.input(1), bias = args.optionalInput(2), y = args.output(0)
-            for n in 0..<g.batch {
-                for m in 0..<g.outChannels {
-                    let firstChannel = (m / g.outChannelsPerGroup) * g.inChannelsPerGroup
-                    for oh in 0..<g.outH {
-                        for ow in 0..<g.outW {
-                            var sum = Double(bias?[m] ?? 0)
-                            for c in 0..<g.inChannelsPerGroup {
-                                for kh in 0..<g.kernelH {
-                                    let ih = oh * g.strides[0] - g.pads[0] + kh * g.dilations[0]
-                                    guard ih >= 0, ih < g.height else { continue }
-                                    for kw in 0..<g.kernelW {
-                                        let iw = ow * g.strides[1] - g.pads[1] + kw * g.dilations[1]
-                                        guard iw >= 0, iw < g.width else { continue }
-                                        let xv = x[((n * g.inChannels + firstChannel + c) * g.height + ih) * g.width + iw]
-                                        let wv = w[((m * g.inChannelsPerGroup + c) * g.kernelH + kh) * g.kernelW + kw]
-                                        sum += Double(xv) * Double(wv)
-                                    }
+        return { args in Self.convolve(g, clamp, x: args.input(0), w: args.input(1), bias: args.optionalInput(2), y: args.output(0)) }
+    }
+
+    /// The convolution in double precision, straight from the definition (the reference kernels').
+    static func convolve(_ g: Geometry, _ clamp: FusedClamp, x: UnsafePointer<Float>, w: UnsafePointer<Float>,
+                         bias: UnsafePointer<Float>?, y: UnsafeMutablePointer<Float>) {
+        for n in 0..<g.batch {
+            for m in 0..<g.outChannels {
+                let firstChannel = (m / g.outChannelsPerGroup) * g.inChannelsPerGroup
+                for oh in 0..<g.outH {
+                    for ow in 0..<g.outW {
+                        var sum = Double(bias?[m] ?? 0)
+                        for c in 0..<g.inChannelsPerGroup {
+                            for kh in 0..<g.kernelH {
+                                let ih = oh * g.strides[0] - g.pads[0] + kh * g.dilations[0]
+                                guard ih >= 0, ih < g.height else { continue }
+                                for kw in 0..<g.kernelW {
+                                    let iw = ow * g.strides[1] - g.pads[1] + kw * g.dilations[1]
+                                    guard iw >= 0, iw < g.width else { continue }
+                                    let xv = x[((n * g.inChannels + firstChannel + c) * g.height + ih) * g.width + iw]
+                                    let wv = w[((m * g.inChannelsPerGroup + c) * g.kernelH + kh) * g.kernelW + kw]
+                                    sum += Double(xv) * Double(wv)
                                 }
                             }
-                            y[((n * g.outChannels + m) * g.outH + oh) * g.outW + ow] = clamp.apply(Float(sum))
                         }
+                        y[((n * g.outChannels + m) * g.outH + oh) * g.outW + ow] = clamp.apply(Float(sum))
                     }
                 }
             }

@@ -134,7 +134,7 @@ func requireFloat(_ type: TensorType, _ role: String) throws {
 public enum Operators {
     public static let all: [any Operator.Type] = [
         ShapeOp.self, CastOp.self, RangeOp.self, ErfOp.self, SqrtOp.self, PowOp.self,
-        ReduceMeanOp.self, ReduceSumOp.self, LinearOp.self, Int8LinearOp.self, MXLinearOp.self, SparseLinearOp.self, SparseInt8LinearOp.self, AttentionOp.self, SkipLayerNormalizationOp.self,
+        ReduceMeanOp.self, ReduceSumOp.self, LinearOp.self, Int8LinearOp.self, MXLinearOp.self, SparseLinearOp.self, SparseInt8LinearOp.self, PatternConvOp.self, AttentionOp.self, SkipLayerNormalizationOp.self,
         GemmOp.self, MatMulOp.self, ConvOp.self, MaxPoolOp.self, AveragePoolOp.self,
         GlobalAveragePoolOp.self, BatchNormalizationOp.self,
         ReluOp.self, SigmoidOp.self, TanhOp.self, ClipOp.self, GeluOp.self,

@@ -220,7 +220,7 @@ enum BLASKernels {
     /// multiply-add). im2col + sgemm would run one M = 1 multiplication per channel. Planes
     /// (image, channel) are split across the session's threads.
     static func depthwise(_ op: ConvOp, _ g: ConvOp.Geometry, threads: Int) throws -> PreparedKernel {
-        let geometry = swk_depthwise_geometry(
+        let geometry = swk_conv_geometry(
             height: Int64(g.height), width: Int64(g.width), out_h: Int64(g.outH), out_w: Int64(g.outW),
             kernel_h: try int32(g.kernelH, "Conv kernel height"), kernel_w: try int32(g.kernelW, "Conv kernel width"),
             stride_h: try int32(g.strides[0], "Conv stride"), stride_w: try int32(g.strides[1], "Conv stride"),

@@ -36,6 +36,7 @@ public struct CPUBackend: Backend {
         case let linear as MXLinearOp: try BLASKernels.mxLinear(linear, inputs, threads: threads)
         case let linear as SparseLinearOp: try BLASKernels.sparseLinear(linear, inputs, threads: threads)
         case let linear as SparseInt8LinearOp: try BLASKernels.sparseLinear(linear, inputs, threads: threads)
+        case let conv as PatternConvOp: try BLASKernels.patternConv(conv, inputs, threads: threads)
         case let attention as AttentionOp: try BLASKernels.attention(attention, inputs, threads: threads)
         case let pool as MaxPoolOp: try BLASKernels.maxPool(pool, inputs, outputs, threads: threads)
         case is ErfOp: PreparedKernel(BLASKernels.erf(outputs))

@@ -1,0 +1,37 @@
+// Stride phases of a padded input plane, shared by the convolutions that multiply shifted copies
+// of it (depthwise_conv.c, pattern_conv.c). Phase (rv, rh) holds padded rows rv, rv+sh, … and
+// columns rh, rh+sw, …; kernel tap (i, j) then reads phase ((i·dh) mod sh, (j·dw) mod sw) at a
+// fixed offset from the output position, for every stride and dilation. Taking the output plane
+// as one flat run of out_h × phase_width positions (the columns past out_w are computed and
+// dropped), every tap is a contiguous multiply-add over the whole plane: no bounds test, no
+// gather, and small planes (7×7, 14×14) still give the vector loop long runs. Internal to CKernels.
+#ifndef SWIFTLET_CONV_PHASES_H
+#define SWIFTLET_CONV_PHASES_H
+#include "ckernels.h"
+
+/// Positions computed per step of the vector loop; the flat run is padded to a multiple of it.
+enum { STEP = 32 };
+
+typedef struct {
+    int64_t phase_h, phase_w;  // rows and columns of one phase plane
+    int64_t plane;             // floats per phase plane
+    int64_t run;               // flat output positions computed: out_h · phase_w, rounded up to STEP
+} conv_layout;
+
+conv_layout conv_layout_of(const swk_conv_geometry *g);
+
+/// Slack the padded run reads past the last phase plane (a tap's column offset is < phase_w):
+/// keep it zero, so no NaN or subnormal in a dropped column can slow the arithmetic.
+static inline int64_t conv_slack_floats(const conv_layout *l) { return l->phase_w + STEP; }
+
+/// offsets[i·kernel_w + j]: where tap (i, j) reads, relative to the output position, in the
+/// phases of one channel (stride_h · stride_w planes of l->plane floats, laid end to end).
+void conv_tap_offsets(const swk_conv_geometry *g, const conv_layout *l, int64_t *offsets);
+
+/// Writes every phase of one padded channel plane x (zeros where the padding is).
+void conv_split_phases(const swk_conv_geometry *g, const conv_layout *l, const float *x, float *phases);
+
+/// y[oh·out_w + ow] = out[oh·phase_w + ow]: the run's computed positions that are outputs.
+void conv_copy_out(const swk_conv_geometry *g, const conv_layout *l, const float *out, float *y);
+
+#endif

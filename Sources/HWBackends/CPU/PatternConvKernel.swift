@@ -1,0 +1,51 @@
+import CKernels
+import CoreRuntime
+
+extension BLASKernels {
+    /// PatternConv in CKernels (pattern_conv.c: each kept kernel's taps as contiguous multiply-adds
+    /// over its input channel's stride phases). Per image, the input channels' phases are written
+    /// by the session's threads into shared scratch, then the threads take ranges of output
+    /// channels, each with its own scratch.
+    static func patternConv(_ op: PatternConvOp, _ inputs: [TensorType?], threads: Int) throws -> PreparedKernel {
+        let g = try op.geometry(inputs)
+        guard g.batch > 0, g.outChannels > 0, g.outH > 0, g.outW > 0 else { return PreparedKernel { _ in } }
+        let geometry = swk_conv_geometry(
+            height: Int64(g.height), width: Int64(g.width), out_h: Int64(g.outH), out_w: Int64(g.outW),
+            kernel_h: try int32(g.kernelH, "Conv kernel height"), kernel_w: try int32(g.kernelW, "Conv kernel width"),
+            stride_h: try int32(g.strides[0], "Conv stride"), stride_w: try int32(g.strides[1], "Conv stride"),
+            pad_top: try int32(g.pads[0], "Conv pad"), pad_left: try int32(g.pads[1], "Conv pad"),
+            dilation_h: try int32(g.dilations[0], "Conv dilation"), dilation_w: try int32(g.dilations[1], "Conv dilation"))
+        let keptTaps = inputs[1]!.count, entries = Int32(inputs[2]!.shape[1])
+        let (outPerGroup, inPerGroup, clamp) = (Int64(g.outChannelsPerGroup), Int64(g.inChannelsPerGroup), op.clamp)
+        let channelSplit = ColumnSplit(columns: g.inChannels, threads: threads, workPerColumn: g.height * g.width)
+        let outputSplit = ColumnSplit(columns: g.outChannels, threads: threads,
+                                      workPerColumn: g.outH * g.outW * keptTaps / g.outChannels)
+        let phaseFloats = withUnsafePointer(to: geometry) { (Int(swk_pattern_phases_floats($0, Int64(g.inChannels))) + 15) / 16 * 16 }
+        let largestRange = outputSplit.ranges.map(\.count).max() ?? 0
+        let partFloats = withUnsafePointer(to: geometry) { Int(swk_pattern_conv_scratch_floats($0, Int64(largestRange))) }
+        let (imageIn, imageOut) = (g.inChannels * g.height * g.width, g.outChannels * g.outH * g.outW)
+        let channels = Int64(g.inChannels)
+        return PreparedKernel(scratchBytes: (phaseFloats + outputSplit.ranges.count * partFloats) * MemoryLayout<Float>.size) { args in
+            let weights = swk_pattern_weights(
+                values: args.input(1), patterns: args.input(2, as: Int32.self), pattern_ids: args.input(3, as: UInt8.self),
+                channels: args.input(4, as: Int32.self), kernel_pointers: args.input(5, as: Int32.self), entries: entries,
+                out_per_group: outPerGroup, in_per_group: inPerGroup)
+            let x = args.input(0), bias = args.optionalInput(PatternConvOp.encodingInputs), y = args.output(0)
+            let phases = args.scratch!.assumingMemoryBound(to: Float.self), parts = phases + phaseFloats
+            withUnsafePointer(to: geometry) { geometry in
+                withUnsafePointer(to: weights) { weights in
+                    for image in 0..<g.batch {
+                        channelSplit.run { _, range in
+                            swk_pattern_split(geometry, x + image * imageIn, channels, Int64(range.lowerBound), Int64(range.upperBound),
+                                              phases)
+                        }
+                        outputSplit.run { part, range in
+                            swk_pattern_conv(geometry, weights, Int64(range.lowerBound), Int64(range.upperBound), phases, bias,
+                                             clamp.min, clamp.max, parts + part * partFloats, y + image * imageOut)
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
