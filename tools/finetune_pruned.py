@@ -6,13 +6,14 @@
 Pruning by magnitude alone costs the digits MLP most of its accuracy (block 4x4 at 80%: about
 21%); a few epochs on the training split bring it back. The script reads the .swl graph, builds
 the same computation in PyTorch (CPU), trains every weight the file stores -- dense layers,
-convolutions, biases and the *kept* entries of each SparseLinear -- on the 80% training split
+convolutions, biases and the *kept* entries of each SparseLinear and PatternConv -- on the 80% training split
 that tools/train_digits.py trained on (scikit-learn's copy of the digits, no download), and
 writes the new values into the same tensors: the graph, the sparse index arrays and therefore
 the sparsity pattern are copied unchanged. A removed weight stays removed because the forward
 pass multiplies by the mask, so its gradient is zero and its value is never written.
 
-Supports the ops `swiftlet compress` leaves in the digits models: SparseLinear, Linear,
+Supports the ops `swiftlet compress` leaves in the digits models: SparseLinear, PatternConv
+(`--prune pattern`: each kept kernel keeps its pattern, removed kernels stay removed), Linear,
 Conv and Gemm (with fused clips), MaxPool, Flatten, Relu. Any other op is refused by name.
 """
 from __future__ import annotations
@@ -68,6 +69,29 @@ class SparseWeight:
         return out
 
 
+class PatternWeight:
+    """A PatternConv weight as a dense [M, C/group, kH, kW] tensor plus the mask of the taps it keeps."""
+
+    def __init__(self, values, patterns, ids, channels, pointers, shape):
+        m, cg, kh, kw = shape
+        dense = np.zeros((m, cg, kh * kw), np.float32)
+        mask = np.zeros_like(dense)
+        self.at = []  # kept kernel s -> (output channel, input channel, its pattern's positions)
+        for output in range(m):
+            for s in range(pointers[output], pointers[output + 1]):
+                self.at.append((output, channels[s], patterns[ids[s]]))
+                dense[output, channels[s], patterns[ids[s]]] = values[s]
+                mask[output, channels[s], patterns[ids[s]]] = 1
+        self.weight = torch.nn.Parameter(torch.from_numpy(dense.reshape(shape).copy()))
+        self.mask = torch.from_numpy(mask.reshape(shape))
+
+    def values(self) -> np.ndarray:
+        """The trained weight's kept taps, in the stored [kernels, E] layout."""
+        w = self.weight.detach().numpy()
+        w = w.reshape(w.shape[0], w.shape[1], -1)
+        return np.stack([w[output, channel, positions] for output, channel, positions in self.at]).astype(np.float32)
+
+
 def activation(y: torch.Tensor, name: str) -> torch.Tensor:
     if name == "none":
         return y
@@ -82,7 +106,7 @@ class GraphModule(torch.nn.Module):
     def __init__(self, graph: dict, tensors: dict[str, np.ndarray]):
         super().__init__()
         self.graph = graph
-        self.sparse: dict[str, SparseWeight] = {}
+        self.sparse: dict[str, SparseWeight | PatternWeight] = {}
         self.params = torch.nn.ParameterDict()
         self.names: dict[str, str] = {}          # tensor name -> key in params (no dots allowed)
         for node in graph["nodes"]:
@@ -92,6 +116,11 @@ class GraphModule(torch.nn.Module):
                 self.sparse[inputs[1]] = weight
                 self.params[f"p{len(self.params)}"] = weight.weight
                 trainable = inputs[4:]
+            elif op == "PatternConv":
+                weight = PatternWeight(*(tensors[name] for name in inputs[1:6]), attrs["weight_shape"])
+                self.sparse[inputs[1]] = weight
+                self.params[f"p{len(self.params)}"] = weight.weight
+                trainable = inputs[6:]
             elif op in ("Linear", "Gemm", "Conv"):
                 trainable = inputs[1:]
             elif op in ("MaxPool", "Flatten", "Relu"):
@@ -127,12 +156,16 @@ class GraphModule(torch.nn.Module):
                     y = y + attrs.get("beta", 1.0) * self.tensor(inputs[2])
                 if "clip_min" in attrs or "clip_max" in attrs:
                     y = torch.clamp(y, attrs.get("clip_min"), attrs.get("clip_max"))
-            elif op == "Conv":
+            elif op in ("Conv", "PatternConv"):
                 pads = attrs.get("pads", [0, 0, 0, 0])
                 if pads[:2] != pads[2:]:
                     raise SystemExit(f"node {node['name']!r}: asymmetric pads are not supported by this script")
-                bias = self.tensor(inputs[2]) if len(inputs) > 2 and inputs[2] else None
-                y = F.conv2d(a, self.tensor(inputs[1]), bias, stride=attrs.get("strides", [1, 1]),
+                if op == "Conv":
+                    weight, bias_at = self.tensor(inputs[1]), 2
+                else:
+                    weight, bias_at = self.sparse[inputs[1]].weight * self.sparse[inputs[1]].mask, 6
+                bias = self.tensor(inputs[bias_at]) if len(inputs) > bias_at and inputs[bias_at] else None
+                y = F.conv2d(a, weight, bias, stride=attrs.get("strides", [1, 1]),
                              padding=pads[:2], dilation=attrs.get("dilations", [1, 1]), groups=attrs.get("group", 1))
                 if "clip_min" in attrs or "clip_max" in attrs:
                     y = torch.clamp(y, attrs.get("clip_min"), attrs.get("clip_max"))

@@ -9,8 +9,9 @@
 #define SWIFTLET_CONV_PHASES_H
 #include "ckernels.h"
 
-/// Positions computed per step of the vector loop; the flat run is padded to a multiple of it.
-enum { STEP = 32 };
+/// The flat run is padded to a multiple of this many positions: what one step of the widest
+/// vector loop (pattern_conv.c's) computes.
+enum { STEP = 64 };
 
 typedef struct {
     int64_t phase_h, phase_w;  // rows and columns of one phase plane

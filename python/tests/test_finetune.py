@@ -32,6 +32,7 @@ def contents(path):
     ("digits_mlp", ["--prune", "unstructured", "--sparsity", "0.8"]),
     ("digits_mlp", ["--prune", "block:4x4", "--sparsity", "0.8", "--layer", "fc3=fp32"]),
     ("digits_cnn", ["--prune", "block:1x4", "--sparsity", "0.8"]),
+    ("digits_cnn", ["--prune", "pattern", "--sparsity", "0.7"]),
 ])
 def test_finetuning_recovers_accuracy_and_keeps_the_sparsity(cli, tmp_path, model, prune):
     x = np.load(require_file(DATA / "digits_test_x.npy")).astype(np.float32)
@@ -54,12 +55,12 @@ def test_finetuning_recovers_accuracy_and_keeps_the_sparsity(cli, tmp_path, mode
 
     (meta_p, t_p), (meta_t, t_t) = contents(pruned), contents(tuned)
     assert json.loads(meta_t["graph"]) == json.loads(meta_p["graph"]) and set(t_t) == set(t_p)
-    sparse = [n for n in json.loads(meta_p["graph"])["nodes"] if n["op"] == "SparseLinear"]
+    sparse = [n for n in json.loads(meta_p["graph"])["nodes"] if n["op"] in ("SparseLinear", "PatternConv")]
     assert sparse
     for node in sparse:
-        values, columns, rows = node["inputs"][1:4]
-        np.testing.assert_array_equal(t_t[columns], t_p[columns])
-        np.testing.assert_array_equal(t_t[rows], t_p[rows])
+        values, *indices = node["inputs"][1:4 if node["op"] == "SparseLinear" else 6]
+        for name in indices:
+            np.testing.assert_array_equal(t_t[name], t_p[name])
         assert t_t[values].shape == t_p[values].shape and not np.array_equal(t_t[values], t_p[values])
 
 

@@ -115,15 +115,16 @@ void swk_depthwise_conv(const swk_conv_geometry *g, int64_t channels, int64_t p_
 
 /// A pattern-sparse convolution weight [M, C/group, kH, kW] (PatternConvOp's layout): output
 /// channel m keeps kernels kernel_pointers[m] ..< kernel_pointers[m + 1]; kernel s reads input
-/// channel channels[s] of m's group and keeps the `entries` taps patterns[pattern_ids[s]]
-/// (positions i·kW + j, each < kH·kW) with weights values[s]. Indices must already be checked.
+/// channel channels[s] of m's group and keeps the `entries` taps patterns[pattern_ids[s]] (of
+/// pattern_count ≤ 256; positions i·kW + j, each < kH·kW) with weights values[s]. Indices must
+/// already be checked.
 typedef struct {
     const float *values;
     const int32_t *patterns;
     const uint8_t *pattern_ids;
     const int32_t *channels;
     const int32_t *kernel_pointers;
-    int entries;
+    int pattern_count, entries;
     int64_t out_per_group, in_per_group;
 } swk_pattern_weights;
 

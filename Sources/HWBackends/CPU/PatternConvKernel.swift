@@ -15,7 +15,7 @@ extension BLASKernels {
             stride_h: try int32(g.strides[0], "Conv stride"), stride_w: try int32(g.strides[1], "Conv stride"),
             pad_top: try int32(g.pads[0], "Conv pad"), pad_left: try int32(g.pads[1], "Conv pad"),
             dilation_h: try int32(g.dilations[0], "Conv dilation"), dilation_w: try int32(g.dilations[1], "Conv dilation"))
-        let keptTaps = inputs[1]!.count, entries = Int32(inputs[2]!.shape[1])
+        let keptTaps = inputs[1]!.count, (patternCount, entries) = (Int32(inputs[2]!.shape[0]), Int32(inputs[2]!.shape[1]))
         let (outPerGroup, inPerGroup, clamp) = (Int64(g.outChannelsPerGroup), Int64(g.inChannelsPerGroup), op.clamp)
         let channelSplit = ColumnSplit(columns: g.inChannels, threads: threads, workPerColumn: g.height * g.width)
         let outputSplit = ColumnSplit(columns: g.outChannels, threads: threads,
@@ -28,7 +28,7 @@ extension BLASKernels {
         return PreparedKernel(scratchBytes: (phaseFloats + outputSplit.ranges.count * partFloats) * MemoryLayout<Float>.size) { args in
             let weights = swk_pattern_weights(
                 values: args.input(1), patterns: args.input(2, as: Int32.self), pattern_ids: args.input(3, as: UInt8.self),
-                channels: args.input(4, as: Int32.self), kernel_pointers: args.input(5, as: Int32.self), entries: entries,
+                channels: args.input(4, as: Int32.self), kernel_pointers: args.input(5, as: Int32.self), pattern_count: patternCount, entries: entries,
                 out_per_group: outPerGroup, in_per_group: inPerGroup)
             let x = args.input(0), bias = args.optionalInput(PatternConvOp.encodingInputs), y = args.output(0)
             let phases = args.scratch!.assumingMemoryBound(to: Float.self), parts = phases + phaseFloats
