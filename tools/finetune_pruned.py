@@ -74,6 +74,7 @@ class PatternWeight:
 
     def __init__(self, values, patterns, ids, channels, pointers, shape):
         m, cg, kh, kw = shape
+        self.entries = patterns.shape[1]
         dense = np.zeros((m, cg, kh * kw), np.float32)
         mask = np.zeros_like(dense)
         self.at = []  # kept kernel s -> (output channel, input channel, its pattern's positions)
@@ -89,7 +90,8 @@ class PatternWeight:
         """The trained weight's kept taps, in the stored [kernels, E] layout."""
         w = self.weight.detach().numpy()
         w = w.reshape(w.shape[0], w.shape[1], -1)
-        return np.stack([w[output, channel, positions] for output, channel, positions in self.at]).astype(np.float32)
+        kept = [w[output, channel, positions] for output, channel, positions in self.at]
+        return np.array(kept, np.float32).reshape(len(kept), self.entries)  # [0, E] when every kernel went
 
 
 def activation(y: torch.Tensor, name: str) -> torch.Tensor:

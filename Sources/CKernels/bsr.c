@@ -8,9 +8,11 @@
 #include <immintrin.h>
 #include <string.h>
 
-/// Rows of x per chunk, by block height: as many vectors as keep a group's sums (4 output
-/// columns, or R when R < 4) in at most 12 registers. At R ≥ 4 a panel row of 16 floats is one
-/// cache line; 24 (every other row split over two lines) ran 1.4× slower (docs/BENCHMARKS.md).
+/// Rows of x per chunk, by block height, as measured (docs/BENCHMARKS.md): at R ≥ 4 a group's
+/// 4 rows × 2 vectors of sums, a panel row of 16 floats being one cache line (24 floats, every
+/// other row split over two lines, ran 1.4× slower); at R = 1 one row × 6 vectors, since a
+/// single output row shares each loaded x vector with nothing else (16 rows ran 1.25–1.85× slower);
+/// R = 2 and 3 in between.
 int64_t swk_bsr_chunk_rows(int r) {
     switch (r) {
     case 1: return 48;
@@ -20,7 +22,7 @@ int64_t swk_bsr_chunk_rows(int r) {
 }
 
 static float row_scale(const swk_bsr_matrix *w, int64_t row) {
-    // Rows past N (padding of the last block row) hold zero codes and are never written to y.
+    // Rows past N (padding of the last block row) are computed but never written to y: any scale will do.
     return w->scales && row < w->n ? w->scales[row] : 1.0f;
 }
 
@@ -148,30 +150,23 @@ AVX2 INLINE void group(const int G, const int V, const int Q, const swk_bsr_matr
     }
 }
 
-/// One `group` instance per (height, vectors in this chunk) for float and for int8 values.
-#define GROUP_OF_HEIGHT(G)                                                                                   \
+/// `group` for float (q = 0) or int8 (q = 1) values and V vectors, one instance per pair.
+#define CASE(G, V)                                                  \
+    case 2 * V: group(G, V, 0, w, b, row0, panel, ld, out); break; \
+    case 2 * V + 1: group(G, V, 1, w, b, row0, panel, ld, out); break;
+
+/// One function per group height, with an instance for each chunk width that height meets:
+/// swk_bsr_chunk_rows gives 6 vectors only to R = 1, 4 to R = 2 and 3, and 2 to R ≥ 4 (whose
+/// last group may be 1–3 rows high); a short last chunk has fewer.
+#define GROUP_OF_HEIGHT(G, CASES)                                                                            \
     AVX2 static void group##G(int vectors, const swk_bsr_matrix *w, int64_t b, int row0, const float *panel, \
                               int64_t ld, float *out) {                                                      \
-        const int q = w->scales != NULL;                                                                     \
-        switch (vectors * 2 + q) {                                                                           \
-        case 2: group(G, 1, 0, w, b, row0, panel, ld, out); break;                                           \
-        case 3: group(G, 1, 1, w, b, row0, panel, ld, out); break;                                           \
-        case 4: group(G, 2, 0, w, b, row0, panel, ld, out); break;                                           \
-        case 5: group(G, 2, 1, w, b, row0, panel, ld, out); break;                                           \
-        case 6: group(G, 3, 0, w, b, row0, panel, ld, out); break;                                           \
-        case 7: group(G, 3, 1, w, b, row0, panel, ld, out); break;                                           \
-        case 8: group(G, 4, 0, w, b, row0, panel, ld, out); break;                                           \
-        case 9: group(G, 4, 1, w, b, row0, panel, ld, out); break;                                           \
-        case 10: group(G, 5, 0, w, b, row0, panel, ld, out); break;                                          \
-        case 11: group(G, 5, 1, w, b, row0, panel, ld, out); break;                                          \
-        case 12: group(G, 6, 0, w, b, row0, panel, ld, out); break;                                          \
-        default: group(G, 6, 1, w, b, row0, panel, ld, out); break;                                          \
-        }                                                                                                    \
+        switch (vectors * 2 + (w->scales != NULL)) { CASES }                                                 \
     }
-GROUP_OF_HEIGHT(1)
-GROUP_OF_HEIGHT(2)
-GROUP_OF_HEIGHT(3)
-GROUP_OF_HEIGHT(4)
+GROUP_OF_HEIGHT(1, CASE(1, 1) CASE(1, 2) CASE(1, 3) CASE(1, 4) CASE(1, 5) CASE(1, 6))
+GROUP_OF_HEIGHT(2, CASE(2, 1) CASE(2, 2) CASE(2, 3) CASE(2, 4))
+GROUP_OF_HEIGHT(3, CASE(3, 1) CASE(3, 2) CASE(3, 3) CASE(3, 4))
+GROUP_OF_HEIGHT(4, CASE(4, 1) CASE(4, 2))
 
 AVX2 static void chunk_avx2(const swk_bsr_matrix *w, const float *x, int64_t m0, int64_t rows, int64_t ld, int64_t b0,
                             int64_t b1, const float *bias, float *y, float *panel, float *tile) {

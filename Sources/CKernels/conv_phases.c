@@ -1,7 +1,7 @@
 // Stride phases of a padded input plane (see conv_phases.h).
 #include "conv_phases.h"
 
-conv_layout conv_layout_of(const swk_conv_geometry *g) {
+conv_layout conv_layout_of(const swk_conv_geometry *g, int64_t step) {
     // Only the padded rows and columns some output reads: the last tap of the last output.
     const int64_t rows = (g->out_h - 1) * g->stride_h + (int64_t)(g->kernel_h - 1) * g->dilation_h + 1;
     const int64_t columns = (g->out_w - 1) * g->stride_w + (int64_t)(g->kernel_w - 1) * g->dilation_w + 1;
@@ -9,7 +9,8 @@ conv_layout conv_layout_of(const swk_conv_geometry *g) {
     l.phase_h = (rows + g->stride_h - 1) / g->stride_h;
     l.phase_w = (columns + g->stride_w - 1) / g->stride_w;
     l.plane = l.phase_h * l.phase_w;
-    l.run = (g->out_h * l.phase_w + STEP - 1) / STEP * STEP;
+    l.step = step;
+    l.run = (g->out_h * l.phase_w + step - 1) / step * step;
     return l;
 }
 

@@ -9,21 +9,20 @@
 #define SWIFTLET_CONV_PHASES_H
 #include "ckernels.h"
 
-/// The flat run is padded to a multiple of this many positions: what one step of the widest
-/// vector loop (pattern_conv.c's) computes.
-enum { STEP = 64 };
-
 typedef struct {
     int64_t phase_h, phase_w;  // rows and columns of one phase plane
     int64_t plane;             // floats per phase plane
-    int64_t run;               // flat output positions computed: out_h · phase_w, rounded up to STEP
+    int64_t step;              // positions one step of the caller's vector loop computes
+    int64_t run;               // flat output positions computed: out_h · phase_w, rounded up to `step`
 } conv_layout;
 
-conv_layout conv_layout_of(const swk_conv_geometry *g);
+/// The layout for a vector loop computing `step` positions at a time (32 for depthwise, 64 for
+/// pattern-sparse: a larger step would pad a small plane's run with more dropped positions).
+conv_layout conv_layout_of(const swk_conv_geometry *g, int64_t step);
 
 /// Slack the padded run reads past the last phase plane (a tap's column offset is < phase_w):
 /// keep it zero, so no NaN or subnormal in a dropped column can slow the arithmetic.
-static inline int64_t conv_slack_floats(const conv_layout *l) { return l->phase_w + STEP; }
+static inline int64_t conv_slack_floats(const conv_layout *l) { return l->phase_w + l->step; }
 
 /// offsets[i·kernel_w + j]: where tap (i, j) reads, relative to the output position, in the
 /// phases of one channel (stride_h · stride_w planes of l->plane floats, laid end to end).

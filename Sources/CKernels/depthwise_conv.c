@@ -9,6 +9,9 @@
 
 #define AVX2 __attribute__((target("avx2,fma")))
 
+/// Positions computed per step of the vector loop (four sums of 8); the flat run is a multiple of it.
+enum { STEP = 32 };
+
 /// Floats the taps' offsets take at the start of scratch (int64 each, padded so the phases
 /// that follow stay 32-byte aligned).
 static int64_t offset_floats(const swk_conv_geometry *g) {
@@ -16,7 +19,7 @@ static int64_t offset_floats(const swk_conv_geometry *g) {
 }
 
 int64_t swk_depthwise_scratch_floats(const swk_conv_geometry *g) {
-    const conv_layout l = conv_layout_of(g);
+    const conv_layout l = conv_layout_of(g, STEP);
     // The offsets, the phases, their slack, then the flat output run; rounded to 64 bytes, so
     // threads' scratches laid end to end keep the alignment and never share a cache line.
     const int64_t floats = offset_floats(g) + (int64_t)g->stride_h * g->stride_w * l.plane + conv_slack_floats(&l) + l.run;
@@ -38,7 +41,7 @@ static void accumulate_portable(const float *phases, const int64_t *offsets, con
 AVX2 static void accumulate_avx2(const float *phases, const int64_t *offsets, const float *weights, int64_t taps, float bias,
                                  float lo, float hi, int64_t run, float *out) {
     const __m256 low = _mm256_set1_ps(lo), high = _mm256_set1_ps(hi);
-    for (int64_t t = 0; t < run; t += 32) {  // run is a multiple of STEP, so of 32
+    for (int64_t t = 0; t < run; t += STEP) {
         // Four independent sums hide the multiply-add latency.
         __m256 a0 = _mm256_set1_ps(bias), a1 = a0, a2 = a0, a3 = a0;
         for (int64_t tap = 0; tap < taps; tap++) {
@@ -59,7 +62,7 @@ AVX2 static void accumulate_avx2(const float *phases, const int64_t *offsets, co
 
 void swk_depthwise_conv(const swk_conv_geometry *g, int64_t channels, int64_t p_begin, int64_t p_end, const float *x,
                         const float *w, const float *bias, float lo, float hi, float *scratch, float *y) {
-    const conv_layout l = conv_layout_of(g);
+    const conv_layout l = conv_layout_of(g, STEP);
     const int64_t taps = (int64_t)g->kernel_h * g->kernel_w;
     const int64_t phase_count = (int64_t)g->stride_h * g->stride_w;
     int64_t *offsets = (int64_t *)scratch;

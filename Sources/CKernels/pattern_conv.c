@@ -11,35 +11,41 @@
 #include <string.h>
 
 #define AVX2 __attribute__((target("avx2,fma")))
-_Static_assert(STEP == 8 * 8, "step_avx2 computes a step as eight vectors");
+
+/// Positions computed per step of the vector loop (eight sums of 8); the flat run is a multiple of it.
+enum { STEP = 64 };
 
 int64_t swk_pattern_phase_floats(const swk_conv_geometry *g) {
-    const conv_layout l = conv_layout_of(g);
+    const conv_layout l = conv_layout_of(g, STEP);
     return ((int64_t)g->stride_h * g->stride_w * l.plane + 15) / 16 * 16;  // 64-byte aligned channels
 }
 
 int64_t swk_pattern_phases_floats(const swk_conv_geometry *g, int64_t channels) {
-    const conv_layout l = conv_layout_of(g);
+    const conv_layout l = conv_layout_of(g, STEP);
     return channels * swk_pattern_phase_floats(g) + conv_slack_floats(&l);
 }
 
 void swk_pattern_split(const swk_conv_geometry *g, const float *x, int64_t channels, int64_t c_begin, int64_t c_end,
                        float *phases) {
-    const conv_layout l = conv_layout_of(g);
-    const int64_t per = swk_pattern_phase_floats(g);
-    for (int64_t c = c_begin; c < c_end; c++) conv_split_phases(g, &l, x + c * g->height * g->width, phases + c * per);
+    const conv_layout l = conv_layout_of(g, STEP);
+    const int64_t per = swk_pattern_phase_floats(g), written = (int64_t)g->stride_h * g->stride_w * l.plane;
+    for (int64_t c = c_begin; c < c_end; c++) {
+        conv_split_phases(g, &l, x + c * g->height * g->width, phases + c * per);
+        // Dropped positions read the gap up to the next channel: zero, like the slack.
+        memset(phases + c * per + written, 0, (size_t)(per - written) * sizeof(float));
+    }
     if (c_end == channels) memset(phases + channels * per, 0, (size_t)conv_slack_floats(&l) * sizeof(float));
 }
 
 /// Floats the offsets take at the start of scratch: every tap's, then every pattern entry's
-/// (int64 each; at most 256 patterns of at most kH·kW entries), padded to 64 bytes.
-static int64_t offset_floats(const swk_conv_geometry *g) {
-    return ((int64_t)g->kernel_h * g->kernel_w * 2 * 257 + 15) / 16 * 16;
+/// (int64 each), padded to 64 bytes.
+static int64_t offset_floats(const swk_conv_geometry *g, int64_t pattern_entries) {
+    return (((int64_t)g->kernel_h * g->kernel_w + pattern_entries) * 2 + 15) / 16 * 16;
 }
 
-int64_t swk_pattern_conv_scratch_floats(const swk_conv_geometry *g, int64_t out_channels) {
-    const conv_layout l = conv_layout_of(g);
-    return offset_floats(g) + (out_channels * l.run + 15) / 16 * 16;
+int64_t swk_pattern_conv_scratch_floats(const swk_conv_geometry *g, int64_t pattern_entries, int64_t out_channels) {
+    const conv_layout l = conv_layout_of(g, STEP);
+    return offset_floats(g, pattern_entries) + (out_channels * l.run + 15) / 16 * 16;
 }
 
 /// out[t] = clamp(bias + Σ over output channel m's kept kernels s and their pattern's taps e of
@@ -87,10 +93,10 @@ AVX2 static void step_avx2(const swk_pattern_weights *w, int64_t m, const float 
 
 void swk_pattern_conv(const swk_conv_geometry *g, const swk_pattern_weights *w, int64_t m_begin, int64_t m_end,
                       const float *phases, const float *bias, float lo, float hi, float *scratch, float *y) {
-    const conv_layout l = conv_layout_of(g);
+    const conv_layout l = conv_layout_of(g, STEP);
     const int64_t per = swk_pattern_phase_floats(g);
     int64_t *tap = (int64_t *)scratch, *offsets = tap + (int64_t)g->kernel_h * g->kernel_w;
-    float *out = scratch + offset_floats(g);
+    float *out = scratch + offset_floats(g, (int64_t)w->pattern_count * w->entries);
     conv_tap_offsets(g, &l, tap);
     for (int64_t i = 0; i < (int64_t)w->pattern_count * w->entries; i++) offsets[i] = tap[w->patterns[i]];
     const int avx2 = swk_has_avx2();

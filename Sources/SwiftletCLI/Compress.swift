@@ -10,10 +10,11 @@ struct Compress: ParsableCommand {
             Runs the graph passes, then re-encodes every linear layer (nn.Linear, Gemm with constant \
             weights): --quantize stores it as int8 (per output channel, activations quantized per row) \
             or in an OCP MX format; --prune removes the smallest weights (by magnitude) and stores the \
-            rest sparse. --prune pattern takes the 3×3 convolutions instead (PatDNN): each kernel keeps \
-            the 4-tap pattern, of 8, that holds most of its Σw², and the kernels keeping least are \
-            removed whole until --sparsity of the weights are gone (at least 5/9, the patterns' own \
-            share); linear layers then keep --quantize's format. --layer overrides the format for layers whose node name matches a glob, e.g. \
+            rest sparse. --prune pattern prunes the 3×3 convolutions (group 1) instead, as PatDNN \
+            does: each kernel keeps the 4-tap pattern, of 8, that holds most of its Σw², and the \
+            kernels keeping least are removed whole until --sparsity of the weights are gone (at \
+            least 5/9, the patterns' own share); --layer NAME=fp32 keeps a convolution dense, and \
+            linear layers keep --quantize's format. --layer overrides the format for layers whose node name matches a glob, e.g. \
             --layer '*attention*=mxfp8-e4m3' --layer 'classifier=fp32'. --calibration runs the model on \
             the given data and stores each int8 layer's static activation scale (max |x| of its input \
             / 127) instead of quantizing each row by its own max at run time.
@@ -124,7 +125,7 @@ struct Compress: ParsableCommand {
         plan.rounding = rounding
         if let quantize { plan.defaultEncoding = try LayerEncoding(quantization: quantize) }
         if let prune, prune.lowercased() == "pattern" {
-            plan.convolutionEncoding = .pattern(sparsity: sparsity!)
+            plan.convolutionPatternSparsity = sparsity!
         } else if let prune {
             let pattern = try PruningPattern(parsing: prune)
             var fraction = sparsity ?? 0
@@ -172,7 +173,7 @@ struct Compress: ParsableCommand {
         var metadata = model.metadata.filter { $0.key.hasPrefix("model.") }
         metadata["model.compression"] = ([plan.rules.isEmpty ? "\(plan.defaultEncoding)"
             : "\(plan.defaultEncoding); " + plan.rules.map { "\($0.pattern)=\($0.encoding)" }.joined(separator: ", ")]
-            + (plan.convolutionEncoding == .dense ? [] : ["3×3 convolutions \(plan.convolutionEncoding)"])
+            + (plan.convolutionPatternSparsity.map { ["3×3 convolutions \(LayerEncoding.pattern(sparsity: $0))"] } ?? [])
             + (plan.attentionRules.isEmpty ? [] : ["attention " + plan.attentionRules.map { "\($0.pattern)=\($0.selection)" }.joined(separator: ", ")])
             + result.removed.map(\.description))
             .joined(separator: "; ")

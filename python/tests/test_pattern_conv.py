@@ -131,6 +131,19 @@ def test_compress_prune_pattern(tmp_path, cli, rng, backend, sparsity):
     assert_reduction_close(got, expected, ref.conv2d(x, pruned, b, strides=(2, 2), pads=(1, 1, 1, 1), absolute=True))
 
 
+def test_compress_pattern_skips_depthwise_and_fp32_rules(tmp_path, cli, rng):
+    """A depthwise 3×3 (group = C) stays a Conv, as does one a --layer rule keeps fp32."""
+    swl.write_model(str(tmp_path / "two.swl"), inputs=[swl.value_info("x", "F32", [1, 6, 10, 10])],
+                    outputs=[swl.value_info("z", "F32", [1, 6, 10, 10])],
+                    nodes=[swl.node("Conv", ["x", "w1"], ["y"], name="dw", pads=[1, 1, 1, 1], group=6),
+                           swl.node("Conv", ["y", "w2"], ["y2"], name="full", pads=[1, 1, 1, 1]),
+                           swl.node("Conv", ["y2", "w3"], ["z"], name="kept", pads=[1, 1, 1, 1])],
+                    tensors={"w1": randn(rng, 6, 1, 3, 3), "w2": randn(rng, 6, 6, 3, 3), "w3": randn(rng, 6, 6, 3, 3)})
+    compress(cli, tmp_path / "two.swl", tmp_path / "p.swl", "--prune", "pattern", "--sparsity", "0.6", "--layer", "kept=fp32")
+    ops = {name: node["op"] for name, node in graph_nodes(tmp_path / "p.swl").items()}
+    assert ops == {"dw": "Conv", "full": "PatternConv", "kept": "Conv"}
+
+
 def test_compress_pattern_leaves_linear_layers_to_quantize(tmp_path, cli):
     """--prune pattern takes the 3×3 convolutions; --quantize still takes the linear layers; the
     compressed digits CNN gives the same logits on the CPU backend as on the reference backend.
@@ -153,6 +166,8 @@ def test_compress_pattern_leaves_linear_layers_to_quantize(tmp_path, cli):
 @pytest.mark.parametrize("flags,message", [
     (["--prune", "pattern", "--sparsity", "0.5"], "--sparsity must lie in 0.556…1"),
     (["--prune", "pattern"], "needs --sparsity"),
+    (["--prune", "pattern", "--sparsity", "0.7", "--layer", "conv=fp32"], "found no convolution to prune"),
+    (["--prune", "pattern", "--sparsity", "0.7", "--auto", "--max-loss-increase", "0.1"], "does not take --prune pattern"),
 ])
 def test_compress_pattern_rejects_bad_arguments(tmp_path, cli, rng, flags, message):
     conv_model(tmp_path / "dense.swl", randn(rng, 4, 3, 3, 3), randn(rng, 4))

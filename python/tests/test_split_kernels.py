@@ -115,3 +115,24 @@ def test_block_sparse_linear(rng, block, int8, m):
     encoding = {"values": values, **({"scales": scales} if int8 else {}), "columns": columns, "rows": row_pointers, "B": B}
     got = run_node("SparseInt8Linear" if int8 else "SparseLinear", {"X": X}, encoding, expected, weight_shape=[n, k])
     assert_reduction_close(got, expected, np.abs(X.astype(np.float64)) @ np.abs(W.T) + np.abs(B))
+
+
+def test_pattern_conv(rng):
+    """Both splits happen: the input channels' phases (160 × 56 × 56 copies ≥ 2 × 250 k, the last
+    range zeroing the slack) and the output channels (each thread ~12 M multiply-adds, with its
+    own scratch); 67 output channels make the ranges uneven."""
+    m, c = 67, 160
+    patterns = np.array([[0, 1, 3, 4], [1, 2, 4, 5], [3, 4, 6, 7], [4, 5, 7, 8], [1, 3, 4, 5]], np.int32)
+    kept = rng.random((m, c)) < 0.3
+    ids = rng.integers(0, len(patterns), kept.sum()).astype(np.uint8)
+    values = randn(rng, kept.sum(), 4)
+    dense = np.zeros((m, c, 9), np.float32)
+    owners, channels = np.nonzero(kept)
+    dense[owners[:, None], channels[:, None], patterns[ids]] = values
+    dense = dense.reshape(m, c, 3, 3)
+    X, B = randn(rng, 1, c, 56, 56), randn(rng, m)
+    expected = ref.conv2d(X, dense, B, pads=(1, 1, 1, 1))
+    encoding = {"values": values, "patterns": patterns, "ids": ids, "channels": channels.astype(np.int32),
+                "pointers": np.concatenate([[0], np.cumsum(kept.sum(axis=1))]).astype(np.int32), "B": B}
+    got = run_node("PatternConv", {"X": X}, encoding, expected, weight_shape=[m, c, 3, 3], pads=[1, 1, 1, 1])
+    assert_reduction_close(got, expected, ref.conv2d(X, dense, B, pads=(1, 1, 1, 1), absolute=True))

@@ -140,15 +140,17 @@ int64_t swk_pattern_phases_floats(const swk_conv_geometry *g, int64_t channels);
 void swk_pattern_split(const swk_conv_geometry *g, const float *x, int64_t channels, int64_t c_begin, int64_t c_end,
                        float *phases);
 
-/// Floats of scratch one call of swk_pattern_conv needs for `out_channels` output channels.
-int64_t swk_pattern_conv_scratch_floats(const swk_conv_geometry *g, int64_t out_channels);
+/// Floats of scratch one call of swk_pattern_conv needs for `out_channels` output channels and
+/// pattern_count · entries pattern entries.
+int64_t swk_pattern_conv_scratch_floats(const swk_conv_geometry *g, int64_t pattern_entries, int64_t out_channels);
 
 /// Output channels m_begin ..< m_end of one image: y[m, oh, ow] = clamp(bias[m] + Σ over m's kept
 /// kernels and their taps (i, j) of the weight · x[channel, oh·sh − pad_top + i·dh, ow·sw −
 /// pad_left + j·dw]), reading zero outside the image, from the phases swk_pattern_split wrote;
 /// clamp as swk_depthwise_conv's (NaN passes). bias may be NULL. `scratch` holds
-/// swk_pattern_conv_scratch_floats(g, m_end − m_begin) floats, 8-byte aligned. Disjoint output
-/// channel ranges may run on different threads at once, each with its own scratch.
+/// swk_pattern_conv_scratch_floats(g, pattern_count · entries, m_end − m_begin) floats, 8-byte
+/// aligned. Disjoint output channel ranges may run on different threads at once, each with its
+/// own scratch.
 void swk_pattern_conv(const swk_conv_geometry *g, const swk_pattern_weights *w, int64_t m_begin, int64_t m_end,
                       const float *phases, const float *bias, float lo, float hi, float *scratch, float *y);
 

@@ -49,8 +49,9 @@ public struct Compressor {
     public struct Plan: Sendable {
         /// The encoding for layers no rule names.
         public var defaultEncoding: LayerEncoding = .dense
-        /// For 3×3 convolutions with a constant F32 weight: `.dense` (kept) or `.pattern`.
-        public var convolutionEncoding: LayerEncoding = .dense
+        /// nil keeps convolutions as they are; a sparsity prunes each convolution
+        /// `patternConvWeight` accepts by patterns (`LayerEncoding.pattern`) to it.
+        public var convolutionPatternSparsity: Double?
         /// (node-name glob, encoding): the first matching rule wins over the default.
         public var rules: [(pattern: String, encoding: LayerEncoding)] = []
         public var rounding: MXFormat.Rounding = .nearestEven
@@ -157,7 +158,7 @@ public struct Compressor {
         var encodedTensors = Set<String>()
         var nodes: [Node] = []
         var layers: [LayerReport] = []
-        let total = graph.nodes.count { linearLayer($0, constants) != nil || ($0.op is ConvOp && plan.convolutionEncoding != .dense) }
+        let total = graph.nodes.count { linearLayer($0, constants) != nil || patternConvWeight($0, constants, plan) != nil }
         var selections: [(node: String, selection: AttentionSelection)] = []
         for node in graph.nodes {
             if node.op is AttentionOp, let rule = plan.attentionRules.first(where: { fnmatch($0.pattern, node.name, 0) == 0 }) {
@@ -167,8 +168,7 @@ public struct Compressor {
                 selections.append((node.name, rule.selection))
                 continue
             }
-            if case .pattern(let sparsity) = plan.convolutionEncoding, node.op is ConvOp,
-               let weight = constants[node.inputs[1]], weight.type.dtype == .f32, Array(weight.type.shape[2...]) == [3, 3] {
+            if let weight = patternConvWeight(node, constants, plan), let sparsity = plan.convolutionPatternSparsity {
                 let (encoded, parts, kept) = try encodePatternConv(node, weight: weight, sparsity: sparsity)
                 nodes.append(encoded)
                 for (name, tensor) in parts {
@@ -176,9 +176,10 @@ public struct Compressor {
                     encodedTensors.insert(name)
                 }
                 let shape = weight.type.shape
-                layers.append(LayerReport(name: node.name, n: shape[0], k: shape[1] * 9, encoding: plan.convolutionEncoding,
+                layers.append(LayerReport(name: node.name, n: shape[0], k: shape[1] * shape[2] * shape[3], encoding: .pattern(sparsity: sparsity),
                                           bytesBefore: weight.type.count * 4, bytesAfter: parts.reduce(0) { $0 + $1.tensor.bytes.count },
                                           parameters: kept))
+                progress(layers.count, total, node.name)
                 continue
             }
             guard let layer = linearLayer(node, constants) else {
@@ -200,6 +201,9 @@ public struct Compressor {
             layers.append(LayerReport(name: node.name, n: layer.n, k: layer.k, encoding: encoding, bytesBefore: layer.n * layer.k * 4,
                                       bytesAfter: parts.reduce(0) { $0 + $1.tensor.bytes.count }, parameters: kept))
             progress(layers.count, total, node.name)
+        }
+        if plan.convolutionPatternSparsity != nil, !layers.contains(where: { if case .pattern = $0.encoding { true } else { false } }) {
+            throw SwiftletError.invalidArgument("pattern pruning found no convolution to prune: it takes 3×3 convolutions with a constant F32 weight and group 1 (after the graph passes) that no rule keeps fp32")
         }
         // Keep the constants something still reads (a replaced layer's dense weight is dropped).
         let used = Set(nodes.flatMap(\.inputs) + graph.outputs.map(\.name))
@@ -337,6 +341,16 @@ public struct Compressor {
         }
         if let bias = layer.bias { inputs.append(bias) }
         return (try Node(name: node.name, opType: opType, inputs: inputs, outputs: node.outputs, attributes: attributes), parts, kept)
+    }
+
+    /// The weight of a convolution the plan prunes by patterns: a Conv with group 1 (a depthwise
+    /// channel would be all or nothing) and a constant F32 3×3 weight (the standard patterns'
+    /// size), which no rule keeps fp32; nil for any other node or plan.
+    static func patternConvWeight(_ node: Node, _ constants: [String: ConstantTensor], _ plan: Plan) -> ConstantTensor? {
+        guard plan.convolutionPatternSparsity != nil, let conv = node.op as? ConvOp, conv.group == 1,
+              let weight = constants[node.inputs[1]], weight.type.dtype == .f32, Array(weight.type.shape[2...]) == [3, 3],
+              plan.rules.first(where: { fnmatch($0.pattern, node.name, 0) == 0 })?.encoding != .dense else { return nil }
+        return weight
     }
 
     /// A Conv node as PatternConv (`PatternSparseWeight` with the standard patterns), keeping its

@@ -30,9 +30,10 @@ public struct PatternSparseWeight: Sendable {
     /// energy are removed (lowest index first on ties) until `sparsity` of all weights are gone.
     /// `sparsity` must be at least what the patterns remove alone.
     public init(pruning dense: [Float], shape: [Int], patterns: [[Int]], sparsity: Double) throws {
-        precondition(shape.count == 4 && dense.count == shape.reduce(1, *) && !patterns.isEmpty && patterns.count <= 256)
+        precondition(shape.count == 4 && dense.count == shape.reduce(1, *) && (1...256).contains(patterns.count))
         let (m, cg, kernelSize) = (shape[0], shape[1], shape[2] * shape[3])
         let entries = patterns[0].count
+        precondition(entries >= 1)
         precondition(patterns.allSatisfy { $0.count == entries && $0.allSatisfy { (0..<kernelSize).contains($0) } })
         let floor = Self.patternSparsity(kernelSize: kernelSize, entries: entries)
         guard sparsity >= floor - 1e-9, sparsity <= 1 else {
@@ -52,7 +53,7 @@ public struct PatternSparseWeight: Sendable {
             }
         }
         // Connectivity: the share of kernels to remove so that kept taps / all weights = 1 − sparsity.
-        let removedShare = entries == 0 ? 1 : max(0, (sparsity - floor) / (1 - floor))
+        let removedShare = max(0, (sparsity - floor) / (1 - floor))  // floor < 1: entries ≥ 1
         let removedCount = Int((removedShare * Double(kernels)).rounded())
         var removed = [Bool](repeating: false, count: kernels)
         for kernel in (0..<kernels).sorted(by: { (energy[$0], $0) < (energy[$1], $1) }).prefix(removedCount) { removed[kernel] = true }
@@ -75,7 +76,7 @@ public struct PatternSparseWeight: Sendable {
                                 kernelPointers: UnsafeBufferPointer<Int32>, channels: UnsafeBufferPointer<Int32>,
                                 patternIDs: UnsafeBufferPointer<UInt8>) throws {
         let (m, cg, kernelSize) = (shape[0], shape[1], shape[2] * shape[3])
-        let patternCount = entries == 0 ? 0 : patterns.count / entries
+        let patternCount = patterns.count / entries  // entries ≥ 1: checked with the types
         for p in 0..<patternCount {
             var previous = -1
             for e in 0..<entries {

@@ -18,6 +18,9 @@ public struct PatternConvOp: Operator {
         guard let shape = try attributes.ints("weight_shape"), shape.count == 4, shape.allSatisfy({ (1...Shape.maxDim).contains($0) }) else {
             throw attributes.error("weight_shape", "must be [M, C/group, kH, kW] with 1 ≤ each < 2³¹")
         }
+        // The file holds only the kept taps, so nothing else bounds kH·kW and the dense weight
+        // the reference kernel decodes.
+        if let problem = Shape.boundsProblem(shape) { throw attributes.error("weight_shape", problem) }
         weightShape = shape
         conv = try ConvOp(attributes: Attributes(attributes.values.filter { $0.key != "weight_shape" }, nodeName: attributes.nodeName),
                           inputCount: 3, outputCount: 1)

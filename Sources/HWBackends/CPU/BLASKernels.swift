@@ -220,12 +220,7 @@ enum BLASKernels {
     /// multiply-add). im2col + sgemm would run one M = 1 multiplication per channel. Planes
     /// (image, channel) are split across the session's threads.
     static func depthwise(_ op: ConvOp, _ g: ConvOp.Geometry, threads: Int) throws -> PreparedKernel {
-        let geometry = swk_conv_geometry(
-            height: Int64(g.height), width: Int64(g.width), out_h: Int64(g.outH), out_w: Int64(g.outW),
-            kernel_h: try int32(g.kernelH, "Conv kernel height"), kernel_w: try int32(g.kernelW, "Conv kernel width"),
-            stride_h: try int32(g.strides[0], "Conv stride"), stride_w: try int32(g.strides[1], "Conv stride"),
-            pad_top: try int32(g.pads[0], "Conv pad"), pad_left: try int32(g.pads[1], "Conv pad"),
-            dilation_h: try int32(g.dilations[0], "Conv dilation"), dilation_w: try int32(g.dilations[1], "Conv dilation"))
+        let geometry = try g.planeGeometry()
         let planes = g.batch * g.inChannels
         guard planes > 0, g.outH > 0, g.outW > 0 else { return PreparedKernel { _ in } }
         let scratchFloats = withUnsafePointer(to: geometry) { Int(swk_depthwise_scratch_floats($0)) }
@@ -254,6 +249,17 @@ enum BLASKernels {
 }
 
 extension ConvOp.Geometry {
+    /// The sizes the plane-wise C kernels take (depthwise_conv.c, pattern_conv.c); kernel, strides,
+    /// pads and dilations past Int32 are refused at plan time.
+    func planeGeometry() throws -> swk_conv_geometry {
+        swk_conv_geometry(
+            height: Int64(height), width: Int64(width), out_h: Int64(outH), out_w: Int64(outW),
+            kernel_h: try BLASKernels.int32(kernelH, "Conv kernel height"), kernel_w: try BLASKernels.int32(kernelW, "Conv kernel width"),
+            stride_h: try BLASKernels.int32(strides[0], "Conv stride"), stride_w: try BLASKernels.int32(strides[1], "Conv stride"),
+            pad_top: try BLASKernels.int32(pads[0], "Conv pad"), pad_left: try BLASKernels.int32(pads[1], "Conv pad"),
+            dilation_h: try BLASKernels.int32(dilations[0], "Conv dilation"), dilation_w: try BLASKernels.int32(dilations[1], "Conv dilation"))
+    }
+
     /// For kernel column `kw`: output column ow reads input column ow·strideW + offset, which is
     /// inside the image exactly for ow in first..<end (the rest reads padding).
     func inputColumns(kw: Int) -> (offset: Int, first: Int, end: Int) {

@@ -9,12 +9,7 @@ extension BLASKernels {
     static func patternConv(_ op: PatternConvOp, _ inputs: [TensorType?], threads: Int) throws -> PreparedKernel {
         let g = try op.geometry(inputs)
         guard g.batch > 0, g.outChannels > 0, g.outH > 0, g.outW > 0 else { return PreparedKernel { _ in } }
-        let geometry = swk_conv_geometry(
-            height: Int64(g.height), width: Int64(g.width), out_h: Int64(g.outH), out_w: Int64(g.outW),
-            kernel_h: try int32(g.kernelH, "Conv kernel height"), kernel_w: try int32(g.kernelW, "Conv kernel width"),
-            stride_h: try int32(g.strides[0], "Conv stride"), stride_w: try int32(g.strides[1], "Conv stride"),
-            pad_top: try int32(g.pads[0], "Conv pad"), pad_left: try int32(g.pads[1], "Conv pad"),
-            dilation_h: try int32(g.dilations[0], "Conv dilation"), dilation_w: try int32(g.dilations[1], "Conv dilation"))
+        let geometry = try g.planeGeometry()
         let keptTaps = inputs[1]!.count, (patternCount, entries) = (Int32(inputs[2]!.shape[0]), Int32(inputs[2]!.shape[1]))
         let (outPerGroup, inPerGroup, clamp) = (Int64(g.outChannelsPerGroup), Int64(g.inChannelsPerGroup), op.clamp)
         let channelSplit = ColumnSplit(columns: g.inChannels, threads: threads, workPerColumn: g.height * g.width)
@@ -22,7 +17,9 @@ extension BLASKernels {
                                       workPerColumn: g.outH * g.outW * keptTaps / g.outChannels)
         let phaseFloats = withUnsafePointer(to: geometry) { (Int(swk_pattern_phases_floats($0, Int64(g.inChannels))) + 15) / 16 * 16 }
         let largestRange = outputSplit.ranges.map(\.count).max() ?? 0
-        let partFloats = withUnsafePointer(to: geometry) { Int(swk_pattern_conv_scratch_floats($0, Int64(largestRange))) }
+        let partFloats = withUnsafePointer(to: geometry) {
+            Int(swk_pattern_conv_scratch_floats($0, Int64(patternCount) * Int64(entries), Int64(largestRange)))
+        }
         let (imageIn, imageOut) = (g.inChannels * g.height * g.width, g.outChannels * g.outH * g.outW)
         let channels = Int64(g.inChannels)
         return PreparedKernel(scratchBytes: (phaseFloats + outputSplit.ranges.count * partFloats) * MemoryLayout<Float>.size) { args in

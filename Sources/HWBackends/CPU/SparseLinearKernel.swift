@@ -21,7 +21,7 @@ extension BLASKernels {
         let byRows = (m + chunkRows - 1) / chunkRows >= 2 * threads
         // By block rows, the work per block row is its share of the stored blocks (rows differ;
         // the split is by count), and ranges of 16 output columns where R divides 16 keep the
-        // threads' columns of y off each other's cache lines.
+        // threads' columns of y off each other's cache lines (when N is a multiple of 16 too).
         let split = byRows
             ? ColumnSplit(columns: m, threads: threads, workPerColumn: storedWeights, granularity: chunkRows)
             : ColumnSplit(columns: blockRows, threads: threads, workPerColumn: storedWeights * m / max(blockRows, 1),
