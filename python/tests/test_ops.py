@@ -43,6 +43,10 @@ GEMM = [  # M, K, N, transA, transB, C shape, alpha, beta
     P(2, 3, 300, 0, 0, (), 2.0, 0.5, id="scalarC"),
     P(300, 64, 10, 0, 1, (1, 10), 1.0, 1.0, id="300x64x10-C[1,N]"),
     P(5, 7, 3, 0, 0, (5, 3), 1.0, 0.0, id="beta0"),
+    # One row: a matrix-vector product on the CPU backend.
+    P(1, 70, 40, 0, 1, (40,), 0.5, 2.0, id="M1-transB-C[N]-alpha-beta"),
+    P(1, 33, 50, 1, 0, (1, 50), -1.0, 0.5, id="M1-transA-C[1,N]"),
+    P(1, 40, 37, 1, 1, None, 1.0, 1.0, id="M1-transAB-noC"),
 ]
 
 

@@ -31,6 +31,15 @@ def test_gemm_with_broadcast_c(rng, transA, transB):
     assert_reduction_close(got, expected, ref.gemm(A, B, C, 0.5, 2.0, transA, transB, absolute=True))
 
 
+@pytest.mark.parametrize("transB", [0, 1])
+def test_gemm_one_row(rng, transB):
+    """M = 1 (a classifier's matrix-vector product), 1030 columns over both threads."""
+    A, B, C = randn(rng, 1, 600), randn(rng, *((1030, 600) if transB else (600, 1030))), randn(rng, 1030)
+    expected = ref.gemm(A, B, C, alpha=0.5, beta=2.0, transB=transB)
+    got = run_node("Gemm", {"A": A}, {"B": B, "C": C}, expected, alpha=0.5, beta=2.0, transB=transB)
+    assert_reduction_close(got, expected, ref.gemm(A, B, C, 0.5, 2.0, 0, transB, absolute=True))
+
+
 @pytest.mark.parametrize("a_shape,b_shape", [((2, 3, 50, 160), (2, 3, 160, 99)),   # per-batch products
                                              ((4, 50, 160), (160, 99))])          # one shared B
 def test_matmul(rng, a_shape, b_shape):

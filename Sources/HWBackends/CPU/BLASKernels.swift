@@ -46,6 +46,16 @@ enum BLASKernels {
                         let line = yPart + row * n
                         if blasBeta == 0 { line.update(repeating: 0, count: width) } else { for i in 0..<width { line[i] *= blasBeta } }
                     }
+                } else if m == 1 {
+                    // A classifier's matrix-vector product (A is one row, contiguous either way):
+                    // OpenBLAS 0.3.21's sgemm packs all of B first, as in linearColumns.
+                    // MobileNetV2's 1280→1000 Gemm: 0.60 ms at 4.3 GFLOP/s through sgemm.
+                    let b = args.input(1) + columns.lowerBound * columnStep
+                    if op.transB {
+                        cblas_sgemv(CblasRowMajor, CblasNoTrans, Int32(width), Int32(k), alpha, b, Int32(ldb), args.input(0), 1, blasBeta, yPart, 1)
+                    } else {
+                        cblas_sgemv(CblasRowMajor, CblasTrans, Int32(k), Int32(width), alpha, b, Int32(ldb), args.input(0), 1, blasBeta, yPart, 1)
+                    }
                 } else {
                     cblas_sgemm(CblasRowMajor, transA, transB, Int32(m), Int32(width), Int32(k), alpha,
                                 args.input(0), lda, args.input(1) + columns.lowerBound * columnStep, Int32(ldb), blasBeta, yPart, Int32(n))
