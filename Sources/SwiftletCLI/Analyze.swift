@@ -32,14 +32,7 @@ struct Analyze: ParsableCommand {
     @Option(help: "An approximation to measure: removed, or a format (int8, mxfp4, mxfp6-e2m3, …); repeatable (default: mxfp4 and removed).")
     var approximate: [String] = []
 
-    @Flag(help: "Measure every attention head, removed.")
-    var heads = false
-
-    @Option(help: "Measure each FFN's neurons in this many contiguous groups, each removed.")
-    var neuronGroups: Int?
-
-    @Option(name: .customLong("block"), help: "GLOB: measure the block of nodes GLOB names (e.g. '/layer.3/*'), dropped; repeatable.")
-    var blocks: [String] = []
+    @OptionGroup var structures: StructureFlags
 
     @Option(help: "Write the ranked table as JSON to this file.")
     var json: String?
@@ -50,7 +43,7 @@ struct Analyze: ParsableCommand {
     @OptionGroup var session: SessionFlags
 
     func run() throws {
-        let structural = heads || neuronGroups != nil || !blocks.isEmpty
+        let structural = structures.any
         let approximations = try (approximate.isEmpty && !structural ? ["mxfp4", "removed"] : approximate).map(SignificanceAnalysis.Approximation.init(parsing:))
         let opened = try Model(path: model)
         let (inputs, labels) = try dataFlags.read(for: opened)
@@ -58,13 +51,7 @@ struct Analyze: ParsableCommand {
         let analysis = try SignificanceAnalysis(model: opened, data: inputs, labels: labels, structural: structural) {
             try Session(model: $0, options: options)
         }
-        let components = structural ? try analysis.structuralComponents(heads: heads, neuronGroups: neuronGroups, blocks: blocks) : []
-        if heads, !components.contains(where: { $0.kind == .head }) {
-            throw ValidationError("--heads: the model has no Attention node (after the graph passes)")
-        }
-        if neuronGroups != nil, !components.contains(where: { $0.kind == .neuronGroup }) {
-            throw ValidationError("--neuron-groups: the model has no FFN (a linear layer feeding only another)")
-        }
+        let components = try structures.components(of: analysis)
         let total = analysis.layers.count * approximations.count + components.count
         let layerEntries = try analysis.measure(approximations) { done, _ in ProgressBar.standardError.update(done, total) }
         let structureEntries = try analysis.measure(removing: components) { done, _ in

@@ -26,14 +26,16 @@ struct Compress: ParsableCommand {
             output (for a whole residual block, removing it; for part of one, replacing that \
             part by the identity). Node names are those 'swiftlet analyze' lists.
 
-            --auto chooses the layers for you (AxFormer's greedy procedure, mixed precision): it \
+            --auto chooses the changes for you (AxFormer's greedy procedure, mixed precision): it \
             ranks the layers by significance under the --quantize/--prune encoding on --data (see \
-            'swiftlet analyze'), then moves them to that encoding one at a time, least significant \
-            first, re-running the model after each change and keeping it only if the loss (with \
+            'swiftlet analyze'), and with --heads, --neuron-groups or --block also those \
+            structures, each removed; then it makes the changes one at a time, least significant \
+            first, re-running the model after each and keeping it only if the loss (with \
             --labels) or the divergence from the original (without) rises by at most \
             --max-loss-increase and, with labels, no more samples turn wrong than turn right. It \
-            stops when the linear weights average --target-bits, if given. Other layers keep \
-            --keep (default fp32); layers a --layer rule names are never moved.
+            stops when the original linear weights average --target-bits (removed ones count 0), \
+            if given. Other layers keep --keep (default fp32); layers a --layer rule names are \
+            never moved.
             """)
 
     @Argument(help: "The model to compress (.swl or .onnx).")
@@ -86,6 +88,8 @@ struct Compress: ParsableCommand {
 
     @OptionGroup var dataFlags: DataFlags
 
+    @OptionGroup(title: "Structures --auto may remove") var structures: StructureFlags
+
     @OptionGroup var session: SessionFlags
 
     func validate() throws {
@@ -104,14 +108,17 @@ struct Compress: ParsableCommand {
             guard dropHeads.isEmpty, dropNeurons.isEmpty, dropLayers.isEmpty else {
                 throw ValidationError("--drop-heads, --drop-neurons and --drop-layers cannot be combined with --auto: run --auto on the smaller model they make")
             }
-            guard quantize != nil || prune != nil else { throw ValidationError("--auto needs the encoding to apply: --quantize or --prune") }
+            guard quantize != nil || prune != nil || structures.any else {
+                throw ValidationError("--auto needs something to apply: --quantize or --prune, or structures to remove (--heads, --neuron-groups, --block)")
+            }
             guard !patterns else { throw ValidationError("--auto ranks linear layers: it does not take --prune pattern") }
             guard let maxLossIncrease, maxLossIncrease >= 0, maxLossIncrease.isFinite else {
                 throw ValidationError("--auto needs --max-loss-increase ≥ 0")
             }
             if let targetBits, !(targetBits > 0) { throw ValidationError("--target-bits must be > 0, got \(targetBits)") }
-        } else if maxLossIncrease != nil || targetBits != nil || keep != "fp32" || !dataFlags.data.isEmpty || dataFlags.labels != nil {
-            throw ValidationError("--max-loss-increase, --target-bits, --keep, --data and --labels go with --auto")
+        } else if maxLossIncrease != nil || targetBits != nil || keep != "fp32" || !dataFlags.data.isEmpty || dataFlags.labels != nil
+                    || structures.any {
+            throw ValidationError("--max-loss-increase, --target-bits, --keep, --data, --labels, --heads, --neuron-groups and --block go with --auto (--drop-heads, --drop-neurons and --drop-layers remove named structures)")
         } else if quantize == nil && prune == nil && layerRules.isEmpty && attention.isEmpty && dropHeads.isEmpty && dropNeurons.isEmpty && dropLayers.isEmpty {
             throw ValidationError("nothing to do: give --quantize, --prune, --layer, --attention, --drop-heads, --drop-neurons or --drop-layers")
         }
@@ -208,32 +215,43 @@ struct Compress: ParsableCommand {
 
     /// --auto: the plan GreedyCompression settles on, its steps printed.
     func choose(_ requested: Compressor.Plan, for model: Model) throws -> Compressor.Plan {
-        let aggressive = requested.defaultEncoding
+        let aggressive = quantize != nil || prune != nil ? requested.defaultEncoding : nil
         var base = requested
         base.defaultEncoding = try LayerEncoding(quantization: keep)
         let (inputs, labels) = try dataFlags.read(for: model)
         let options = try session.makeOptions()
-        let analysis = try SignificanceAnalysis(model: model, data: inputs, labels: labels, settings: requested) {
+        let analysis = try SignificanceAnalysis(model: model, data: inputs, labels: labels, settings: requested,
+                                                structural: structures.any) {
             try Session(model: $0, options: options)
         }
         // Layers a --layer rule names are the user's decision: never moved.
-        let free = analysis.layers.filter { layer in !requested.rules.contains { fnmatch($0.pattern, layer.name, 0) == 0 } }
-        print("ranking \(free.count) layers by significance under \(aggressive) (\(analysis.measureName), \(analysis.baseline.sampleLosses.count) samples)")
-        let entries = try analysis.measure([.encoding(aggressive)], only: Set(free.map(\.name))) { ProgressBar.standardError.update($0, $1) }
+        let free = aggressive == nil ? [] : analysis.layers.filter { layer in !requested.rules.contains { fnmatch($0.pattern, layer.name, 0) == 0 } }
+        let components = try structures.components(of: analysis)
+        print("ranking \(free.count) layers" + (aggressive.map { " under \($0)" } ?? "") + " and \(components.count) structures by significance "
+              + "(\(analysis.measureName), \(analysis.baseline.sampleLosses.count) samples)")
+        let total = free.count + components.count
+        let layerEntries = try aggressive.map { encoding in
+            try analysis.measure([.encoding(encoding)], only: Set(free.map(\.name))) { done, _ in ProgressBar.standardError.update(done, total) }
+        } ?? []
+        let structureEntries = try analysis.measure(removing: components) { done, _ in
+            ProgressBar.standardError.update(layerEntries.count + done, total)
+        }
         ProgressBar.standardError.finish()
-        let order = entries.enumerated().sorted { ($0.element.significance, $0.offset) < ($1.element.significance, $1.offset) }.map(\.element.component)
-        let nameWidth = max(5, free.map(\.name.count).max() ?? 0)
-        print("step  \("layer".padding(toLength: nameWidth, withPad: " ", startingAt: 0)) \(analysis.measureName.padding(toLength: 13, withPad: " ", startingAt: 0)) bits/weight  turned wrong/right  kept")
+        let candidates = layerEntries.map { (GreedyCompression.Candidate.layer($0.component), $0.significance) }
+            + zip(components, structureEntries).map { (GreedyCompression.Candidate.structure($0), $1.significance) }
+        let order = candidates.enumerated().sorted { ($0.element.1, $0.offset) < ($1.element.1, $1.offset) }.map(\.element.0)
+        let nameWidth = max(9, order.map(\.name.count).max() ?? 0)
+        print("step  \("component".padding(toLength: nameWidth, withPad: " ", startingAt: 0)) \(analysis.measureName.padding(toLength: 13, withPad: " ", startingAt: 0)) bits/weight  turned wrong/right  kept")
         var stepNumber = 0
         let outcome = try GreedyCompression.run(analysis, base: base, aggressive: aggressive, order: order,
                                                 maxLossIncrease: maxLossIncrease!, targetBits: targetBits) { step in
             stepNumber += 1
-            print([String(format: "%-5d", stepNumber), step.layer.padding(toLength: nameWidth, withPad: " ", startingAt: 0),
+            print([String(format: "%-5d", stepNumber), step.component.padding(toLength: nameWidth, withPad: " ", startingAt: 0),
                    Analyze.number(step.loss).padding(toLength: 13, withPad: " ", startingAt: 0),
                    String(format: "%-12.3f", step.bitsPerWeight), (labels == nil ? "-" : "\(step.lost)/\(step.gained)").padding(toLength: 19, withPad: " ", startingAt: 0),
-                   step.kept ? "yes" : "no"].joined(separator: " "))
+                   step.kept ? "yes" : step.refusal.map { "no (cannot: \($0))" } ?? "no"].joined(separator: " "))
         }
-        print("--auto: \(outcome.steps.count { $0.kept }) of \(free.count) layers moved to \(aggressive) (\(outcome.steps.count) tried); \(analysis.measureName) "
+        print("--auto: \(outcome.steps.count { $0.kept }) of \(order.count) changes kept (\(outcome.steps.count) tried); \(analysis.measureName) "
               + "\(Analyze.number(analysis.baseline.loss)) → \(Analyze.number(outcome.loss)), \(String(format: "%.3f", outcome.bitsPerWeight)) bits per weight"
               + (targetBits.map { outcome.reachedTarget ? " (target \($0) reached)" : " (target \($0) NOT reached)" } ?? ""))
         return outcome.plan

@@ -183,6 +183,9 @@ def test_compress_auto_stops_at_the_target_bits(tmp_path, cli):
     (["compress", MLP, "/tmp/x.swl", "--auto", "--quantize", "mxfp4", "--max-loss-increase", "1"], "--data"),
     (["compress", MLP, "/tmp/x.swl", "--auto", "--quantize", "mxfp4", "--max-loss-increase=-1",
       "--data", DATA / "digits_test_x.npy"], "--max-loss-increase ≥ 0"),
+    (["compress", MLP, "/tmp/x.swl", "--quantize", "int8", "--heads"], "go with --auto"),
+    (["compress", MLP, "/tmp/x.swl", "--auto", "--heads", "--max-loss-increase", "1", "--data", DATA / "digits_test_x.npy"],
+     "--heads: the model has no Attention node"),
 ])
 def test_bad_arguments_are_refused_with_a_reason(cli, arguments, message):
     result = cli_run(cli, *arguments)

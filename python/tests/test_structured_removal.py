@@ -9,6 +9,7 @@ also be smaller: the weights shrink and the nodes go."""
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 
 import numpy as np
@@ -334,6 +335,54 @@ def test_analyze_measures_heads_neuron_groups_and_blocks(cli, tmp_path):
         assert component["significance"] == pytest.approx(loss, rel=1e-3, abs=1e-8)
     ranked = [c["significance"] for c in sorted(report["components"], key=lambda c: c["rank"])]
     assert ranked == sorted(ranked, reverse=True)
+
+
+STEP = re.compile(r"^(\d+)\s+(.+?)\s+(inf|[-+.\de]+)\s+([\d.]+)\s+(\S+)\s+(yes|no)(?: \(cannot: (.*)\))?$")
+
+
+def test_compress_auto_removes_structures_within_budget(cli, tmp_path):
+    """compress --auto with structures as candidates (no layer encoding): least significant
+    first, kept exactly when the divergence stays within the budget, refused with a reason when
+    it cannot be made (a node's last head; a block whose heads are already gone); the written
+    model is the one --drop-heads/--drop-neurons of the kept structures makes, and its
+    divergence from the original (onnxruntime, weights zeroed) is the last kept step's."""
+    inputs = feeds(4, 9, True, 7)
+    np.save(tmp_path / "ids.npy", inputs["input_ids"])
+    np.save(tmp_path / "mask.npy", inputs["attention_mask"])
+    data = ["--data", f"input_ids={tmp_path / 'ids.npy'}", "--data", f"attention_mask={tmp_path / 'mask.npy'}"]
+    budget = 0.05
+    auto, stdout = compress(cli, tmp_path, ENCODER, "--auto", "--heads", "--neuron-groups", "4", "--block", "/layers.1/*",
+                            "--max-loss-increase", str(budget), *data, "--threads", "1", name="auto.swl")
+    steps = [STEP.match(line).groups() for line in stdout.splitlines() if STEP.match(line)]
+    assert len(steps) == 2 * HEADS + 2 * 4 + 1  # every structure tried once
+    kept, refused, dropped_heads, dropped_neurons = [], [], {}, {}
+    for _, component, loss, _, _, decision, reason in steps:
+        if reason is not None:
+            assert loss == "inf" and decision == "no"
+            refused.append(reason)
+            continue
+        assert (decision == "yes") == (float(loss) <= budget), (component, loss, decision)
+        if decision == "yes":
+            kept.append(float(loss))
+            node, kind, which = re.match(r"(\S+) (head|neurons) (\S+)$", component).groups()
+            (dropped_heads if kind == "head" else dropped_neurons).setdefault(node, []).append(which)
+    assert kept and len(kept) < len(steps) - len(refused)  # some kept, some over budget
+    assert any("all 4 heads would go" in reason for reason in refused)
+    # The same removals by hand give the same model.
+    flags = [f for node, heads in dropped_heads.items() for f in ("--drop-heads", f"{node}={','.join(heads)}")]
+    flags += [f for node, groups in dropped_neurons.items() for f in ("--drop-neurons", f"{node}={','.join(groups)}")]
+    by_hand, _ = compress(cli, tmp_path, ENCODER, *flags, name="by_hand.swl")
+    np.testing.assert_array_equal(swiftlet_run(auto, inputs), swiftlet_run(by_hand, inputs))
+    # Its divergence, from onnxruntime on the original with those weights zeroed.
+    reference = encoder()
+    for node, heads in dropped_heads.items():
+        reference = without_heads(reference, int(node.split(".")[1].split("/")[0]), [int(h) for h in heads])
+    for node, groups in dropped_neurons.items():
+        neurons = [n for group in groups for n in range(int(group.split("-")[0]), int(group.split("-")[1]) + 1)]
+        reference = without_neurons(reference, int(node.split(".")[1].split("/")[0]), neurons)
+    loss = divergence(ort_run(reference, inputs), ort_run(encoder(), inputs))
+    assert loss == pytest.approx(kept[-1], rel=1e-3) and loss <= budget
+    assert f"--auto: {len(kept)} of {len(steps)} changes kept" in stdout
 
 
 def component_names(report):

@@ -152,15 +152,20 @@ public struct SignificanceAnalysis {
     }
 
     /// The loss of the model that `plan` compresses this one into, and that model's bits per
-    /// linear-layer weight (every byte of each layer's encoding; dense layers 32).
-    /// (Layers a removal shrinks count at their original size.) `removedParameters`: the float
-    /// parameters `plan.removal` took out.
+    /// weight of the original linear layers: every byte of each layer's encoding, a dense layer
+    /// its F32 bytes at the size a removal left it, a layer a removal took out none.
+    /// `removedParameters`: the float parameters `plan.removal` took out.
     public func evaluate(_ plan: Compressor.Plan) throws -> (evaluation: Evaluation, bitsPerWeight: Double, removedParameters: Int) {
         let result = try Compressor.compress(optimized, plan: plan)
         let compressed = try result.model(metadata: [:]).model
         let output = try Self.firstOutput(of: try makeSession(compressed), model: compressed, data: data)
         let encodedBytes = Dictionary(uniqueKeysWithValues: result.layers.map { ($0.name, $0.bytesAfter) })
-        let bytes = layers.reduce(0) { $0 + (encodedBytes[$1.name] ?? $1.n * $1.k * 4) }
+        let nodes = Dictionary(result.graph.nodes.map { ($0.name, $0) }, uniquingKeysWith: { first, _ in first })
+        let bytes = layers.reduce(0) { total, layer in
+            if let encoded = encodedBytes[layer.name] { return total + encoded }
+            guard let node = nodes[layer.name], let weight = result.tensors[node.inputs[1]] else { return total }
+            return total + weight.bytes.count
+        }
         return (Self.evaluation(output.floats, reference: reference, samples: sampleCount, labels: labels),
                 8 * Double(bytes) / Double(layers.reduce(0) { $0 + $1.n * $1.k }), result.removedParameters)
     }

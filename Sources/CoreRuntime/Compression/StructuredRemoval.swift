@@ -47,6 +47,29 @@ public struct StructuredRemoval: Sendable {
 
     public var isEmpty: Bool { heads.isEmpty && neurons.isEmpty && blocks.isEmpty }
 
+    /// This removal and `other` together. Rules are first-match-wins, so a second rule for the
+    /// same glob would be ignored: its heads, or its neuron indices, join the first one's instead.
+    public func merged(with other: StructuredRemoval) -> StructuredRemoval {
+        var merged = self
+        for rule in other.heads {
+            if let index = merged.heads.firstIndex(where: { $0.pattern == rule.pattern }) {
+                merged.heads[index].heads = Set(merged.heads[index].heads).union(rule.heads).sorted()
+            } else {
+                merged.heads.append(rule)
+            }
+        }
+        for rule in other.neurons {
+            if let index = merged.neurons.firstIndex(where: { $0.pattern == rule.pattern }),
+               case .indices(let mine) = merged.neurons[index].selection, case .indices(let theirs) = rule.selection {
+                merged.neurons[index].selection = .indices(Set(mine).union(theirs).sorted())
+            } else {
+                merged.neurons.append(rule)
+            }
+        }
+        merged.blocks += other.blocks.filter { !merged.blocks.contains($0) }
+        return merged
+    }
+
     /// What was removed, for the report.
     public enum Change: Sendable, CustomStringConvertible {
         case heads(node: String, removed: [Int], of: Int)
