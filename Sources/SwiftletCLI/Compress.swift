@@ -74,13 +74,13 @@ struct Compress: ParsableCommand {
     @Option(help: "int8 activations: static scales from this data, [NAME=]file.npy per input (repeatable), instead of a max per row at run time.")
     var calibration: [String] = []
 
-    @Flag(help: "Choose which layers get the --quantize/--prune encoding by significance on --data (see the discussion).")
+    @Flag(help: "Choose by significance on --data which layers get the --quantize/--prune encoding and which --heads/--neuron-groups/--block structures go (see the discussion).")
     var auto = false
 
     @Option(help: "With --auto: the largest rise in loss (with --labels) or divergence allowed.")
     var maxLossIncrease: Double?
 
-    @Option(help: "With --auto: stop once the linear layers average this many bits per weight.")
+    @Option(help: "With --auto: stop once the original linear weights average this many bits (removed ones count 0).")
     var targetBits: Double?
 
     @Option(help: "With --auto: the format of the layers it leaves (fp32, int8, an MX format).")
@@ -116,6 +116,10 @@ struct Compress: ParsableCommand {
                 throw ValidationError("--auto needs --max-loss-increase ≥ 0")
             }
             if let targetBits, !(targetBits > 0) { throw ValidationError("--target-bits must be > 0, got \(targetBits)") }
+            // Scales measured on the unmodified model would be used on the smaller one.
+            guard calibration.isEmpty || !structures.any else {
+                throw ValidationError("--calibration cannot be combined with --heads/--neuron-groups/--block: calibrate the smaller model --auto makes")
+            }
         } else if maxLossIncrease != nil || targetBits != nil || keep != "fp32" || !dataFlags.data.isEmpty || dataFlags.labels != nil
                     || structures.any {
             throw ValidationError("--max-loss-increase, --target-bits, --keep, --data, --labels, --heads, --neuron-groups and --block go with --auto (--drop-heads, --drop-neurons and --drop-layers remove named structures)")
@@ -167,11 +171,15 @@ struct Compress: ParsableCommand {
             }
             plan.activationScales = try calibrate(model)
         }
-        if auto { plan = try choose(plan, for: model) }
+        // --auto measured its candidates on a graph whose structures were found at the data's
+        // shapes: the file is made from that same graph.
+        var analysis: SignificanceAnalysis?
+        if auto { (plan, analysis) = try choose(plan, for: model) }
         if !calibration.isEmpty, !plan.activationScales.keys.contains(where: { plan.encoding(for: $0) == .int8 }) {
             throw ValidationError("--calibration sets int8 activation scales, but no layer is int8")
         }
-        let result = try Compressor.compress(model, plan: plan, progress: ProgressBar.standardError.update)
+        let result = try analysis.map { try $0.compress(plan, progress: ProgressBar.standardError.update) }
+            ?? Compressor.compress(model, plan: plan, progress: ProgressBar.standardError.update)
         ProgressBar.standardError.finish()
         // A rule that matches nothing is a typo or a model without fused attention: say so, write nothing.
         for (pattern, _) in plan.attentionRules where !result.attention.contains(where: { fnmatch(pattern, $0.node, 0) == 0 }) {
@@ -213,8 +221,8 @@ struct Compress: ParsableCommand {
         return ranges.mapValues { $0 / 127 }
     }
 
-    /// --auto: the plan GreedyCompression settles on, its steps printed.
-    func choose(_ requested: Compressor.Plan, for model: Model) throws -> Compressor.Plan {
+    /// --auto: the plan GreedyCompression settles on (its steps printed), and the analysis it ran.
+    func choose(_ requested: Compressor.Plan, for model: Model) throws -> (Compressor.Plan, SignificanceAnalysis) {
         let aggressive = quantize != nil || prune != nil ? requested.defaultEncoding : nil
         var base = requested
         base.defaultEncoding = try LayerEncoding(quantization: keep)
@@ -254,6 +262,6 @@ struct Compress: ParsableCommand {
         print("--auto: \(outcome.steps.count { $0.kept }) of \(order.count) changes kept (\(outcome.steps.count) tried); \(analysis.measureName) "
               + "\(Analyze.number(analysis.baseline.loss)) → \(Analyze.number(outcome.loss)), \(String(format: "%.3f", outcome.bitsPerWeight)) bits per weight"
               + (targetBits.map { outcome.reachedTarget ? " (target \($0) reached)" : " (target \($0) NOT reached)" } ?? ""))
-        return outcome.plan
+        return (outcome.plan, analysis)
     }
 }

@@ -343,9 +343,10 @@ STEP = re.compile(r"^(\d+)\s+(.+?)\s+(inf|[-+.\de]+)\s+([\d.]+)\s+(\S+)\s+(yes|n
 def test_compress_auto_removes_structures_within_budget(cli, tmp_path):
     """compress --auto with structures as candidates (no layer encoding): least significant
     first, kept exactly when the divergence stays within the budget, refused with a reason when
-    it cannot be made (a node's last head; a block whose heads are already gone); the written
-    model is the one --drop-heads/--drop-neurons of the kept structures makes, and its
-    divergence from the original (onnxruntime, weights zeroed) is the last kept step's."""
+    it cannot be made (a node's last head); bits per weight fall by each kept structure's share
+    of the linear weights; the written model is the one --drop-heads/--drop-neurons of the kept
+    structures makes, and its divergence from the original (onnxruntime, weights zeroed) is the
+    last kept step's."""
     inputs = feeds(4, 9, True, 7)
     np.save(tmp_path / "ids.npy", inputs["input_ids"])
     np.save(tmp_path / "mask.npy", inputs["attention_mask"])
@@ -355,19 +356,24 @@ def test_compress_auto_removes_structures_within_budget(cli, tmp_path):
                             "--max-loss-increase", str(budget), *data, "--threads", "1", name="auto.swl")
     steps = [STEP.match(line).groups() for line in stdout.splitlines() if STEP.match(line)]
     assert len(steps) == 2 * HEADS + 2 * 4 + 1  # every structure tried once
+    # A head or a group of 16 neurons takes 1024 of the 2 × (4·32·32 + 2·32·64) linear weights.
+    linear_weights, bits = 2 * (4 * HIDDEN * HIDDEN + 2 * HIDDEN * FFN), 32.0
     kept, refused, dropped_heads, dropped_neurons = [], [], {}, {}
-    for _, component, loss, _, _, decision, reason in steps:
+    for _, component, loss, step_bits, _, decision, reason in steps:
         if reason is not None:
-            assert loss == "inf" and decision == "no"
+            assert loss == "inf" and decision == "no" and float(step_bits) == pytest.approx(bits, abs=1e-3)
             refused.append(reason)
             continue
         assert (decision == "yes") == (float(loss) <= budget), (component, loss, decision)
         if decision == "yes":
+            assert not component.startswith("block ")  # its divergence is far over this budget
+            bits -= 32 * 1024 / linear_weights
+            assert float(step_bits) == pytest.approx(bits, abs=1e-3), component
             kept.append(float(loss))
             node, kind, which = re.match(r"(\S+) (head|neurons) (\S+)$", component).groups()
             (dropped_heads if kind == "head" else dropped_neurons).setdefault(node, []).append(which)
     assert kept and len(kept) < len(steps) - len(refused)  # some kept, some over budget
-    assert any("all 4 heads would go" in reason for reason in refused)
+    assert refused and all("all 4 heads would go" in reason for reason in refused)
     # The same removals by hand give the same model.
     flags = [f for node, heads in dropped_heads.items() for f in ("--drop-heads", f"{node}={','.join(heads)}")]
     flags += [f for node, groups in dropped_neurons.items() for f in ("--drop-neurons", f"{node}={','.join(groups)}")]
@@ -383,6 +389,16 @@ def test_compress_auto_removes_structures_within_budget(cli, tmp_path):
     loss = divergence(ort_run(reference, inputs), ort_run(encoder(), inputs))
     assert loss == pytest.approx(kept[-1], rel=1e-3) and loss <= budget
     assert f"--auto: {len(kept)} of {len(steps)} changes kept" in stdout
+
+
+def test_head_rules_inside_a_dropped_block_are_moot(cli, tmp_path):
+    """--drop-heads for a node that --drop-layers takes is moot, not an error (as --auto may
+    keep a head, then its block): the model is the block's removal alone."""
+    inputs = feeds(2, 5, False, 3)
+    both, stdout = compress(cli, tmp_path, ENCODER, "--drop-layers", "/layers.1/*", "--drop-heads", "/layers.1/*=0", name="both.swl")
+    assert "block '/layers.1/*' dropped" in stdout and "heads" not in stdout
+    block, _ = compress(cli, tmp_path, ENCODER, "--drop-layers", "/layers.1/*", name="block.swl")
+    np.testing.assert_array_equal(swiftlet_run(both, inputs), swiftlet_run(block, inputs))
 
 
 def component_names(report):

@@ -9,8 +9,8 @@
 ///    samples the change affects — a small change nudges nearly every sample's loss a little
 ///    up or down, which says nothing). Without labels the divergence from the unmodified model
 ///    only grows with each change, so the budget alone decides.
-/// A change that cannot be made on top of the kept ones (the last head of a node, a head inside a
-/// dropped block) is skipped with the reason. The search stops once the original linear
+/// A change that cannot be made on top of the kept ones (the last head of a node, a layer a kept
+/// block removal took) is skipped with the reason; any other failure stops the search. The search stops once the original linear
 /// weights average `targetBits` (`SignificanceAnalysis.evaluate`: removed weights count 0), if
 /// given. Layers it does not move keep the base plan's encoding, so the result is mixed precision.
 public enum GreedyCompression {
@@ -68,23 +68,26 @@ public enum GreedyCompression {
         var movedLayers = 0
         for candidate in order {
             var trial = plan
+            var refusal: String?
             switch candidate {
             case .layer(let layer):
                 guard let aggressive else { preconditionFailure("a layer candidate needs the aggressive encoding") }
                 trial.rules.insert((SignificanceAnalysis.exactPattern(layer), aggressive), at: movedLayers)
+                if case .success(let graph) = try analysis.removing(plan.removal), !graph.nodes.contains(where: { $0.name == layer }) {
+                    refusal = "a kept removal took this layer"
+                }
             case .structure(let component):
                 trial.removal = plan.removal.merged(with: component.removal)
+                if case .failure(let error) = try analysis.removing(trial.removal) { refusal = error.message }
             }
-            let evaluated: (evaluation: SignificanceAnalysis.Evaluation, bitsPerWeight: Double, removedParameters: Int)
-            do {
-                evaluated = try analysis.evaluate(trial)
-            } catch let error as SwiftletError where error.kind == .invalidArgument {
+            if let refusal {
                 let step = Step(component: candidate.name, kept: false, loss: .infinity, bitsPerWeight: bits, worseFraction: 1,
-                                lost: 0, gained: 0, refusal: error.message)
+                                lost: 0, gained: 0, refusal: refusal)
                 steps.append(step)
                 progress(step)
                 continue
             }
+            let evaluated = try analysis.evaluate(trial)
             let (lost, gained) = evaluated.evaluation.flips(from: current)
             let keep = evaluated.evaluation.loss - analysis.baseline.loss <= maxLossIncrease && lost <= gained
             let step = Step(component: candidate.name, kept: keep, loss: evaluated.evaluation.loss, bitsPerWeight: evaluated.bitsPerWeight,

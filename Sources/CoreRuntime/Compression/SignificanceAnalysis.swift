@@ -156,7 +156,7 @@ public struct SignificanceAnalysis {
     /// its F32 bytes at the size a removal left it, a layer a removal took out none.
     /// `removedParameters`: the float parameters `plan.removal` took out.
     public func evaluate(_ plan: Compressor.Plan) throws -> (evaluation: Evaluation, bitsPerWeight: Double, removedParameters: Int) {
-        let result = try Compressor.compress(optimized, plan: plan)
+        let result = try compress(plan)
         let compressed = try result.model(metadata: [:]).model
         let output = try Self.firstOutput(of: try makeSession(compressed), model: compressed, data: data)
         let encodedBytes = Dictionary(uniqueKeysWithValues: result.layers.map { ($0.name, $0.bytesAfter) })
@@ -168,6 +168,24 @@ public struct SignificanceAnalysis {
         }
         return (Self.evaluation(output.floats, reference: reference, samples: sampleCount, labels: labels),
                 8 * Double(bytes) / Double(layers.reduce(0) { $0 + $1.n * $1.k }), result.removedParameters)
+    }
+
+    /// The model `plan` makes of this one, from the graph this analysis measures (its structures
+    /// found at the data's shapes).
+    public func compress(_ plan: Compressor.Plan, progress: (Int, Int, String) -> Void = { _, _, _ in }) throws -> Compressor.Result {
+        try Compressor.compress(optimized, plan: plan, progress: progress)
+    }
+
+    /// The measured graph after `removal`, or the removal's own refusal (a node's last head, a
+    /// rule that matches nothing) as a failure; other errors are thrown.
+    public func removing(_ removal: StructuredRemoval) throws -> Result<Graph, SwiftletError> {
+        guard !removal.isEmpty else { return .success(optimized.graph) }
+        var constants = optimized.constants
+        do {
+            return .success(try removal.apply(optimized.graph, &constants, probed: optimized.probed ?? ShapeProbe(optimized.graph, constants, shapes: .symbolic)).graph)
+        } catch let error as SwiftletError where error.kind == .invalidArgument {
+            return .failure(error)
+        }
     }
 
     /// Every layer (of `only`, if given) under every approximation, one at a time (all other

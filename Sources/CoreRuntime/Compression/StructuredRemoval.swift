@@ -49,6 +49,8 @@ public struct StructuredRemoval: Sendable {
 
     /// This removal and `other` together. Rules are first-match-wins, so a second rule for the
     /// same glob would be ignored: its heads, or its neuron indices, join the first one's instead.
+    /// (Rules with other globs for the same node, or a `.smallest` share, are appended and so lose
+    /// to the first; `compress --auto`'s components name each node exactly, by indices.)
     public func merged(with other: StructuredRemoval) -> StructuredRemoval {
         var merged = self
         for rule in other.heads {
@@ -95,13 +97,17 @@ public struct StructuredRemoval: Sendable {
         var surgery = Surgery(graph: graph, probed: probed)
         var changes: [Change] = []
         for pattern in blocks { changes.append(try surgery.dropBlock(pattern)) }
-        for rule in heads where !surgery.nodes.contains(where: { $0.op is AttentionOp && fnmatch(rule.pattern, $0.name, 0) == 0 }) {
-            throw SwiftletError.invalidArgument("--drop-heads '\(rule.pattern)' matches no Attention node of the model (after the graph passes\(blocks.isEmpty ? "" : " and --drop-layers"))")
+        // A rule whose nodes a dropped block took is moot (the block went with its heads or
+        // neurons); one that never matched is a mistake.
+        let dropped = graph.nodes.filter { node in !surgery.nodes.contains { $0.name == node.name } }
+        func moot(_ pattern: String) -> Bool { dropped.contains { fnmatch(pattern, $0.name, 0) == 0 } }
+        for rule in heads where !surgery.nodes.contains(where: { $0.op is AttentionOp && fnmatch(rule.pattern, $0.name, 0) == 0 }) && !moot(rule.pattern) {
+            throw SwiftletError.invalidArgument("--drop-heads '\(rule.pattern)' matches no Attention node of the model (after the graph passes)")
         }
         // Neuron rules apply to FFNs' first layers (a glob such as '/layer.0/*' names other layers too).
         let firstLayers = Set(StructuredRemoval.feedForwardPairs(surgery.nodes, graphOutputs: Set(graph.outputs.map(\.name)), constants).map(\.first))
-        for rule in neurons where !firstLayers.contains(where: { fnmatch(rule.pattern, $0, 0) == 0 }) {
-            throw SwiftletError.invalidArgument("--drop-neurons '\(rule.pattern)' matches no FFN's first linear layer (one whose output only another linear layer reads) after the graph passes\(blocks.isEmpty ? "" : " and --drop-layers")")
+        for rule in neurons where !firstLayers.contains(where: { fnmatch(rule.pattern, $0, 0) == 0 }) && !moot(rule.pattern) {
+            throw SwiftletError.invalidArgument("--drop-neurons '\(rule.pattern)' matches no FFN's first linear layer (one whose output only another linear layer reads) after the graph passes")
         }
         for node in surgery.nodes where node.op is AttentionOp {
             guard let rule = heads.first(where: { fnmatch($0.pattern, node.name, 0) == 0 }) else { continue }

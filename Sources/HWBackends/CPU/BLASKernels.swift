@@ -51,6 +51,8 @@ enum BLASKernels {
                     // OpenBLAS 0.3.21's sgemm packs all of B first, as in linearColumns.
                     // MobileNetV2's 1280→1000 Gemm: 0.60 ms at 4.3 GFLOP/s through sgemm.
                     let b = args.input(1) + columns.lowerBound * columnStep
+                    // With beta 0 the arena's old bytes must not matter, whatever sgemv does with 0·NaN.
+                    if blasBeta == 0 { yPart.update(repeating: 0, count: width) }
                     if op.transB {
                         cblas_sgemv(CblasRowMajor, CblasNoTrans, Int32(width), Int32(k), alpha, b, Int32(ldb), args.input(0), 1, blasBeta, yPart, 1)
                     } else {
