@@ -20,7 +20,7 @@ import numpy as np
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "python"))
 import swiftlet  # noqa: E402
 from swiftlet import swl  # noqa: E402
-from side_by_side import alternate  # noqa: E402
+from compressed_timing import dense_and_compressed_seconds  # noqa: E402
 
 # (input channels, output channels, input side, stride): ResNet-18's 3×3 convolutions.
 SHAPES = [(64, 64, 56, 1), (64, 128, 56, 2), (128, 128, 28, 1), (256, 256, 14, 1), (512, 512, 7, 1)]
@@ -57,13 +57,7 @@ def main() -> None:
             for sparsity in SPARSITIES:
                 subprocess.run([CLI, "compress", dense_path, sparse_path, "--prune", "pattern", "--sparsity", str(sparsity)],
                                check=True, stdout=subprocess.DEVNULL)
-                sparse = swiftlet.Model(sparse_path).session("cpu", threads=args.threads)
-                # What is timed must compute the layer: the reference backend's answer for the same file.
-                reference = swiftlet.Model(sparse_path).session("reference", threads=1).run(x)["y"]
-                np.testing.assert_allclose(sparse.run(x)["y"], reference, rtol=1e-4, atol=1e-4 * np.abs(reference).max())
-                t_dense, t_sparse = alternate(lambda: dense.run(x, report=True)[1].wall_time_ms / 1e3,
-                                              lambda: sparse.run(x, report=True)[1].wall_time_ms / 1e3,
-                                              args.runs, self_timed=True)
+                t_dense, t_sparse = dense_and_compressed_seconds(dense, sparse_path, x, args.threads, args.runs)
                 print(f"| {c}→{m} | {side} | {stride} | {sparsity:.3f} | {t_dense * 1e3:.3f} | {t_sparse * 1e3:.3f} | "
                       f"{t_dense / t_sparse:.2f}× |", flush=True)
 

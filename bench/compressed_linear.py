@@ -21,7 +21,7 @@ import numpy as np
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "python"))
 import swiftlet  # noqa: E402
 from swiftlet import swl  # noqa: E402
-from side_by_side import alternate  # noqa: E402
+from compressed_timing import dense_and_compressed_seconds  # noqa: E402
 
 SHAPES = [(384, 384), (384, 1536), (1536, 384)]
 # For the M = 1 (matrix-vector) cases also a weight too big for the 32 MB L3 (64 MB as fp32):
@@ -77,15 +77,7 @@ def main() -> None:
                 subprocess.run([CLI, "compress", dense_path, compressed_path, *flags], check=True, stdout=subprocess.DEVNULL)
                 x = {"x": rng.standard_normal((m, k)).astype(np.float32)}
                 dense = swiftlet.Model(dense_path).session("cpu", threads=args.threads)
-                compressed = swiftlet.Model(compressed_path).session("cpu", threads=args.threads)
-                # What is timed must compute the layer: the reference backend's answer for the same file.
-                reference = swiftlet.Model(compressed_path).session("reference", threads=1).run(x)["y"]
-                np.testing.assert_allclose(compressed.run(x)["y"], reference, rtol=1e-4, atol=1e-4 * np.abs(reference).max())
-                # Each run's time as the library measured it (inputs checked to outputs written):
-                # the same for both layers, and free of the Python call around it.
-                t_dense, t_compressed = alternate(lambda: dense.run(x, report=True)[1].wall_time_ms / 1e3,
-                                                  lambda: compressed.run(x, report=True)[1].wall_time_ms / 1e3,
-                                                  args.runs, self_timed=True)
+                t_dense, t_compressed = dense_and_compressed_seconds(dense, compressed_path, x, args.threads, args.runs)
                 print(f"| {label} | {k}→{n} | {m} | {t_dense * 1e3:.3f} | {t_compressed * 1e3:.3f} | {t_dense / t_compressed:.2f}× |",
                       flush=True)
 
