@@ -70,7 +70,7 @@ static void step_portable(const swk_pattern_weights *w, int64_t m, const float *
 
 /// step_portable in eight vector sums, so each tap's offset and weight loads serve eight
 /// multiply-adds (four sums of 32 positions ran 0.60–0.84× dense at the patterns' 5/9
-/// sparsity, eight 0.74–1.04×: docs/BENCHMARKS.md).
+/// sparsity, eight 0.69–1.23× over three runs: docs/BENCHMARKS.md).
 AVX2 static void step_avx2(const swk_pattern_weights *w, int64_t m, const float *phases, int64_t per, const int64_t *offsets,
                            float bias, float lo, float hi, int64_t t, float *out) {
     const int e_count = w->entries;
