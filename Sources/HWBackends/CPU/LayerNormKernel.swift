@@ -9,7 +9,11 @@ extension BLASKernels {
     static func layerNorm(_ norm: LayerNormalizationOp, skipped: Bool, _ outputs: [TensorType], threads: Int) throws -> Kernel {
         let (rows, length) = try norm.rows(outputs[0])
         let epsilon = norm.epsilon, parameters = skipped ? 2 : 1
-        let split = ColumnSplit(columns: rows, threads: threads, workPerColumn: length)
+        // ColumnSplit counts multiply-adds; an element here costs far more (the skip add, two
+        // passes of statistics in double, the normalization: ~1.3 ns, some 60 of sgemm's), so each
+        // counts 16. MiniLM-L6 at seq 128 then splits (SkipLayerNorm 0.74 → 0.58–0.61 ms per run
+        // at 2 threads, three alternating rounds of `swiftlet bench --profile`); seq 16 does not.
+        let split = ColumnSplit(columns: rows, threads: threads, workPerColumn: length * 16)
         return { args in
             let x = args.input(0), skip = skipped ? args.input(1) : nil, y = args.output(0)
             let scale = args.input(parameters), bias = args.optionalInput(parameters + 1)
