@@ -292,11 +292,10 @@ public struct Compressor {
         let (n, k) = (layer.n, layer.k)
         let weight = layer.weight()
         var parts: [(name: String, tensor: HostTensor)] = []
-        func add(_ suffix: String, _ dtype: DType, _ shape: [Int], _ bytes: [UInt8]) -> String {
-            parts.append((node.name + suffix, HostTensor(dtype: dtype, shape: shape, bytes: bytes)))
-            return node.name + suffix
+        func add<T>(_ suffix: String, _ dtype: DType, _ shape: [Int], _ values: [T]) -> String {
+            parts.append(part(of: node, suffix, dtype, shape, values))
+            return parts.last!.name
         }
-        func bytes<T>(_ values: [T]) -> [UInt8] { values.withUnsafeBytes { Array($0) } }
         let opType: String
         var kept = n * k
         var inputs = [node.inputs[0]]
@@ -309,7 +308,7 @@ public struct Compressor {
         case .int8:
             let (codes, scales) = weight.withUnsafeBufferPointer { Int8Quantization.perChannel(rows: n, columns: k, weights: $0) }
             opType = Int8LinearOp.type
-            inputs += [add(".w_int8", .i8, [n, k], bytes(codes)), add(".w_scale", .f32, [n], bytes(scales))]
+            inputs += [add(".w_int8", .i8, [n, k], codes), add(".w_scale", .f32, [n], scales)]
             if let activationScale, activationScale > 0 {
                 guard activationScale.isFinite else {
                     throw SwiftletError.invalidArgument("the calibration data drive layer '\(node.name)''s input to infinity: no static scale fits")
@@ -331,13 +330,13 @@ public struct Compressor {
                 // Per-row scales over the kept weights (pruned zeros cannot raise a row's max).
                 let (codes, scales) = pruned.withUnsafeBufferPointer { Int8Quantization.perChannel(rows: n, columns: k, weights: $0) }
                 opType = SparseInt8LinearOp.type
-                inputs += [add(".w_values", .i8, valueShape, bytes(matrix.gather(codes))), add(".w_scale", .f32, [n], bytes(scales))]
+                inputs += [add(".w_values", .i8, valueShape, matrix.gather(codes)), add(".w_scale", .f32, [n], scales)]
             } else {
                 opType = SparseLinearOp.type
-                inputs.append(add(".w_values", .f32, valueShape, bytes(matrix.values)))
+                inputs.append(add(".w_values", .f32, valueShape, matrix.values))
             }
-            inputs += [add(".w_columns", .i32, [matrix.storedBlocks], bytes(matrix.columnIndices)),
-                       add(".w_rows", .i32, [matrix.blockRowCount + 1], bytes(matrix.rowPointers))]
+            inputs += [add(".w_columns", .i32, [matrix.storedBlocks], matrix.columnIndices),
+                       add(".w_rows", .i32, [matrix.blockRowCount + 1], matrix.rowPointers)]
         }
         if let bias = layer.bias { inputs.append(bias) }
         return (try Node(name: node.name, opType: opType, inputs: inputs, outputs: node.outputs, attributes: attributes), parts, kept)
@@ -353,6 +352,11 @@ public struct Compressor {
         return weight
     }
 
+    /// One stored part of an encoded weight: `values` as a tensor named after the node.
+    static func part<T>(of node: Node, _ suffix: String, _ dtype: DType, _ shape: [Int], _ values: [T]) -> (name: String, tensor: HostTensor) {
+        (node.name + suffix, HostTensor(dtype: dtype, shape: shape, bytes: values.withUnsafeBytes { Array($0) }))
+    }
+
     /// A Conv node as PatternConv (`PatternSparseWeight` with the standard patterns), keeping its
     /// attributes and bias; its new tensors are named after the node.
     static func encodePatternConv(_ node: Node, weight: ConstantTensor, sparsity: Double) throws
@@ -360,15 +364,12 @@ public struct Compressor {
         let shape = weight.type.shape
         let pruned = try PatternSparseWeight(pruning: Array(weight.floats), shape: shape,
                                              patterns: PatternSparseWeight.standardPatterns, sparsity: sparsity)
-        func tensor<T>(_ suffix: String, _ dtype: DType, _ shape: [Int], _ values: [T]) -> (name: String, tensor: HostTensor) {
-            (node.name + suffix, HostTensor(dtype: dtype, shape: shape, bytes: values.withUnsafeBytes { Array($0) }))
-        }
         let kernels = pruned.channels.count
-        let parts = [tensor(".w_values", .f32, [kernels, pruned.entries], pruned.values),
-                     tensor(".w_patterns", .i32, [pruned.patterns.count / pruned.entries, pruned.entries], pruned.patterns),
-                     tensor(".w_ids", .u8, [kernels], pruned.patternIDs),
-                     tensor(".w_channels", .i32, [kernels], pruned.channels),
-                     tensor(".w_kernels", .i32, [shape[0] + 1], pruned.kernelPointers)]
+        let parts = [part(of: node, ".w_values", .f32, [kernels, pruned.entries], pruned.values),
+                     part(of: node, ".w_patterns", .i32, [pruned.patterns.count / pruned.entries, pruned.entries], pruned.patterns),
+                     part(of: node, ".w_ids", .u8, [kernels], pruned.patternIDs),
+                     part(of: node, ".w_channels", .i32, [kernels], pruned.channels),
+                     part(of: node, ".w_kernels", .i32, [shape[0] + 1], pruned.kernelPointers)]
         var attributes = node.attributes.values.filter { $0.key != "kernel_shape" }
         attributes["weight_shape"] = .array(shape.map { .int($0) })
         let bias = node.inputs.count > 2 && !node.inputs[2].isEmpty ? [node.inputs[2]] : []

@@ -5,7 +5,6 @@
 /// group, increasing per m), keeps the taps `patterns[patternIDs[s]]` (positions i·kW + j,
 /// increasing) with weights `values[s·E ..< (s+1)·E]`.
 public struct PatternSparseWeight: Sendable {
-    public let shape: [Int]
     /// P patterns of E positions each, row-major [P, E].
     public let patterns: [Int32]
     public let entries: Int
@@ -39,7 +38,6 @@ public struct PatternSparseWeight: Sendable {
         guard sparsity >= floor - 1e-9, sparsity <= 1 else {
             throw SwiftletError.invalidArgument("patterns of \(entries) of \(kernelSize) taps remove \(String(format: "%.3f", floor)) of the weights on their own: --sparsity must lie in \(String(format: "%.3f", floor))…1, got \(sparsity)")
         }
-        self.shape = shape
         self.patterns = patterns.flatMap { $0.map(Int32.init) }
         self.entries = entries
 

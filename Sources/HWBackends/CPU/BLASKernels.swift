@@ -47,17 +47,9 @@ enum BLASKernels {
                         if blasBeta == 0 { line.update(repeating: 0, count: width) } else { for i in 0..<width { line[i] *= blasBeta } }
                     }
                 } else if m == 1 {
-                    // A classifier's matrix-vector product (A is one row, contiguous either way):
-                    // OpenBLAS 0.3.21's sgemm packs all of B first, as in linearColumns.
-                    // MobileNetV2's 1280→1000 Gemm: 0.60 ms at 4.3 GFLOP/s through sgemm.
-                    let b = args.input(1) + columns.lowerBound * columnStep
-                    // With beta 0 the arena's old bytes must not matter, whatever sgemv does with 0·NaN.
-                    if blasBeta == 0 { yPart.update(repeating: 0, count: width) }
-                    if op.transB {
-                        cblas_sgemv(CblasRowMajor, CblasNoTrans, Int32(width), Int32(k), alpha, b, Int32(ldb), args.input(0), 1, blasBeta, yPart, 1)
-                    } else {
-                        cblas_sgemv(CblasRowMajor, CblasTrans, Int32(k), Int32(width), alpha, b, Int32(ldb), args.input(0), 1, blasBeta, yPart, 1)
-                    }
+                    // A classifier's product: A is one row, contiguous whether transposed or not.
+                    rowTimesMatrix(args.input(0), k: k, width: width, alpha: alpha, args.input(1) + columns.lowerBound * columnStep,
+                                   ldw: Int32(ldb), transposed: op.transB, beta: blasBeta, yPart)
                 } else {
                     cblas_sgemm(CblasRowMajor, transA, transB, Int32(m), Int32(width), Int32(k), alpha,
                                 args.input(0), lda, args.input(1) + columns.lowerBound * columnStep, Int32(ldb), blasBeta, yPart, Int32(n))
