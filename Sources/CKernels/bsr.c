@@ -5,7 +5,7 @@
 // chunk of rows at a time and transposed into a panel that stays in cache while every block row
 // reads it; the chunk's sums collect in a tile that is transposed into y with the bias added.
 #include "ckernels.h"
-#include <immintrin.h>
+#include "transpose8.h"
 #include <string.h>
 
 /// Rows of x per chunk, by block height, as measured (docs/BENCHMARKS.md): at R ≥ 4 a group's
@@ -70,21 +70,6 @@ static void chunk_portable(const swk_bsr_matrix *w, const float *x, int64_t m0, 
 #define AVX2 __attribute__((target("avx2,fma")))
 #define INLINE static inline __attribute__((always_inline))
 
-AVX2 INLINE void transpose8(__m256 v[8]) {
-    const __m256 t0 = _mm256_unpacklo_ps(v[0], v[1]), t1 = _mm256_unpackhi_ps(v[0], v[1]);
-    const __m256 t2 = _mm256_unpacklo_ps(v[2], v[3]), t3 = _mm256_unpackhi_ps(v[2], v[3]);
-    const __m256 t4 = _mm256_unpacklo_ps(v[4], v[5]), t5 = _mm256_unpackhi_ps(v[4], v[5]);
-    const __m256 t6 = _mm256_unpacklo_ps(v[6], v[7]), t7 = _mm256_unpackhi_ps(v[6], v[7]);
-    const __m256 s0 = _mm256_shuffle_ps(t0, t2, 0x44), s1 = _mm256_shuffle_ps(t0, t2, 0xEE);
-    const __m256 s2 = _mm256_shuffle_ps(t1, t3, 0x44), s3 = _mm256_shuffle_ps(t1, t3, 0xEE);
-    const __m256 s4 = _mm256_shuffle_ps(t4, t6, 0x44), s5 = _mm256_shuffle_ps(t4, t6, 0xEE);
-    const __m256 s6 = _mm256_shuffle_ps(t5, t7, 0x44), s7 = _mm256_shuffle_ps(t5, t7, 0xEE);
-    v[0] = _mm256_permute2f128_ps(s0, s4, 0x20), v[1] = _mm256_permute2f128_ps(s1, s5, 0x20);
-    v[2] = _mm256_permute2f128_ps(s2, s6, 0x20), v[3] = _mm256_permute2f128_ps(s3, s7, 0x20);
-    v[4] = _mm256_permute2f128_ps(s0, s4, 0x31), v[5] = _mm256_permute2f128_ps(s1, s5, 0x31);
-    v[6] = _mm256_permute2f128_ps(s2, s6, 0x31), v[7] = _mm256_permute2f128_ps(s3, s7, 0x31);
-}
-
 /// pack_scalar, 8×8 tiles at a time.
 AVX2 static void pack(const float *x, int64_t m0, int64_t rows, int64_t width, int64_t k_total, int64_t k_padded,
                       int64_t ld, float *panel) {
@@ -94,7 +79,7 @@ AVX2 static void pack(const float *x, int64_t m0, int64_t rows, int64_t width, i
             __m256 v[8];
             for (int t = 0; t < 8; t++)
                 v[t] = i0 + t < rows ? _mm256_loadu_ps(x + (m0 + i0 + t) * k_total + k0) : _mm256_setzero_ps();
-            transpose8(v);
+            swk_transpose8(v);
             for (int t = 0; t < 8; t++) _mm256_storeu_ps(panel + (k0 + t) * ld + i0, v[t]);
         }
     }
@@ -111,7 +96,7 @@ AVX2 static void unpack(const float *tile, int64_t ld, int64_t rows, int64_t j_f
         for (int64_t i0 = 0; i0 < rows; i0 += 8) {
             __m256 v[8];
             for (int t = 0; t < 8; t++) v[t] = _mm256_loadu_ps(tile + (j0 - j_first + t) * ld + i0);
-            transpose8(v);
+            swk_transpose8(v);
             for (int t = 0; t < 8 && i0 + t < rows; t++) _mm256_storeu_ps(y + (i0 + t) * n + j0, _mm256_add_ps(v[t], b));
         }
     }

@@ -12,6 +12,7 @@
 // erf: 1 − erfc with Numerical Recipes' erfc (Chebyshev fit, relative error < 1.2e−7); with fp32
 // rounding, within 3e−7 of libm's erff. Both tested against libm (FastMathTests).
 #include "ckernels.h"
+#include <immintrin.h>
 #include <math.h>
 #include <string.h>
 
@@ -30,25 +31,42 @@ INLINE uint32_t bits_of(float value) {
     return bits;
 }
 
+/// fast_exp's polynomial for e^r on [−ln2/2, ln2/2], highest power first (shared by both forms below).
+static const float exp_polynomial[6] = {1.9875691500e-4f, 1.3981999507e-3f, 8.3334519073e-3f,
+                                        4.1665795894e-2f, 1.6666665459e-1f, 5.0000001201e-1f};
+static const float exp_magic = 12582912.0f;  // 1.5·2²³: adding and subtracting it rounds to an integer
+static const float exp_low = -87.33654f, exp_high = 88.0f;
+
 INLINE float fast_exp(float input) {
     // Comparisons, not fminf/fmaxf: NaN fails both and passes through.
-    float x = input < -87.33654f ? -87.33654f : input;
-    x = x > 88.0f ? 88.0f : x;
-    const float magic = 12582912.0f;  // 1.5·2²³: adding and subtracting it rounds to an integer
-    const float n = (x * 1.44269504088896341f + magic) - magic;
+    float x = input < exp_low ? exp_low : input;
+    x = x > exp_high ? exp_high : x;
+    const float n = (x * 1.44269504088896341f + exp_magic) - exp_magic;
     float r = x - n * 0.693359375f;
     r -= n * -2.12194440e-4f;
-    float y = 1.9875691500e-4f;
-    y = y * r + 1.3981999507e-3f;
-    y = y * r + 8.3334519073e-3f;
-    y = y * r + 4.1665795894e-2f;
-    y = y * r + 1.6666665459e-1f;
-    y = y * r + 5.0000001201e-1f;
+    float y = exp_polynomial[0];
+    for (int i = 1; i < 6; i++) y = y * r + exp_polynomial[i];
     y = y * (r * r) + r + 1.0f;
     // 2ⁿ from its bits (n ∈ [−126, 127], a normal float): n + 127 + 1.5·2²³ holds n + 127 in its
     // low mantissa bits. No float → int conversion, which would not vectorize as cleanly.
-    const uint32_t biased = bits_of(n + (magic + 127.0f)) - bits_of(magic);
+    const uint32_t biased = bits_of(n + (exp_magic + 127.0f)) - bits_of(exp_magic);
     return y * from_bits(biased << 23);
+}
+
+/// fast_exp on eight lanes, written out for the softmax loop below. max/min take the constant
+/// first: with a NaN operand they return the second one, so NaN passes through as in fast_exp.
+AVX2 INLINE __m256 fast_exp8(__m256 input) {
+    const __m256 x = _mm256_min_ps(_mm256_set1_ps(exp_high), _mm256_max_ps(_mm256_set1_ps(exp_low), input));
+    const __m256 magic = _mm256_set1_ps(exp_magic);
+    const __m256 n = _mm256_sub_ps(_mm256_fmadd_ps(x, _mm256_set1_ps(1.44269504088896341f), magic), magic);
+    __m256 r = _mm256_fnmadd_ps(n, _mm256_set1_ps(0.693359375f), x);
+    r = _mm256_fnmadd_ps(n, _mm256_set1_ps(-2.12194440e-4f), r);
+    __m256 y = _mm256_set1_ps(exp_polynomial[0]);
+    for (int i = 1; i < 6; i++) y = _mm256_fmadd_ps(y, r, _mm256_set1_ps(exp_polynomial[i]));
+    y = _mm256_fmadd_ps(y, _mm256_mul_ps(r, r), _mm256_add_ps(r, _mm256_set1_ps(1.0f)));
+    const __m256i biased = _mm256_sub_epi32(_mm256_castps_si256(_mm256_add_ps(n, _mm256_set1_ps(exp_magic + 127.0f))),
+                                            _mm256_castps_si256(magic));
+    return _mm256_mul_ps(y, _mm256_castsi256_ps(_mm256_slli_epi32(biased, 23)));
 }
 
 INLINE float fast_erf(float x) {
@@ -137,6 +155,54 @@ INLINE void softmax_loop(float *row, int64_t count) {
     for (j = 0; j < count; j++) row[j] *= inverse;
 }
 
+/// softmax_loop with the exponentials summed as they are written, eight lanes at a time: the
+/// compiler's vectors of softmax_loop took 0.215 ms over MiniLM-L6's 196 608 scores per layer,
+/// this 0.136 (a C harness, best of 50).
+AVX2 static void softmax_avx2(float *row, int64_t count) {
+    __m256 maxima = _mm256_set1_ps(-INFINITY), nans = _mm256_setzero_ps();
+    int64_t j = 0;
+    for (; j + 8 <= count; j += 8) {
+        const __m256 v = _mm256_loadu_ps(row + j);
+        maxima = _mm256_max_ps(maxima, v);
+        nans = _mm256_or_ps(nans, _mm256_cmp_ps(v, v, _CMP_UNORD_Q));
+    }
+    float lanes[8];
+    _mm256_storeu_ps(lanes, maxima);
+    float maximum = -INFINITY;
+    int saw_nan = _mm256_movemask_ps(nans) != 0;
+    for (int lane = 0; lane < 8; lane++) maximum = lanes[lane] > maximum ? lanes[lane] : maximum;
+    for (int64_t i = j; i < count; i++) {
+        maximum = row[i] > maximum ? row[i] : maximum;
+        saw_nan |= row[i] != row[i];
+    }
+    if (saw_nan) maximum = NAN;
+    if (maximum == -INFINITY) {
+        memset(row, 0, (size_t)count * sizeof(float));
+        return;
+    }
+    const __m256 shift = _mm256_set1_ps(maximum), minus_infinity = _mm256_set1_ps(-INFINITY);
+    __m256 sums = _mm256_setzero_ps();
+    for (j = 0; j + 8 <= count; j += 8) {
+        const __m256 v = _mm256_loadu_ps(row + j);
+        const __m256 e = _mm256_andnot_ps(_mm256_cmp_ps(v, minus_infinity, _CMP_EQ_OQ), fast_exp8(_mm256_sub_ps(v, shift)));
+        _mm256_storeu_ps(row + j, e);
+        sums = _mm256_add_ps(sums, e);
+    }
+    _mm256_storeu_ps(lanes, sums);
+    float sum = 0;
+    for (int64_t i = j; i < count; i++) {
+        row[i] = row[i] == -INFINITY ? 0 : fast_exp(row[i] - maximum);
+        sum += row[i];
+    }
+    for (int lane = 0; lane < 8; lane++) sum += lanes[lane];
+    const float inverse = 1.0f / sum;
+    const __m256 scale = _mm256_set1_ps(inverse);
+    for (j = 0; j + 8 <= count; j += 8) _mm256_storeu_ps(row + j, _mm256_mul_ps(_mm256_loadu_ps(row + j), scale));
+    for (; j < count; j++) row[j] *= inverse;
+}
+
+void swk_softmax(float *row, int64_t count) { (swk_has_avx2() ? softmax_avx2 : softmax_loop)(row, count); }
+
 /// swk_NAME: NAME_loop compiled for AVX2 + FMA and for the baseline, chosen at run time.
 #define BOTH_PATHS(name)                                                                           \
     AVX2 static void name##_avx2(float *values, int64_t count) { name##_loop(values, count); }    \
@@ -152,4 +218,3 @@ BOTH_PATHS(exp)
 BOTH_PATHS(erf)
 BOTH_PATHS(gelu)
 BOTH_PATHS(gelu_tanh)
-BOTH_PATHS(softmax)

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 import numpy_ops as ref
-from conftest import assert_exact, assert_reduction_close, model_bytes, randn, run_bytes
+from conftest import assert_close, assert_exact, assert_reduction_close, model_bytes, randn, run_bytes
 from swiftlet import swl
 
 THREADS = 2
@@ -145,3 +145,31 @@ def test_pattern_conv(rng):
                 "pointers": np.concatenate([[0], np.cumsum(kept.sum(axis=1))]).astype(np.int32), "B": B}
     got = run_node("PatternConv", {"X": X}, encoding, expected, weight_shape=[m, c, 3, 3], pads=[1, 1, 1, 1])
     assert_reduction_close(got, expected, ref.conv2d(X, dense, B, pads=(1, 1, 1, 1), absolute=True))
+
+
+@pytest.mark.parametrize("batch,queries,keys,heads,size", [
+    (2, 70, 37, 3, 20),   # 37 keys: scores padded to 48; size 20: two whole 8×8 transposes and a tail of 4
+    (1, 200, 300, 2, 40),  # 300 keys: 13-row blocks (tiles of 6, 6, 1); size 40: context tiles 16, 16, 8
+    (1, 5, 3, 4, 7),       # one block, one tile, smaller than every vector: no split
+])
+def test_attention(rng, batch, queries, keys, heads, size):
+    """attention.c's packed head and register tiles, (batch, head) pairs split over two threads,
+    against float64 numpy. The mask [b, 1, s, t] hides the last keys of batch 0 and every key of
+    query row 1 (its output must be zeros)."""
+    q, k, v = (randn(rng, batch, n, heads, size) for n in (queries, keys, keys))
+    mask = np.zeros((batch, 1, queries, keys), np.float32)
+    mask[0, :, :, keys - keys // 3:] = -np.inf
+    mask[:, :, 1, :] = -np.inf
+    mask[batch - 1, :, 2:, : keys // 2] = randn(rng, queries - 2, keys // 2)
+    scale = 1 / np.sqrt(size)
+    scores = scale * np.einsum("bihd,bjhd->bhij", q.astype(np.float64), k.astype(np.float64)) + mask
+    top = scores.max(axis=-1, keepdims=True)
+    weights = np.where(np.isneginf(top), 0.0, np.exp(scores - np.where(np.isneginf(top), 0.0, top)))
+    weights /= np.maximum(weights.sum(axis=-1, keepdims=True), 1e-300)
+    expected = np.einsum("bhij,bjhd->bihd", weights, v.astype(np.float64))
+    data = model_bytes([swl.node("Attention", ["Q", "K", "V", "M"], ["Y"], name="node0", scale=float(scale))],
+                       {"Q": q, "K": k, "V": v, "M": mask}, {"Y": expected.astype(np.float32)}, {})
+    got = run_bytes(data, {"Q": q, "K": k, "V": v, "M": mask}, "cpu", threads=THREADS)["Y"]
+    np.testing.assert_array_equal(got[:, 1], 0)
+    # Softmax weights sum to 1, so the context is a convex mix of V's rows: bound by max |V|.
+    assert_close(got, expected, rtol=0, atol=2e-6 * np.abs(v).max())

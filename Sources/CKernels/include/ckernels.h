@@ -25,6 +25,22 @@ void swk_gelu(float *values, int64_t count);
 void swk_gelu_tanh(float *values, int64_t count);
 void swk_softmax(float *row, int64_t count);
 
+/// One attention head (attention.c). swk_attention_pack_head copies a head's keys K [keys, size] and
+/// values V [keys, size] (rows `stride` floats apart, e.g. heads·size in [B, S, H, D] tensors) into
+/// `packed`, swk_attention_packed_floats(keys, size) floats. swk_attention_scores writes
+/// scores[r·ld + j] = scale · Σ_d q[r·q_stride + d]·K[j, d] for r < rows, j < ld, where
+/// ld = swk_attention_scores_stride(keys) (keys rounded up to 16; columns past `keys` get 0).
+/// swk_attention_context writes y[r·y_stride + d] = Σ_{j < keys} scores[r·ld + j]·V[j, d] for
+/// r < rows, d < size. The packed head is read-only there, so blocks of rows may run on several
+/// threads at once, each with its own scores.
+int64_t swk_attention_packed_floats(int64_t keys, int64_t size);
+int64_t swk_attention_scores_stride(int64_t keys);
+void swk_attention_pack_head(const float *k, const float *v, int64_t stride, int64_t keys, int64_t size, float *packed);
+void swk_attention_scores(const float *q, int64_t q_stride, int64_t rows, const float *packed, int64_t keys, int64_t size,
+                          float scale, float *scores);
+void swk_attention_context(const float *scores, int64_t rows, const float *packed, int64_t keys, int64_t size, float *y,
+                           int64_t y_stride);
+
 /// LayerNormalization of rows row_begin ≤ r < row_end, each `length` floats:
 /// y = (s − mean(s)) / sqrt(var(s) + epsilon) · scale + bias (bias may be NULL), where s = x, or
 /// x + skip when skip is not NULL (the sum is written into y first; y may be x or skip).

@@ -1,9 +1,9 @@
 import CBLAS
 import CoreRuntime
 
-/// The real CPU: OpenBLAS sgemm for Gemm, MatMul, Linear, MXLinear, Attention and Conv, our own
-/// kernels (CKernels) for Int8Linear, SparseLinear, depthwise Conv, MaxPool, Erf, (Skip)LayerNorm,
-/// and the GELU and softmax inside Linear and Attention; the reference
+/// The real CPU: OpenBLAS sgemm for Gemm, MatMul, Linear, MXLinear and Conv, our own kernels
+/// (CKernels) for Attention, Int8Linear, SparseLinear, depthwise Conv, MaxPool, Erf,
+/// (Skip)LayerNorm, and the GELU and softmax inside Linear and Attention; the reference
 /// kernels (plain Swift, written so the compiler vectorizes their inner loops) for the rest.
 ///
 /// Every kernel with enough work splits it across the session's threads (ColumnSplit; Erf and the
