@@ -1,6 +1,8 @@
 // exp, erf and the loops built on them (GELU in Linear's epilogue, attention's softmax rows), as
 // branch-free scalar code that the compiler vectorizes twice: once for AVX2 + FMA, once for the
-// portable baseline, chosen at run time. They were Swift (FastMath) until the disassembly showed
+// portable baseline, chosen at run time. Softmax's AVX2 path alone is written in intrinsics (it
+// fuses the exp and sum passes, see softmax_avx2), with fast_exp8 giving fast_exp's results bit
+// for bit. They were Swift (FastMath) until the disassembly showed
 // that Swift compiles for baseline x86-64: SSE, 4 lanes, no FMA. GELU took ~1 ms of each FFN
 // Linear's 2.75 ms in MiniLM-L6 at b1 s128 (`swiftlet bench --profile`; OpenBLAS's sgemm alone is
 // 1.73 ms at that shape). Before FastMath, libm's opaque expf and erff had cost ~15 ms of 55.
@@ -53,7 +55,8 @@ INLINE float fast_exp(float input) {
     return y * from_bits(biased << 23);
 }
 
-/// fast_exp on eight lanes, written out for the softmax loop below. max/min take the constant
+/// fast_exp on eight lanes, the same operations in the same order (so a row's vector part and its
+/// tail weigh equal scores equally), written out for the softmax loop below. max/min take the constant
 /// first: with a NaN operand they return the second one, so NaN passes through as in fast_exp.
 AVX2 INLINE __m256 fast_exp8(__m256 input) {
     const __m256 x = _mm256_min_ps(_mm256_set1_ps(exp_high), _mm256_max_ps(_mm256_set1_ps(exp_low), input));
@@ -63,7 +66,7 @@ AVX2 INLINE __m256 fast_exp8(__m256 input) {
     r = _mm256_fnmadd_ps(n, _mm256_set1_ps(-2.12194440e-4f), r);
     __m256 y = _mm256_set1_ps(exp_polynomial[0]);
     for (int i = 1; i < 6; i++) y = _mm256_fmadd_ps(y, r, _mm256_set1_ps(exp_polynomial[i]));
-    y = _mm256_fmadd_ps(y, _mm256_mul_ps(r, r), _mm256_add_ps(r, _mm256_set1_ps(1.0f)));
+    y = _mm256_add_ps(_mm256_fmadd_ps(y, _mm256_mul_ps(r, r), r), _mm256_set1_ps(1.0f));  // (y·r² + r) + 1, as fast_exp rounds it
     const __m256i biased = _mm256_sub_epi32(_mm256_castps_si256(_mm256_add_ps(n, _mm256_set1_ps(exp_magic + 127.0f))),
                                             _mm256_castps_si256(magic));
     return _mm256_mul_ps(y, _mm256_castsi256_ps(_mm256_slli_epi32(biased, 23)));

@@ -76,5 +76,44 @@ import Testing
         masked.withUnsafeMutableBufferPointer { swk_softmax($0.baseAddress!, Int64($0.count)) }
         #expect(masked == [0, 0, 0, 0, 0])
     }
+
+    /// Rows of 19: two vectors of 8 and a tail of 3, so the AVX2 path's vector loop and its scalar
+    /// tail both see each case.
+    static func softmax(_ row: [Float]) -> [Float] {
+        var row = row
+        row.withUnsafeMutableBufferPointer { swk_softmax($0.baseAddress!, Int64($0.count)) }
+        return row
+    }
+
+    @Test func softmaxRowsSpanningVectorsAndTail() {
+        let width = 19
+        // Every key masked: zeros, not 1/19 or NaN.
+        #expect(Self.softmax([Float](repeating: -.infinity, count: width)) == [Float](repeating: 0, count: width))
+        // −∞ in a vector lane and in the tail: exactly 0; the rest as numpy's softmax would give.
+        var row = (0..<width).map { Float($0) * 0.25 - 2 }
+        row[3] = -.infinity
+        row[17] = -.infinity
+        let finite = row.filter(\.isFinite).map(Double.init)
+        let total = finite.map { exp($0 - finite.max()!) }.reduce(0, +)
+        for (got, x) in zip(Self.softmax(row), row) {
+            #expect(x.isFinite ? abs(Double(got) - exp(Double(x) - finite.max()!) / total) <= 1e-6 : got == 0)
+        }
+        // NaN anywhere, in a lane or only in the tail, makes the whole row NaN, −∞ entries included.
+        for position in [5, 18] {
+            var poisoned = [Float](repeating: -.infinity, count: width)
+            poisoned[0] = 1
+            poisoned[position] = .nan
+            let weights = Self.softmax(poisoned)
+            #expect(weights.allSatisfy { $0.isNaN }, "NaN at \(position)")
+        }
+        // Equal scores weigh the same wherever they sit: the vector exp and the tail's round alike.
+        // (With the last step rounded differently, 4 of these 50 rows had unequal weights.)
+        for trial in 0..<50 {
+            var equal = [Float](repeating: -1.37 - 0.011 * Float(trial), count: width)
+            equal[0] = 2.5
+            let weights = Self.softmax(equal)
+            #expect(Set(weights.dropFirst()).count == 1, "\(equal[1]): \(weights)")
+        }
+    }
 }
 

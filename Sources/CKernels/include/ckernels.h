@@ -29,7 +29,8 @@ void swk_softmax(float *row, int64_t count);
 /// values V [keys, size] (rows `stride` floats apart, e.g. heads·size in [B, S, H, D] tensors) into
 /// `packed`, swk_attention_packed_floats(keys, size) floats. swk_attention_scores writes
 /// scores[r·ld + j] = scale · Σ_d q[r·q_stride + d]·K[j, d] for r < rows, j < ld, where
-/// ld = swk_attention_scores_stride(keys) (keys rounded up to 16; columns past `keys` get 0).
+/// ld = swk_attention_scores_stride(keys), keys rounded up to 16 (the columns past `keys` multiply
+/// zero padding; nothing reads them).
 /// swk_attention_context writes y[r·y_stride + d] = Σ_{j < keys} scores[r·ld + j]·V[j, d] for
 /// r < rows, d < size. The packed head is read-only there, so blocks of rows may run on several
 /// threads at once, each with its own scores.
