@@ -151,6 +151,7 @@ def test_pattern_conv(rng):
     (2, 70, 37, 3, 20),   # 37 keys: scores padded to 48; size 20: two whole 8×8 transposes and a tail of 4
     (1, 200, 300, 2, 40),  # 300 keys: 13-row blocks (tiles of 6, 6, 1); size 40: context tiles 16, 16, 8
     (1, 5, 3, 4, 7),       # one block, one tile, smaller than every vector: no split
+    (1, 20, 600, 2, 8),    # past 512 keys: the 8-row floor (scores 8 × 608 floats), blocks of 8, 8, 4
 ])
 def test_attention(rng, batch, queries, keys, heads, size):
     """attention.c's packed head and register tiles, (batch, head) pairs split over two threads,
