@@ -2,9 +2,7 @@
 #include "conv_phases.h"
 
 conv_layout conv_layout_of(const swk_conv_geometry *g, int64_t step) {
-    // Only the padded rows and columns some output reads: the last tap of the last output.
-    const int64_t rows = (g->out_h - 1) * g->stride_h + (int64_t)(g->kernel_h - 1) * g->dilation_h + 1;
-    const int64_t columns = (g->out_w - 1) * g->stride_w + (int64_t)(g->kernel_w - 1) * g->dilation_w + 1;
+    const int64_t rows = conv_padded_rows(g), columns = conv_padded_columns(g);
     conv_layout l;
     l.phase_h = (rows + g->stride_h - 1) / g->stride_h;
     l.phase_w = (columns + g->stride_w - 1) / g->stride_w;

@@ -16,6 +16,14 @@ typedef struct {
     int64_t run;               // flat output positions computed: out_h · phase_w, rounded up to `step`
 } conv_layout;
 
+/// The padded rows and columns some output reads (up to the last tap of the last output).
+static inline int64_t conv_padded_rows(const swk_conv_geometry *g) {
+    return (g->out_h - 1) * g->stride_h + (int64_t)(g->kernel_h - 1) * g->dilation_h + 1;
+}
+static inline int64_t conv_padded_columns(const swk_conv_geometry *g) {
+    return (g->out_w - 1) * g->stride_w + (int64_t)(g->kernel_w - 1) * g->dilation_w + 1;
+}
+
 /// The layout for a vector loop computing `step` positions at a time (32 for depthwise, 64 for
 /// pattern-sparse: a larger step would pad a small plane's run with more dropped positions).
 conv_layout conv_layout_of(const swk_conv_geometry *g, int64_t step);

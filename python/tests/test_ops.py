@@ -125,13 +125,17 @@ CONV = [  # N, C, H, W, M, kH, kW, strides, pads, dilations, group, bias
     P(1, 4, 6, 6, 6, 3, 3, (1, 1), (1, 1, 1, 1), (1, 1), 2, True, id="group2"),
     P(2, 8, 7, 7, 8, 3, 3, (2, 2), (1, 1, 1, 1), (1, 1), 8, True, id="depthwise"),
     P(1, 8, 5, 5, 16, 3, 3, (1, 1), (1, 1, 1, 1), (1, 1), 8, False, id="depthwise-multiplier2"),
-    # The CPU's depthwise kernel computes a flat run of 32-wide steps over stride phases: widths
-    # past one step, strides 3, uneven pads, dilations, a 1-wide image, pads wider than the kernel.
+    # The CPU's depthwise kernel puts 8 channels in a vector's lanes on small planes (all the cases
+    # here but the last two) and computes a flat run of 32-wide steps over stride phases on large
+    # ones: widths past one step, strides 3, uneven pads, dilations, a 1-wide image, pads wider
+    # than the kernel.
     P(1, 5, 9, 41, 5, 3, 3, (1, 1), (1, 1, 1, 1), (1, 1), 5, True, id="depthwise-wide"),
     P(2, 4, 13, 12, 4, 3, 2, (3, 2), (0, 2, 1, 0), (2, 3), 4, True, id="depthwise-stride3-dilated"),
     P(1, 3, 6, 1, 3, 3, 1, (2, 1), (1, 0, 1, 0), (1, 1), 3, True, id="depthwise-width1"),
     P(1, 2, 3, 3, 2, 5, 5, (1, 1), (3, 3, 3, 3), (1, 1), 2, True, id="depthwise-pads-past-kernel"),
     P(1, 3, 4, 5, 3, 1, 1, (1, 1), (0, 0, 0, 0), (1, 1), 3, False, id="depthwise-1x1"),
+    P(1, 5, 90, 41, 5, 3, 3, (1, 1), (1, 1, 1, 1), (1, 1), 5, True, id="depthwise-wide-phases"),
+    P(2, 4, 130, 120, 4, 3, 2, (3, 2), (0, 2, 1, 0), (2, 3), 4, True, id="depthwise-stride3-dilated-phases"),
     P(1, 64, 7, 7, 32, 1, 1, (1, 1), (0, 0, 0, 0), (1, 1), 1, True, id="1x1-64ch"),
     P(3, 2, 1, 13, 3, 1, 3, (1, 3), (0, 1, 0, 1), (1, 1), 1, True, id="H1-row"),
     P(1, 1, 8, 8, 300, 2, 2, (2, 2), (0, 0, 0, 0), (1, 1), 1, True, id="300-filters"),

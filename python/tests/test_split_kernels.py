@@ -65,8 +65,11 @@ def test_linear_fused_from_matmul_add(rng, rows):
     ((3, 3, 128, 128), (64, 3, 3, 3), (1, 1, 1, 1), (1, 1)),   # chunks of 2 images, the last of 1
     ((1, 96, 33, 31), (40, 96, 1, 1), (0, 0, 0, 0), (1, 1)),   # 1×1: the input multiplied in place
     ((2, 64, 60, 61), (64, 1, 3, 3), (1, 1, 1, 1), (2, 2)),    # depthwise, planes split
-    ((2, 32, 64, 64), (32, 1, 3, 3), (1, 1, 1, 1), (1, 1)),
-], ids=["direct", "chunked", "pointwise", "depthwise-s2", "depthwise-s1"])
+    ((2, 32, 64, 64), (32, 1, 3, 3), (1, 1, 1, 1), (1, 1)),    # depthwise over stride phases (a large plane)
+    # Depthwise with channels in lanes (a small plane): the second thread's range starts at
+    # channel 50 of image 1, and each image ends in a group of 4 channels.
+    ((3, 100, 14, 14), (100, 1, 3, 3), (1, 1, 1, 1), (1, 1)),
+], ids=["direct", "chunked", "pointwise", "depthwise-s2", "depthwise-s1", "depthwise-lanes"])
 def test_conv(rng, shape, weights, pads, strides):
     X, Wt, B = randn(rng, *shape), randn(rng, *weights), randn(rng, weights[0])
     group = shape[1] if weights[1] == 1 and weights[0] == shape[1] else 1
