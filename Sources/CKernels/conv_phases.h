@@ -4,7 +4,9 @@
 // fixed offset from the output position, for every stride and dilation. Taking the output plane
 // as one flat run of out_h × phase_width positions (the columns past out_w are computed and
 // dropped), every tap is a contiguous multiply-add over the whole plane: no bounds test, no
-// gather, and small planes (7×7, 14×14) still give the vector loop long runs. Internal to CKernels.
+// gather, and small planes (7×7, 14×14) still give the vector loop long runs (pattern_conv.c sums
+// many input channels into each run; depthwise_conv.c, with one channel per run, puts small planes
+// in vector lanes instead). Internal to CKernels.
 #ifndef SWIFTLET_CONV_PHASES_H
 #define SWIFTLET_CONV_PHASES_H
 #include "ckernels.h"

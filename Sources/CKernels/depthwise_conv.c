@@ -4,8 +4,9 @@
 //   stride-2 layers at 3–4 GFLOP/s: `swiftlet bench … --profile`, docs/BENCHMARKS.md.) Each
 //   channel pays for its split, a run padded to 32 positions and a copy out, which a 7×7 or
 //   14×14 plane never amortizes (1.75–7 GFLOP/s on MobileNetV2's last stages).
-// - lanes: 8 channels side by side in a vector, interleaved in and out through 8×8 transposes;
-//   each tap is one vector multiply-add per output position, whatever the plane's size.
+// - lanes: 8 consecutive planes (channels, running on into the next image) side by side in a
+//   vector, interleaved in and out through 8×8 transposes; each tap is one vector multiply-add
+//   per output position, whatever the plane's size.
 #include "ckernels.h"
 #include "conv_phases.h"
 #include "transpose8.h"
@@ -14,7 +15,7 @@
 #define AVX2 __attribute__((target("avx2,fma")))
 
 /// Positions computed per step of the vector loop (four sums of 8); the flat run is a multiple of it.
-/// LANES: channels side by side in the other path's vectors.
+/// LANES: planes side by side in the other path's vectors.
 enum { STEP = 32, LANES = 8 };
 
 /// Floats the taps' offsets take at the start of scratch (int64 each, padded so the phases
@@ -23,19 +24,19 @@ static int64_t offset_floats(const swk_conv_geometry *g) {
     return ((int64_t)g->kernel_h * g->kernel_w * 2 + 7) / 8 * 8;
 }
 
-/// Floats the channels-in-lanes path takes: the interleaved padded input, the taps' and the
+/// Floats the planes-in-lanes path takes: the interleaved padded input, the taps' and the
 /// bias's lanes, the interleaved output.
 static int64_t lanes_floats(const swk_conv_geometry *g) {
     const int64_t taps = (int64_t)g->kernel_h * g->kernel_w;
     return (conv_padded_rows(g) * conv_padded_columns(g) + taps + 1 + g->out_h * g->out_w) * LANES;
 }
 
-/// Channels in lanes while its scratch (interleaved input and output, 8 channels' worth) stays
-/// within 160 KB, a third of L2; beyond, the phase path. Measured on MobileNetV2's depthwise
-/// layers (bench/kernels/depthwise_timing.c, phases time over lanes time, two runs): 7×7 and
-/// 14×14 planes 1.19–2.67×, 28×28 1.02–1.09× (stride 1) and 1.66–2.26× (stride 2), 56×56
-/// stride 2 (129 KB) 1.31–1.67×; past the bound 56×56 stride 1 (208 KB) 0.77–0.83×, 112×112
-/// stride 2 0.99–1.25× and stride 1 0.62–0.64×.
+/// Planes in lanes while that path's scratch (8 planes' interleaved input and output) stays within
+/// 160 KiB, a third of L2; beyond, the phase path. Measured on MobileNetV2's depthwise layers
+/// (bench/kernels/depthwise_timing.c, phases time over lanes time, two runs): 7×7 and 14×14
+/// planes 1.19–2.67×, 28×28 1.02–1.09× (stride 1) and 1.66–2.26× (stride 2), 56×56 stride 2
+/// (126 KiB) 1.31–1.67×; past the bound 56×56 stride 1 (203 KiB) 0.77–0.83×, 112×112 stride 2
+/// 0.99–1.25× and stride 1 0.61–0.64×.
 static int use_lanes(const swk_conv_geometry *g) { return lanes_floats(g) * (int64_t)sizeof(float) <= 160 * 1024; }
 
 /// Floats the phase path takes: the taps' offsets, the phases, their slack, then the flat output run.
@@ -88,7 +89,7 @@ AVX2 static void accumulate_avx2(const float *phases, const int64_t *offsets, co
 
 /// Output positions first … first+Q−1 of the flat out_h × out_w plane (Q a constant at each call,
 /// so `acc` stays in registers: Q independent sums hide the multiply-add latency), for up to 8
-/// channels in lanes.
+/// planes in lanes.
 INLINE void lanes_positions(const int Q, const swk_conv_geometry *g, const float *in, int64_t columns, const float *weights,
                             const float *bias, float lo, float hi, int64_t first, float *out) {
     float acc[8][LANES];
@@ -115,9 +116,9 @@ INLINE void lanes_positions(const int Q, const swk_conv_geometry *g, const float
     }
 }
 
-/// in[(r·columns + col)·8 + lane] = channel `lane`'s image value under padded (r, col), for
-/// lanes < count, image rows < last_row and columns < last_column; the rest of `in` stays as it
-/// was (zero). x is the first channel's plane; planes are `plane` floats apart.
+/// in[(r·columns + col)·8 + lane] = plane `lane`'s value under padded (r, col), for lanes < count,
+/// image rows < last_row and columns < last_column; the rest of `in` stays as it was. x is the
+/// first plane; planes are height·width floats apart.
 static void interleave_portable(const swk_conv_geometry *g, int64_t count, const float *x, int64_t last_row,
                                 int64_t last_column, int64_t columns, float *in) {
     for (int64_t lane = 0; lane < count; lane++) {
@@ -129,7 +130,7 @@ static void interleave_portable(const swk_conv_geometry *g, int64_t count, const
     }
 }
 
-/// interleave_portable, 8 columns × 8 channels at a time through an 8×8 transpose.
+/// interleave_portable, 8 columns × 8 planes at a time through an 8×8 transpose.
 AVX2 static void interleave_avx2(const swk_conv_geometry *g, int64_t count, const float *x, int64_t last_row,
                                  int64_t last_column, int64_t columns, float *in) {
     const int64_t plane = g->height * g->width, whole = last_column / 8 * 8;
@@ -154,7 +155,7 @@ static void deinterleave_portable(const float *out, int64_t positions, int64_t c
         for (int64_t p = 0; p < positions; p++) y[lane * positions + p] = out[p * LANES + lane];
 }
 
-/// deinterleave_portable, 8 positions × 8 channels at a time through an 8×8 transpose.
+/// deinterleave_portable, 8 positions × 8 planes at a time through an 8×8 transpose.
 AVX2 static void deinterleave_avx2(const float *out, int64_t positions, int64_t count, float *y) {
     const int64_t whole = positions / 8 * 8;
     for (int64_t p = 0; p < whole; p += 8) {
@@ -167,54 +168,56 @@ AVX2 static void deinterleave_avx2(const float *out, int64_t positions, int64_t 
         for (int64_t q = whole; q < positions; q++) y[lane * positions + q] = out[q * LANES + lane];
 }
 
-/// `count` ≤ 8 consecutive channels of one image (x, w, bias and y at the first one) with the
-/// channels in vector lanes: the padded input interleaved [row][column][8], every tap one vector
-/// multiply-add per output position. On small planes this replaces the phase path's per-channel
-/// work — splitting, a run of a few dozen positions, copying out — with one pass per 8 channels.
-/// AVX2 (a constant at each call) picks the transposing copies in and out.
-INLINE void lanes_loop(const int AVX2_PATH, const swk_conv_geometry *g, int64_t count, const float *x, const float *w,
-                       const float *bias, float lo, float hi, float *scratch, float *y) {
+/// `count` ≤ 8 consecutive planes (x and y at the first one; plane `first_plane` of the call, so
+/// lane l is channel (first_plane + l) mod channels, possibly of the next image) with the planes in
+/// vector lanes: the padded input interleaved [row][column][8], every tap one vector multiply-add
+/// per output position. On small planes this replaces the phase path's per-channel work —
+/// splitting, a run of a few dozen positions, copying out — with one pass per 8 planes.
+/// `zeroed`: the caller has already zeroed the interleaved input once; the padding cells are
+/// never written, and lanes past `count` keep the previous group's values, which weigh 0 and whose
+/// outputs are dropped. AVX2_PATH (a constant at each call) picks the transposing copies.
+INLINE void lanes_loop(const int AVX2_PATH, const swk_conv_geometry *g, int64_t count, int64_t first_plane, int64_t channels,
+                       int zeroed, const float *x, const float *w, const float *bias, float lo, float hi, float *scratch,
+                       float *y) {
     const int64_t rows = conv_padded_rows(g), columns = conv_padded_columns(g);
     const int64_t taps = (int64_t)g->kernel_h * g->kernel_w, out_plane = g->out_h * g->out_w;
     float *in = scratch, *weights = in + rows * columns * LANES, *lane_bias = weights + taps * LANES;
     float *out = lane_bias + LANES;
-    memset(in, 0, (size_t)(rows * columns * LANES) * sizeof(float));
+    if (!zeroed) memset(in, 0, (size_t)(rows * columns * LANES) * sizeof(float));
     // The image rows and columns some output reads (the extent may stop short of the image).
     const int64_t last_row = rows - g->pad_top < g->height ? rows - g->pad_top : g->height;
     const int64_t last_column = columns - g->pad_left < g->width ? columns - g->pad_left : g->width;
     (AVX2_PATH ? interleave_avx2 : interleave_portable)(g, count, x, last_row, last_column, columns, in);
-    for (int64_t tap = 0; tap < taps; tap++)
-        for (int64_t lane = 0; lane < LANES; lane++) weights[tap * LANES + lane] = lane < count ? w[lane * taps + tap] : 0;
-    for (int64_t lane = 0; lane < LANES; lane++) lane_bias[lane] = lane < count && bias ? bias[lane] : 0;
+    for (int64_t lane = 0; lane < LANES; lane++) {
+        const int64_t c = (first_plane + lane) % channels;
+        for (int64_t tap = 0; tap < taps; tap++) weights[tap * LANES + lane] = lane < count ? w[c * taps + tap] : 0;
+        lane_bias[lane] = lane < count && bias ? bias[c] : 0;
+    }
     int64_t first = 0;
     for (; first + 8 <= out_plane; first += 8) lanes_positions(8, g, in, columns, weights, lane_bias, lo, hi, first, out);
     for (; first < out_plane; first++) lanes_positions(1, g, in, columns, weights, lane_bias, lo, hi, first, out);
     (AVX2_PATH ? deinterleave_avx2 : deinterleave_portable)(out, out_plane, count, y);
 }
 
-AVX2 static void lanes_avx2(const swk_conv_geometry *g, int64_t count, const float *x, const float *w, const float *bias,
-                            float lo, float hi, float *scratch, float *y) {
-    lanes_loop(1, g, count, x, w, bias, lo, hi, scratch, y);
+AVX2 static void lanes_avx2(const swk_conv_geometry *g, int64_t count, int64_t first_plane, int64_t channels, int zeroed,
+                            const float *x, const float *w, const float *bias, float lo, float hi, float *scratch, float *y) {
+    lanes_loop(1, g, count, first_plane, channels, zeroed, x, w, bias, lo, hi, scratch, y);
 }
 
-static void lanes_portable(const swk_conv_geometry *g, int64_t count, const float *x, const float *w, const float *bias,
-                           float lo, float hi, float *scratch, float *y) {
-    lanes_loop(0, g, count, x, w, bias, lo, hi, scratch, y);
+static void lanes_portable(const swk_conv_geometry *g, int64_t count, int64_t first_plane, int64_t channels, int zeroed,
+                           const float *x, const float *w, const float *bias, float lo, float hi, float *scratch, float *y) {
+    lanes_loop(0, g, count, first_plane, channels, zeroed, x, w, bias, lo, hi, scratch, y);
 }
 
-
-/// swk_depthwise_conv with the channels in lanes, up to 8 channels of one image at a time.
+/// swk_depthwise_conv with the planes in lanes, 8 consecutive planes at a time (across an image
+/// boundary too: planes are laid end to end, so 3 channels of 64 images fill whole groups).
 static void lanes_range(const swk_conv_geometry *g, int64_t channels, int64_t p_begin, int64_t p_end, const float *x,
                         const float *w, const float *bias, float lo, float hi, float *scratch, float *y) {
-    const int64_t taps = (int64_t)g->kernel_h * g->kernel_w, plane = g->height * g->width, out_plane = g->out_h * g->out_w;
-    for (int64_t p = p_begin; p < p_end;) {
-        // A run of channels of one image: up to 8, not past the image's last channel or the range.
-        const int64_t c = p % channels;
-        int64_t count = channels - c < LANES ? channels - c : LANES;
-        count = p_end - p < count ? p_end - p : count;
-        (swk_has_avx2() ? lanes_avx2 : lanes_portable)(g, count, x + p * plane, w + c * taps, bias ? bias + c : NULL, lo, hi,
+    const int64_t plane = g->height * g->width, out_plane = g->out_h * g->out_w;
+    for (int64_t p = p_begin; p < p_end; p += LANES) {
+        const int64_t count = p_end - p < LANES ? p_end - p : LANES;
+        (swk_has_avx2() ? lanes_avx2 : lanes_portable)(g, count, p, channels, p != p_begin, x + p * plane, w, bias, lo, hi,
                                                        scratch, y + p * out_plane);
-        p += count;
     }
 }
 

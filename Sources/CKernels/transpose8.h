@@ -1,5 +1,6 @@
 // An 8×8 transpose of floats in eight AVX registers, shared by the kernels that turn rows into
-// columns on the way in or out (bsr.c's panels and tiles, attention.c's keys).
+// columns on the way in or out (bsr.c's panels and tiles, attention.c's keys, depthwise_conv.c's
+// interleaved planes).
 #ifndef SWIFTLET_TRANSPOSE8_H
 #define SWIFTLET_TRANSPOSE8_H
 

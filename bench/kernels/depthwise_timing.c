@@ -2,7 +2,8 @@
 // thread: channels in lanes against per-channel stride phases, medians of 15 runs × 3 rounds —
 // the numbers behind use_lanes (docs/BENCHMARKS.md, issue 3 seventh measurement). First it checks
 // that both paths agree on 300 random geometries (kernels to 4×4, strides to 3, dilation 2, pads,
-// 1–19 channels, 1–2 images, random plane ranges).
+// 1–19 channels, 1–2 images, a random non-empty plane range each); SWIFTLET_PORTABLE_KERNELS=1 in
+// the environment checks and times the portable paths instead.
 //
 //     clang -O2 -o /tmp/depthwise_timing bench/kernels/depthwise_timing.c -ISources/CKernels/include -lm && /tmp/depthwise_timing
 #include "../../Sources/CKernels/depthwise_conv.c"
@@ -24,18 +25,19 @@ static float *random_floats(int64_t count, float scale) {
 
 static int paths_agree(void) {
     int bad = 0;
-    for (int trial = 0; trial < 300; trial++) {
+    for (int trial = 0; trial < 300;) {
         swk_conv_geometry g = {.height = 1 + rand() % 20, .width = 1 + rand() % 20, .kernel_h = 1 + rand() % 4,
                                .kernel_w = 1 + rand() % 4, .stride_h = 1 + rand() % 3, .stride_w = 1 + rand() % 3,
                                .pad_top = rand() % 3, .pad_left = rand() % 3, .dilation_h = 1 + rand() % 2,
                                .dilation_w = 1 + rand() % 2};
         const int64_t bottom = rand() % 3, right = rand() % 3;
         const int64_t reach_h = (int64_t)(g.kernel_h - 1) * g.dilation_h + 1, reach_w = (int64_t)(g.kernel_w - 1) * g.dilation_w + 1;
-        if (g.height + g.pad_top + bottom < reach_h || g.width + g.pad_left + right < reach_w) continue;
+        if (g.height + g.pad_top + bottom < reach_h || g.width + g.pad_left + right < reach_w) continue;  // drawn again
+        trial++;
         g.out_h = (g.height + g.pad_top + bottom - reach_h) / g.stride_h + 1;
         g.out_w = (g.width + g.pad_left + right - reach_w) / g.stride_w + 1;
         const int64_t channels = 1 + rand() % 19, planes = channels * (1 + rand() % 2), taps = (int64_t)g.kernel_h * g.kernel_w;
-        const int64_t out_plane = g.out_h * g.out_w, begin = rand() % (planes + 1), end = begin + rand() % (planes - begin + 1);
+        const int64_t out_plane = g.out_h * g.out_w, begin = rand() % planes, end = begin + 1 + rand() % (planes - begin);
         float *x = random_floats(planes * g.height * g.width, 0.05f), *w = random_floats(channels * taps, 0.01f);
         float *bias = trial % 2 ? random_floats(channels, 0.01f) : NULL;
         const int64_t lanes_need = lanes_floats(&g), phases_need = phases_floats(&g);  // both paths run here
@@ -55,12 +57,12 @@ static int paths_agree(void) {
     return bad;
 }
 
-static double median_seconds(path run, const swk_conv_geometry *g, int64_t channels, const float *x, const float *w,
-                             const float *bias, float *scratch, float *y) {
+static double median_seconds(path run, const swk_conv_geometry *g, int64_t channels, int64_t planes, const float *x,
+                             const float *w, const float *bias, float *scratch, float *y) {
     double times[15];
     for (int r = 0; r < 15; r++) {
         const double start = now();
-        run(g, channels, 0, channels, x, w, bias, 0.0f, 6.0f, scratch, y);
+        run(g, channels, 0, planes, x, w, bias, 0.0f, 6.0f, scratch, y);
         times[r] = now() - start;
     }
     qsort(times, 15, sizeof(double), ascending);
@@ -71,25 +73,28 @@ int main(void) {
     srand(1);
     const int bad = paths_agree();
     printf("paths agree on random geometries: %s\n", bad ? "NO" : "yes");
-    const int layers[][3] = {{32, 112, 1}, {96, 112, 2}, {144, 56, 1}, {144, 56, 2}, {192, 28, 1},
-                             {192, 28, 2}, {384, 14, 1}, {576, 14, 1}, {576, 14, 2}, {960, 7, 1}};
-    for (int l = 0; l < 10; l++) {
-        const int64_t channels = layers[l][0], size = layers[l][1], stride = layers[l][2], out = (size - 1) / stride + 1;
+    // channels, plane size, stride, images: MobileNetV2's depthwise layers at batch 1, then a
+    // 3-channel layer at batch 64, whose groups of 8 planes run across images.
+    const int layers[][4] = {{32, 112, 1, 1}, {96, 112, 2, 1}, {144, 56, 1, 1}, {144, 56, 2, 1}, {192, 28, 1, 1}, {192, 28, 2, 1},
+                             {384, 14, 1, 1}, {576, 14, 1, 1}, {576, 14, 2, 1}, {960, 7, 1, 1}, {3, 28, 1, 64}};
+    for (int l = 0; l < 11; l++) {
+        const int64_t channels = layers[l][0], size = layers[l][1], stride = layers[l][2], images = layers[l][3];
+        const int64_t planes = channels * images, out = (size - 1) / stride + 1;
         const swk_conv_geometry g = {.height = size, .width = size, .out_h = out, .out_w = out, .kernel_h = 3, .kernel_w = 3,
                                      .stride_h = (int)stride, .stride_w = (int)stride, .pad_top = 1, .pad_left = 1,
                                      .dilation_h = 1, .dilation_w = 1};
-        float *x = random_floats(channels * size * size, 0.05f), *w = random_floats(channels * 9, 0.01f);
-        float *bias = random_floats(channels, 0.01f), *y = malloc(sizeof(float) * (size_t)(channels * out * out));
+        float *x = random_floats(planes * size * size, 0.05f), *w = random_floats(channels * 9, 0.01f);
+        float *bias = random_floats(channels, 0.01f), *y = malloc(sizeof(float) * (size_t)(planes * out * out));
         const int64_t lanes_need = lanes_floats(&g), phases_need = phases_floats(&g);
         float *scratch = malloc(sizeof(float) * (size_t)(lanes_need > phases_need ? lanes_need : phases_need));
         double phases = 0, lanes = 0;
         for (int round = 0; round < 3; round++) {
-            phases += median_seconds(phases_range, &g, channels, x, w, bias, scratch, y) / 3;
-            lanes += median_seconds(lanes_range, &g, channels, x, w, bias, scratch, y) / 3;
+            phases += median_seconds(phases_range, &g, channels, planes, x, w, bias, scratch, y) / 3;
+            lanes += median_seconds(lanes_range, &g, channels, planes, x, w, bias, scratch, y) / 3;
         }
-        printf("%4lld channels %3lldx%-3lld stride %lld: phases %.3f ms, lanes %.3f ms (%.2fx)%s\n", (long long)channels,
-               (long long)size, (long long)size, (long long)stride, phases * 1e3, lanes * 1e3, phases / lanes,
-               use_lanes(&g) ? "  <- lanes" : "");
+        printf("%4lld channels x %2lld images %3lldx%-3lld stride %lld: phases %.3f ms, lanes %.3f ms (%.2fx)%s\n",
+               (long long)channels, (long long)images, (long long)size, (long long)size, (long long)stride, phases * 1e3,
+               lanes * 1e3, phases / lanes, use_lanes(&g) ? "  <- lanes" : "");
         free(x), free(w), free(bias), free(y), free(scratch);
     }
     return bad != 0;

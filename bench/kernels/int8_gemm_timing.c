@@ -7,13 +7,7 @@
 #include "../../Sources/CKernels/cpu_features.c"
 #include <stdio.h>
 #include <stdlib.h>
-#include <time.h>
-
-static double now(void) {
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return (double)t.tv_sec + (double)t.tv_nsec * 1e-9;
-}
+#include "timing.h"
 
 static void measure(int m, int k, int n) {
     const int kp = (k + 15) / 16 * 16;

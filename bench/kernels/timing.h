@@ -4,14 +4,14 @@
 #include <time.h>
 
 /// Seconds on the monotonic clock.
-static double now(void) {
+static inline double now(void) {
     struct timespec t;
     clock_gettime(CLOCK_MONOTONIC, &t);
     return (double)t.tv_sec + (double)t.tv_nsec * 1e-9;
 }
 
 /// qsort's comparison for doubles, smallest first.
-static int ascending(const void *a, const void *b) {
+static inline int ascending(const void *a, const void *b) {
     const double x = *(const double *)a, y = *(const double *)b;
     return (x > y) - (x < y);
 }

@@ -125,10 +125,11 @@ CONV = [  # N, C, H, W, M, kH, kW, strides, pads, dilations, group, bias
     P(1, 4, 6, 6, 6, 3, 3, (1, 1), (1, 1, 1, 1), (1, 1), 2, True, id="group2"),
     P(2, 8, 7, 7, 8, 3, 3, (2, 2), (1, 1, 1, 1), (1, 1), 8, True, id="depthwise"),
     P(1, 8, 5, 5, 16, 3, 3, (1, 1), (1, 1, 1, 1), (1, 1), 8, False, id="depthwise-multiplier2"),
-    # The CPU's depthwise kernel puts 8 channels in a vector's lanes on small planes (all the cases
-    # here but the last two) and computes a flat run of 32-wide steps over stride phases on large
-    # ones: widths past one step, strides 3, uneven pads, dilations, a 1-wide image, pads wider
-    # than the kernel.
+    # The CPU's depthwise kernel puts 8 planes in a vector's lanes on small planes ("lanes", its
+    # scratch ≤ 160 KiB) and computes a flat run of 32-wide steps over stride phases on large ones
+    # ("phases"): widths past one step, strides 3, uneven pads, dilations, a 1-wide image, pads
+    # wider than the kernel, each on both; on lanes also an extent that stops short of the image
+    # (rows, then columns: the last row or column no output reads) and groups across images.
     P(1, 5, 9, 41, 5, 3, 3, (1, 1), (1, 1, 1, 1), (1, 1), 5, True, id="depthwise-wide"),
     P(2, 4, 13, 12, 4, 3, 2, (3, 2), (0, 2, 1, 0), (2, 3), 4, True, id="depthwise-stride3-dilated"),
     P(1, 3, 6, 1, 3, 3, 1, (2, 1), (1, 0, 1, 0), (1, 1), 3, True, id="depthwise-width1"),
@@ -136,6 +137,12 @@ CONV = [  # N, C, H, W, M, kH, kW, strides, pads, dilations, group, bias
     P(1, 3, 4, 5, 3, 1, 1, (1, 1), (0, 0, 0, 0), (1, 1), 3, False, id="depthwise-1x1"),
     P(1, 5, 90, 41, 5, 3, 3, (1, 1), (1, 1, 1, 1), (1, 1), 5, True, id="depthwise-wide-phases"),
     P(2, 4, 130, 120, 4, 3, 2, (3, 2), (0, 2, 1, 0), (2, 3), 4, True, id="depthwise-stride3-dilated-phases"),
+    P(1, 3, 4000, 1, 3, 3, 1, (1, 1), (1, 0, 1, 0), (1, 1), 3, True, id="depthwise-width1-phases"),
+    P(1, 2, 80, 80, 2, 5, 5, (1, 1), (3, 3, 3, 3), (1, 1), 2, True, id="depthwise-pads-past-kernel-phases"),
+    P(1, 3, 80, 80, 3, 1, 1, (1, 1), (0, 0, 0, 0), (1, 1), 3, False, id="depthwise-1x1-phases"),
+    P(1, 8, 8, 8, 8, 3, 3, (2, 2), (0, 0, 0, 0), (1, 1), 8, True, id="depthwise-short-rows"),
+    P(1, 10, 10, 18, 10, 3, 3, (2, 2), (0, 0, 0, 0), (1, 1), 10, True, id="depthwise-short-columns"),
+    P(5, 3, 6, 7, 3, 3, 3, (1, 1), (1, 1, 1, 1), (1, 1), 3, True, id="depthwise-groups-across-images"),
     P(1, 64, 7, 7, 32, 1, 1, (1, 1), (0, 0, 0, 0), (1, 1), 1, True, id="1x1-64ch"),
     P(3, 2, 1, 13, 3, 1, 3, (1, 3), (0, 1, 0, 1), (1, 1), 1, True, id="H1-row"),
     P(1, 1, 8, 8, 300, 2, 2, (2, 2), (0, 0, 0, 0), (1, 1), 1, True, id="300-filters"),
@@ -160,9 +167,11 @@ def test_conv(backend, optimize, rng, N, C, H, W, M, kH, kW, strides, pads, dila
     assert_reduction_close(got, expected, bound)
 
 
-def test_depthwise_conv_with_fused_relu6_passes_nan(backend, rng):
-    """Conv → Clip(0, 6) fuses into the Conv's clamp; a NaN input must come out NaN, not 0 or 6."""
-    X, Wt = randn(rng, 1, 4, 9, 9), randn(rng, 4, 1, 3, 3)
+@pytest.mark.parametrize("size", [9, 72], ids=["lanes", "phases"])
+def test_depthwise_conv_with_fused_relu6_passes_nan(backend, rng, size):
+    """Conv → Clip(0, 6) fuses into the Conv's clamp; a NaN input must come out NaN, not 0 or 6
+    (on both of the CPU's depthwise paths: a 72×72 plane's scratch is past the lanes bound)."""
+    X, Wt = randn(rng, 1, 4, size, size), randn(rng, 4, 1, 3, 3)
     X[0, 1, 4, 4] = np.nan
     expected = np.clip(ref.conv2d(X, Wt, pads=(1, 1, 1, 1), group=4), 0, 6)
     data = model_bytes([swl.node("Conv", ["X", "W"], ["C"], name="dw", pads=[1, 1, 1, 1], group=4),

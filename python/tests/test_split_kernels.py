@@ -64,10 +64,12 @@ def test_linear_fused_from_matmul_add(rng, rows):
     ((1, 64, 40, 37), (32, 64, 3, 3), (1, 1, 1, 1), (1, 1)),   # one image: unfold split by channel
     ((3, 3, 128, 128), (64, 3, 3, 3), (1, 1, 1, 1), (1, 1)),   # chunks of 2 images, the last of 1
     ((1, 96, 33, 31), (40, 96, 1, 1), (0, 0, 0, 0), (1, 1)),   # 1×1: the input multiplied in place
-    ((2, 64, 60, 61), (64, 1, 3, 3), (1, 1, 1, 1), (2, 2)),    # depthwise, planes split
-    ((2, 32, 64, 64), (32, 1, 3, 3), (1, 1, 1, 1), (1, 1)),    # depthwise over stride phases (a large plane)
-    # Depthwise with channels in lanes (a small plane): the second thread's range starts at
-    # channel 50 of image 1, and each image ends in a group of 4 channels.
+    # Depthwise over stride phases (large planes: scratch past the lanes path's 160 KiB), planes split.
+    ((2, 64, 80, 81), (64, 1, 3, 3), (1, 1, 1, 1), (2, 2)),
+    ((2, 32, 64, 64), (32, 1, 3, 3), (1, 1, 1, 1), (1, 1)),
+    # Depthwise with planes in lanes (a small plane): the second thread's range starts at plane
+    # 150 (channel 50 of image 1), so its groups of 8 begin off the first thread's grid and run
+    # across the boundary into image 2.
     ((3, 100, 14, 14), (100, 1, 3, 3), (1, 1, 1, 1), (1, 1)),
 ], ids=["direct", "chunked", "pointwise", "depthwise-s2", "depthwise-s1", "depthwise-lanes"])
 def test_conv(rng, shape, weights, pads, strides):
