@@ -17,11 +17,13 @@ int64_t swk_attention_scores_stride(int64_t keys) { return padded(keys); }
 
 int64_t swk_attention_packed_floats(int64_t keys, int64_t size) { return size * padded(keys) + keys * padded(size); }
 
-/// Keys [keys, size] (row stride `stride`) transposed into keys_t [size][ld], zero from `keys` to ld.
-static void transpose_keys_portable(const float *k, int64_t stride, int64_t keys, int64_t size, int64_t ld, float *keys_t) {
+/// Keys first_key ≤ j < keys of K [keys, size] (row stride `stride`) transposed into keys_t
+/// [size][ld], and zero from `keys` to ld.
+static void transpose_keys_portable(const float *k, int64_t stride, int64_t first_key, int64_t keys, int64_t size, int64_t ld,
+                                    float *keys_t) {
     for (int64_t d = 0; d < size; d++) {
         float *line = keys_t + d * ld;
-        for (int64_t j = 0; j < keys; j++) line[j] = k[j * stride + d];
+        for (int64_t j = first_key; j < keys; j++) line[j] = k[j * stride + d];
         memset(line + keys, 0, (size_t)(ld - keys) * sizeof(float));
     }
 }
@@ -30,10 +32,11 @@ static void transpose_keys_portable(const float *k, int64_t stride, int64_t keys
 #define INLINE static inline __attribute__((always_inline))
 
 /// transpose_keys_portable, 8 keys × 8 dimensions at a time (the scalar loop took 5.5 µs of a
-/// MiniLM head's ~50; this takes 1).
-AVX2 static void transpose_keys_avx2(const float *k, int64_t stride, int64_t keys, int64_t size, int64_t ld, float *keys_t) {
-    const int64_t whole_keys = keys / 8 * 8, whole_dims = size / 8 * 8;
-    for (int64_t j0 = 0; j0 < whole_keys; j0 += 8) {
+/// MiniLM head's ~50; this takes 1); the last keys short of 8 and the padding by the portable loop.
+AVX2 static void transpose_keys_avx2(const float *k, int64_t stride, int64_t first_key, int64_t keys, int64_t size, int64_t ld,
+                                     float *keys_t) {
+    const int64_t whole_keys = first_key + (keys - first_key) / 8 * 8, whole_dims = size / 8 * 8;
+    for (int64_t j0 = first_key; j0 < whole_keys; j0 += 8) {
         for (int64_t d0 = 0; d0 < whole_dims; d0 += 8) {
             __m256 v[8];
             for (int t = 0; t < 8; t++) v[t] = _mm256_loadu_ps(k + (j0 + t) * stride + d0);
@@ -43,16 +46,12 @@ AVX2 static void transpose_keys_avx2(const float *k, int64_t stride, int64_t key
         for (int64_t d = whole_dims; d < size; d++)
             for (int64_t j = j0; j < j0 + 8; j++) keys_t[d * ld + j] = k[j * stride + d];
     }
-    for (int64_t d = 0; d < size; d++) {
-        float *line = keys_t + d * ld;
-        for (int64_t j = whole_keys; j < keys; j++) line[j] = k[j * stride + d];
-        memset(line + keys, 0, (size_t)(ld - keys) * sizeof(float));
-    }
+    transpose_keys_portable(k, stride, whole_keys, keys, size, ld, keys_t);
 }
 
 void swk_attention_pack_head(const float *k, const float *v, int64_t stride, int64_t keys, int64_t size, float *packed) {
     const int64_t key_ld = padded(keys), value_ld = padded(size);
-    (swk_has_avx2() ? transpose_keys_avx2 : transpose_keys_portable)(k, stride, keys, size, key_ld, packed);
+    (swk_has_avx2() ? transpose_keys_avx2 : transpose_keys_portable)(k, stride, 0, keys, size, key_ld, packed);
     float *values = packed + size * key_ld;
     for (int64_t j = 0; j < keys; j++) {
         memcpy(values + j * value_ld, v + j * stride, (size_t)size * sizeof(float));

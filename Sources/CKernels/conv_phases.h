@@ -18,6 +18,10 @@ typedef struct {
     int64_t run;               // flat output positions computed: out_h · phase_w, rounded up to `step`
 } conv_layout;
 
+/// The fused clamp of the plane-wise convolutions: NaN passes through, as FusedClamp does
+/// (comparisons with NaN are false).
+static inline float conv_clamp(float v, float lo, float hi) { return v < lo ? lo : (v > hi ? hi : v); }
+
 /// The padded rows and columns some output reads (up to the last tap of the last output).
 static inline int64_t conv_padded_rows(const swk_conv_geometry *g) {
     return (g->out_h - 1) * g->stride_h + (int64_t)(g->kernel_h - 1) * g->dilation_h + 1;

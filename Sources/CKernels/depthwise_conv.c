@@ -59,8 +59,7 @@ static void accumulate_portable(const float *phases, const int64_t *offsets, con
         const float w = weights[tap], *source = phases + offsets[tap];
         for (int64_t t = 0; t < run; t++) out[t] += w * source[t];
     }
-    // NaN passes through, as FusedClamp does: comparisons with NaN are false.
-    for (int64_t t = 0; t < run; t++) out[t] = out[t] < lo ? lo : (out[t] > hi ? hi : out[t]);
+    for (int64_t t = 0; t < run; t++) out[t] = conv_clamp(out[t], lo, hi);
 }
 
 AVX2 static void accumulate_avx2(const float *phases, const int64_t *offsets, const float *weights, int64_t taps, float bias,
@@ -109,63 +108,60 @@ INLINE void lanes_positions(const int Q, const swk_conv_geometry *g, const float
     }
     for (int q = 0; q < Q; q++) {
         float *cell = out + (first + q) * LANES;
-        for (int lane = 0; lane < LANES; lane++) {
-            const float v = acc[q][lane];
-            cell[lane] = v < lo ? lo : (v > hi ? hi : v);  // NaN passes, as in accumulate_*
-        }
+        for (int lane = 0; lane < LANES; lane++) cell[lane] = conv_clamp(acc[q][lane], lo, hi);
     }
 }
 
 /// in[(r·columns + col)·8 + lane] = plane `lane`'s value under padded (r, col), for lanes < count,
-/// image rows < last_row and columns < last_column; the rest of `in` stays as it was. x is the
-/// first plane; planes are height·width floats apart.
+/// image rows < last_row and columns first_column ≤ iw < last_column; the rest of `in` stays as
+/// it was. x is the first plane; planes are height·width floats apart.
 static void interleave_portable(const swk_conv_geometry *g, int64_t count, const float *x, int64_t last_row,
-                                int64_t last_column, int64_t columns, float *in) {
+                                int64_t first_column, int64_t last_column, int64_t columns, float *in) {
     for (int64_t lane = 0; lane < count; lane++) {
         for (int64_t ih = 0; ih < last_row; ih++) {
             float *cell = in + ((ih + g->pad_top) * columns + g->pad_left) * LANES + lane;
             const float *source = x + lane * g->height * g->width + ih * g->width;
-            for (int64_t iw = 0; iw < last_column; iw++) cell[iw * LANES] = source[iw];
+            for (int64_t iw = first_column; iw < last_column; iw++) cell[iw * LANES] = source[iw];
         }
     }
 }
 
-/// interleave_portable, 8 columns × 8 planes at a time through an 8×8 transpose.
+/// interleave_portable, 8 columns × 8 planes at a time through an 8×8 transpose (the columns
+/// short of 8 by the portable loop).
 AVX2 static void interleave_avx2(const swk_conv_geometry *g, int64_t count, const float *x, int64_t last_row,
-                                 int64_t last_column, int64_t columns, float *in) {
-    const int64_t plane = g->height * g->width, whole = last_column / 8 * 8;
+                                 int64_t first_column, int64_t last_column, int64_t columns, float *in) {
+    const int64_t plane = g->height * g->width, whole = first_column + (last_column - first_column) / 8 * 8;
     for (int64_t ih = 0; ih < last_row; ih++) {
         float *line = in + ((ih + g->pad_top) * columns + g->pad_left) * LANES;
         const float *source = x + ih * g->width;
-        for (int64_t iw = 0; iw < whole; iw += 8) {
+        for (int64_t iw = first_column; iw < whole; iw += 8) {
             __m256 v[8];
             for (int lane = 0; lane < 8; lane++)
                 v[lane] = lane < count ? _mm256_loadu_ps(source + lane * plane + iw) : _mm256_setzero_ps();
             swk_transpose8(v);
             for (int k = 0; k < 8; k++) _mm256_storeu_ps(line + (iw + k) * LANES, v[k]);
         }
-        for (int64_t lane = 0; lane < count; lane++)
-            for (int64_t iw = whole; iw < last_column; iw++) line[iw * LANES + lane] = source[lane * plane + iw];
     }
+    interleave_portable(g, count, x, last_row, whole, last_column, columns, in);
 }
 
-/// y[lane·positions + p] = out[p·8 + lane] for lanes < count.
-static void deinterleave_portable(const float *out, int64_t positions, int64_t count, float *y) {
+/// y[lane·positions + p] = out[p·8 + lane] for lanes < count and first ≤ p < positions.
+static void deinterleave_portable(const float *out, int64_t first, int64_t positions, int64_t count, float *y) {
     for (int64_t lane = 0; lane < count; lane++)
-        for (int64_t p = 0; p < positions; p++) y[lane * positions + p] = out[p * LANES + lane];
+        for (int64_t p = first; p < positions; p++) y[lane * positions + p] = out[p * LANES + lane];
 }
 
-/// deinterleave_portable, 8 positions × 8 planes at a time through an 8×8 transpose.
-AVX2 static void deinterleave_avx2(const float *out, int64_t positions, int64_t count, float *y) {
-    const int64_t whole = positions / 8 * 8;
-    for (int64_t p = 0; p < whole; p += 8) {
+/// deinterleave_portable, 8 positions × 8 planes at a time through an 8×8 transpose (the
+/// positions short of 8 by the portable loop).
+AVX2 static void deinterleave_avx2(const float *out, int64_t first, int64_t positions, int64_t count, float *y) {
+    const int64_t whole = first + (positions - first) / 8 * 8;
+    for (int64_t p = first; p < whole; p += 8) {
         __m256 v[8];
         for (int k = 0; k < 8; k++) v[k] = _mm256_loadu_ps(out + (p + k) * LANES);
         swk_transpose8(v);
         for (int64_t lane = 0; lane < count; lane++) _mm256_storeu_ps(y + lane * positions + p, v[lane]);
     }
-    for (int64_t lane = 0; lane < count; lane++)
-        for (int64_t q = whole; q < positions; q++) y[lane * positions + q] = out[q * LANES + lane];
+    deinterleave_portable(out, whole, positions, count, y);
 }
 
 /// `count` ≤ 8 consecutive planes (x and y at the first one; plane `first_plane` of the call, so
@@ -187,7 +183,7 @@ INLINE void lanes_loop(const int AVX2_PATH, const swk_conv_geometry *g, int64_t 
     // The image rows and columns some output reads (the extent may stop short of the image).
     const int64_t last_row = rows - g->pad_top < g->height ? rows - g->pad_top : g->height;
     const int64_t last_column = columns - g->pad_left < g->width ? columns - g->pad_left : g->width;
-    (AVX2_PATH ? interleave_avx2 : interleave_portable)(g, count, x, last_row, last_column, columns, in);
+    (AVX2_PATH ? interleave_avx2 : interleave_portable)(g, count, x, last_row, 0, last_column, columns, in);
     for (int64_t lane = 0; lane < LANES; lane++) {
         const int64_t c = (first_plane + lane) % channels;
         for (int64_t tap = 0; tap < taps; tap++) weights[tap * LANES + lane] = lane < count ? w[c * taps + tap] : 0;
@@ -196,7 +192,7 @@ INLINE void lanes_loop(const int AVX2_PATH, const swk_conv_geometry *g, int64_t 
     int64_t first = 0;
     for (; first + 8 <= out_plane; first += 8) lanes_positions(8, g, in, columns, weights, lane_bias, lo, hi, first, out);
     for (; first < out_plane; first++) lanes_positions(1, g, in, columns, weights, lane_bias, lo, hi, first, out);
-    (AVX2_PATH ? deinterleave_avx2 : deinterleave_portable)(out, out_plane, count, y);
+    (AVX2_PATH ? deinterleave_avx2 : deinterleave_portable)(out, 0, out_plane, count, y);
 }
 
 AVX2 static void lanes_avx2(const swk_conv_geometry *g, int64_t count, int64_t first_plane, int64_t channels, int zeroed,

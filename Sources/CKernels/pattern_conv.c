@@ -64,8 +64,7 @@ static void step_portable(const swk_pattern_weights *w, int64_t m, const float *
             for (int64_t t = t0; t < t1; t++) out[t] += weight * source[t];
         }
     }
-    // NaN passes through, as FusedClamp does: comparisons with NaN are false.
-    for (int64_t t = t0; t < t1; t++) out[t] = out[t] < lo ? lo : (out[t] > hi ? hi : out[t]);
+    for (int64_t t = t0; t < t1; t++) out[t] = conv_clamp(out[t], lo, hi);
 }
 
 /// step_portable in eight vector sums, so each tap's offset and weight loads serve eight
