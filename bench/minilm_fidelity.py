@@ -4,6 +4,7 @@ beside onnxruntime's own dynamic int8 quantization of the same file.
     .venv/bin/python tools/export_minilm.py            # build/minilm/minilm.onnx
     .venv/bin/pip install -q -r bench/requirements.txt  # tokenizers
     .venv/bin/python bench/minilm_fidelity.py [--formats int8,mxint8,...] [--attention topk:8,...] [--no-auto]
+        [--pruning block:4x4@0.5,hybrid@0.5,...]
 
 Embeddings as sentence-transformers makes them for this model: the tokenizer the weights
 package ships (tokenizer.json), last_hidden_state mean-pooled over the attention mask, then L2
@@ -166,6 +167,9 @@ def main() -> None:
     parser.add_argument("--formats", default=",".join(FORMATS))
     parser.add_argument("--attention", default="topk:4,sign:4,topk:8,sign:8,topk:16,sign:16",
                         help="approximate-attention modes to measure (comma-separated; empty: none)")
+    parser.add_argument("--pruning", default="",
+                        help="pruned rows to measure, KIND@SPARSITY comma-separated (e.g. block:4x4@0.5,hybrid@0.5); "
+                             "magnitude pruning of every linear layer, no fine-tuning")
     parser.add_argument("--no-auto", dest="auto", action="store_false",
                         help="skip the rows chosen or calibrated on data (compress --auto, int8 --calibration)")
     args = parser.parse_args()
@@ -192,6 +196,14 @@ def main() -> None:
             subprocess.run([str(CLI), "compress", str(MODEL), str(path), "--attention", f"*={mode}"], check=True, capture_output=True)
             cosine = (swiftlet_embeddings(path, feeds) * reference).sum(1)
             print(f"| Swiftlet fp32, attention {mode} in every layer | 32 | {cosine.mean():.5f} | {cosine.min():.5f} |")
+        for rule in filter(None, args.pruning.split(",")):
+            kind, sparsity = rule.split("@")
+            path = pathlib.Path(folder) / "pruned.swl"
+            subprocess.run([str(CLI), "compress", str(MODEL), str(path), "--prune", kind, "--sparsity", sparsity],
+                           check=True, capture_output=True)
+            cosine = (swiftlet_embeddings(path, feeds) * reference).sum(1)
+            print(f"| Swiftlet --prune {kind} --sparsity {sparsity} (no fine-tuning) | fp32, {1 - float(sparsity):.0%} kept "
+                  f"| {cosine.mean():.5f} | {cosine.min():.5f} |")
         if args.auto:
             # Significance-guided mixed precision: `compress --auto` ranks the layers on the
             # CALIBRATION sentences and moves the least significant to MXFP4 (the rest stay

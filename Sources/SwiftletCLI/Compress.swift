@@ -10,7 +10,9 @@ struct Compress: ParsableCommand {
             Runs the graph passes, then re-encodes every linear layer (nn.Linear, Gemm with constant \
             weights): --quantize stores it as int8 (per output channel, activations quantized per row) \
             or in an OCP MX format; --prune removes the smallest weights (by magnitude) and stores the \
-            rest sparse. --prune pattern prunes the 3×3 convolutions (group 1) instead, as PatDNN \
+            rest sparse. --prune hybrid:RxC:E is RT3's hybrid: whole R×C blocks go first, then each \
+            kept block keeps the E positions of one of up to 8 patterns fitted to the layer (stored \
+            as CSR; --sparsity at least 1 − E/(R·C)). --prune pattern prunes the 3×3 convolutions (group 1) instead, as PatDNN \
             does: each kernel keeps the 4-tap pattern, of 8, that holds most of its Σw², and the \
             kernels keeping least are removed whole until --sparsity of the weights are gone (at \
             least 5/9, the patterns' own share); --layer NAME=fp32 keeps a convolution dense, and \
@@ -50,7 +52,7 @@ struct Compress: ParsableCommand {
     @Option(name: .customLong("layer"), help: "GLOB=FORMAT: a per-layer format (fp32 keeps the layer dense); repeatable, first match wins.")
     var layerRules: [String] = []
 
-    @Option(help: "unstructured, block:RxC (e.g. block:4x4, block:1x4), nm:N:M (e.g. nm:2:4), or pattern (3×3 convolutions).")
+    @Option(help: "unstructured, block:RxC (e.g. block:4x4, block:1x4), nm:N:M (e.g. nm:2:4), hybrid[:RxC[:E]] (RT3's blocks + patterns; hybrid = hybrid:4x4:8), or pattern (3×3 convolutions).")
     var prune: String?
 
     @Option(help: "Fraction of weights (or blocks) to remove, 0…1 (with --prune; N:M fixes its own).")
@@ -141,6 +143,7 @@ struct Compress: ParsableCommand {
             let pattern = try PruningPattern(parsing: prune)
             var fraction = sparsity ?? 0
             if case .nOfM(let n, let m) = pattern { fraction = 1 - Double(n) / Double(m) }
+            try pattern.check(sparsity: fraction)
             plan.defaultEncoding = quantize == nil ? .sparse(pattern, sparsity: fraction) : .sparseInt8(pattern, sparsity: fraction)
         }
         for rule in attention {

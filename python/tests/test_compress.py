@@ -398,6 +398,119 @@ def test_sparse_linear_matches_pruned_dense(tmp_path, cli, rng, backend, pattern
     assert_close(run(tmp_path / "s.swl", x, backend), expected, rtol=1e-5, atol=1e-5 * np.abs(expected).max())
 
 
+def hybrid_reference(w_nk, r, c, e, sparsity, max_patterns=8, max_rounds=50):
+    """RT3's hybrid pruning as docs/FORMAT.md defines it, written independently: (kept mask
+    [N, K], pattern masks [P, R·C], each kept block's pattern). Sums run in float32 in the
+    documented order (position by position; block by block) so that ties break the same way."""
+    n, k = w_nk.shape
+    f32 = np.float32
+    padded = np.pad(np.abs(w_nk), ((0, -n % r), (0, -k % c)))
+    blocks = padded.reshape(padded.shape[0] // r, r, padded.shape[1] // c, c).transpose(0, 2, 1, 3).reshape(-1, r * c)
+
+    def ordered_sum(values):
+        total = f32(0)
+        for v in values:
+            total = f32(total + v)
+        return total
+
+    floor = 1 - e / (r * c)
+    removed = int(np.floor((sparsity - floor) / (1 - floor) * len(blocks) + 0.5))
+    totals = [ordered_sum(b) for b in blocks]
+    kept = sorted(sorted(range(len(blocks)), key=lambda i: (totals[i], i))[removed:])
+
+    def top(scores):
+        return frozenset(sorted(range(r * c), key=lambda p: (-scores[p], p))[:e])
+
+    counts = {}
+    for order, block in enumerate(kept):
+        mask = top(blocks[block])
+        count, first = counts.get(mask, (0, order))
+        counts[mask] = (count + 1, first)
+    patterns = [m for m, _ in sorted(counts.items(), key=lambda kv: (-kv[1][0], kv[1][1]))[:max_patterns]]
+    chosen = [-1] * len(kept)
+    for round_ in range(max_rounds):
+        changed = False
+        for order, block in enumerate(kept):
+            sums = [ordered_sum(blocks[block][sorted(p)]) for p in patterns]
+            best = int(np.argmax(sums))  # the first on ties
+            changed |= chosen[order] != best
+            chosen[order] = best
+        if not changed or round_ == max_rounds - 1:
+            break
+        for index in range(len(patterns)):
+            members = [blocks[block] for order, block in enumerate(kept) if chosen[order] == index]
+            if members:
+                summed = np.zeros(r * c, f32)
+                for m in members:
+                    summed = (summed + m).astype(f32)
+                patterns[index] = top(summed)
+    mask = np.zeros((padded.shape[0] // r, padded.shape[1] // c, r * c), bool)
+    for order, block in enumerate(kept):
+        mask[block // mask.shape[1], block % mask.shape[1], sorted(patterns[chosen[order]])] = True
+    mask = mask.reshape(mask.shape[0], mask.shape[1], r, c).transpose(0, 2, 1, 3).reshape(padded.shape)[:n, :k]
+    return mask, patterns, chosen
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+@pytest.mark.parametrize("pattern,block,entries,sparsity", [
+    ("hybrid", (4, 4), 8, 0.8), ("hybrid:4x4:4", (4, 4), 4, 0.9), ("hybrid:2x8:6", (2, 8), 6, 0.7),
+    ("hybrid:3x5:7", (3, 5), 7, 0.6), ("hybrid:8x8:32", (8, 8), 32, 0.5), ("hybrid:4x4:16", (4, 4), 16, 0.75)])
+@pytest.mark.parametrize("m", [1, 50])
+def test_hybrid_pruning_keeps_block_patterns(tmp_path, cli, rng, backend, pattern, block, entries, sparsity, m):
+    """RT3's hybrid: whole blocks removed by L1, the rest cut to one of ≤ 8 patterns fitted to
+    the layer; the kept positions match an independent implementation exactly, every kept block
+    holds its best pattern of the set, and the layer computes with exactly those weights."""
+    k, n = 75, 58  # ragged against 3×5, 4×4, 2×8 and 8×8 blocks
+    w = rng.standard_normal((k, n)).astype(np.float32)
+    b = rng.standard_normal(n).astype(np.float32)
+    linear_model(tmp_path / "dense.swl", w, b, activation="relu")
+    out = compress(cli, tmp_path / "dense.swl", tmp_path / "h.swl", "--prune", pattern, "--sparsity", str(sparsity))
+    r, c = block
+    assert f"hybrid:{r}x{c}:{entries}" in out
+    stored = load_file(str(tmp_path / "h.swl"))
+    assert stored["fc.w_values"].shape[1:] == (1, 1)  # CSR
+    pruned = densify(stored, n, k)
+    w_nk = w.T
+    expected_mask, patterns, chosen = hybrid_reference(w_nk, r, c, entries, sparsity)
+    np.testing.assert_array_equal(pruned != 0, expected_mask)
+    np.testing.assert_array_equal(pruned[expected_mask], w_nk[expected_mask])
+    assert 1 <= len(set(patterns)) <= 8 and all(len(p) == entries for p in patterns)
+    # Interior kept blocks keep exactly E weights; overall about `sparsity` are gone.
+    interior = expected_mask[:n - n % r, :k - k % c].reshape(n // r, r, k // c, c).sum(axis=(1, 3))
+    assert set(np.unique(interior)) <= {0, entries}
+    assert abs((1 - expected_mask.mean()) - sparsity) < 0.05
+    x = rng.standard_normal((m, k)).astype(np.float32)
+    reference = np.maximum(x.astype(np.float64) @ pruned.T.astype(np.float64) + b, 0)
+    assert_close(run(tmp_path / "h.swl", x, backend), reference, rtol=1e-5, atol=1e-5 * np.abs(reference).max())
+
+
+def test_hybrid_keeps_more_than_block_pruning_at_the_same_sparsity(tmp_path, cli, rng):
+    """The point of the hybrid: at the same share of weights removed, blocks + patterns keep
+    more of |W| than whole blocks alone (and fewer than unstructured pruning's optimum)."""
+    w = rng.standard_normal((128, 96)).astype(np.float32)
+    linear_model(tmp_path / "dense.swl", w)
+    kept = {}
+    for pattern in ("block:4x4", "hybrid:4x4:8", "unstructured"):
+        compress(cli, tmp_path / "dense.swl", tmp_path / "p.swl", "--prune", pattern, "--sparsity", "0.8")
+        pruned = densify(load_file(str(tmp_path / "p.swl")), 96, 128)
+        assert abs((pruned == 0).mean() - 0.8) < 0.01
+        kept[pattern] = np.abs(pruned).sum()
+    assert kept["block:4x4"] < kept["hybrid:4x4:8"] < kept["unstructured"], kept
+
+
+def test_hybrid_variants_share_their_block_backbone(tmp_path, cli, rng):
+    """RT3's variants: a sparser pattern set at a higher sparsity removes the same blocks."""
+    w = rng.standard_normal((64, 48)).astype(np.float32)
+    linear_model(tmp_path / "dense.swl", w)
+    backbones = []
+    for pattern, sparsity in (("hybrid:4x4:8", "0.8"), ("hybrid:4x4:4", "0.9")):
+        compress(cli, tmp_path / "dense.swl", tmp_path / "v.swl", "--prune", pattern, "--sparsity", sparsity)
+        kept = densify(load_file(str(tmp_path / "v.swl")), 48, 64) != 0
+        backbones.append(kept.reshape(12, 4, 16, 4).any(axis=(1, 3)))
+    np.testing.assert_array_equal(backbones[0], backbones[1])
+    assert backbones[0].mean() == pytest.approx(0.4, abs=1 / backbones[0].size)
+
+
 # ---- the digits models end to end ----------------------------------------------------------------
 @pytest.mark.parametrize("fmt", ["int8", "mxint8", "mxfp8-e4m3", "mxfp8-e5m2"])
 @pytest.mark.parametrize("name", ["digits_mlp", "digits_cnn"])
@@ -440,6 +553,11 @@ def test_compress_report_and_sizes(tmp_path, cli, rng):
     (["--prune", "block:0x4", "--sparsity", "0.5"], "unknown pruning pattern"),
     (["--prune", "diagonal", "--sparsity", "0.5"], "unknown pruning pattern"),
     (["--prune", "block:4x4"], "needs --sparsity"),
+    (["--prune", "hybrid:4x4:17", "--sparsity", "0.9"], "unknown pruning pattern"),
+    (["--prune", "hybrid:9x8", "--sparsity", "0.9"], "unknown pruning pattern"),
+    (["--prune", "hybrid:4x4:0", "--sparsity", "0.9"], "unknown pruning pattern"),
+    (["--prune", "hybrid", "--sparsity", "0.3"], "--sparsity must lie in 0.500…1, got 0.3"),
+    (["--prune", "hybrid"], "needs --sparsity"),
     (["--prune", "unstructured", "--sparsity", "1.5"], "--sparsity must lie in 0…1"),
     (["--quantize", "mxint8", "--prune", "unstructured", "--sparsity", "0.5"], "combines with --quantize int8 only"),
     ([], "nothing to do"),
@@ -463,7 +581,8 @@ def raises(status, message, fn, *args):
 
 
 @pytest.mark.parametrize("backend", BACKENDS)
-@pytest.mark.parametrize("pattern,sparsity", [("unstructured", 0.9), ("block:4x4", 0.8), ("block:3x5", 0.6), ("nm:2:4", None)])
+@pytest.mark.parametrize("pattern,sparsity", [("unstructured", 0.9), ("block:4x4", 0.8), ("block:3x5", 0.6), ("nm:2:4", None),
+                                              ("hybrid", 0.8)])
 @pytest.mark.parametrize("m", [1, 50])
 def test_sparse_int8_blocks_are_the_pruned_weights_quantized_per_row(tmp_path, cli, rng, backend, pattern, sparsity, m):
     """--prune with --quantize int8: the same kept positions as --prune alone, each kept weight

@@ -31,6 +31,7 @@ def contents(path):
 @pytest.mark.parametrize("model, prune", [
     ("digits_mlp", ["--prune", "unstructured", "--sparsity", "0.8"]),
     ("digits_mlp", ["--prune", "block:4x4", "--sparsity", "0.8", "--layer", "fc3=fp32"]),
+    ("digits_mlp", ["--prune", "hybrid", "--sparsity", "0.8", "--layer", "fc3=fp32"]),
     ("digits_cnn", ["--prune", "block:1x4", "--sparsity", "0.8"]),
     ("digits_cnn", ["--prune", "pattern", "--sparsity", "0.7"]),
 ])

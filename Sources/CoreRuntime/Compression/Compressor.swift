@@ -321,6 +321,7 @@ public struct Compressor {
             attributes["format"] = .string(format.rawValue)
             inputs += [add(".w_mx", .u8, [n, matrix.rowBytes], matrix.codes), add(".w_mx_scale", .u8, [n, matrix.blocksPerRow], matrix.scales)]
         case .sparse(let pattern, let sparsity), .sparseInt8(let pattern, let sparsity):
+            try pattern.check(sparsity: sparsity)
             let pruned = Pruning.prune(weight, rows: n, columns: k, pattern: pattern, sparsity: sparsity)
             let matrix = pruned.withUnsafeBufferPointer { BlockSparseMatrix(rows: n, columns: k, block: pattern.storageBlock, dense: $0) }
             kept = pruned.count { $0 != 0 }

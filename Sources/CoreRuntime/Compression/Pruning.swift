@@ -6,8 +6,11 @@ public enum PruningPattern: Equatable, Sendable, CustomStringConvertible {
     case block(rows: Int, columns: Int)
     /// In every group of `m` consecutive weights along K, all but the `n` largest.
     case nOfM(n: Int, m: Int)
+    /// RT3's hybrid: whole R×C blocks, then in each kept block all but the `entries` positions of
+    /// one pattern from a set fitted to the layer (`HybridPruning`). Stored as CSR.
+    case hybrid(rows: Int, columns: Int, entries: Int)
 
-    /// "unstructured", "block:RxC", "nm:N:M".
+    /// "unstructured", "block:RxC", "nm:N:M", "hybrid[:RxC[:E]]" (4×4 blocks and E = R·C/2 unless given).
     public init(parsing text: String) throws {
         let parts = text.lowercased().split(separator: ":", omittingEmptySubsequences: false).map(String.init)
         switch parts.first {
@@ -25,9 +28,18 @@ public enum PruningPattern: Equatable, Sendable, CustomStringConvertible {
                 self = .nOfM(n: n, m: m)
                 return
             }
+        case "hybrid" where parts.count <= 3:
+            let sides = parts.count > 1 ? parts[1].split(separator: "x").compactMap { Int($0) } : [4, 4]
+            if sides.count == 2, sides.allSatisfy({ $0 >= 1 }), sides[0] * sides[1] <= 64 {
+                let entries = parts.count > 2 ? Int(parts[2]) : sides[0] * sides[1] / 2
+                if let entries, (1...sides[0] * sides[1]).contains(entries) {
+                    self = .hybrid(rows: sides[0], columns: sides[1], entries: entries)
+                    return
+                }
+            }
         default: break
         }
-        throw SwiftletError.invalidArgument("unknown pruning pattern '\(text)': use unstructured, block:RxC (sides 1…64) or nm:N:M (1 ≤ N ≤ M ≤ 64)")
+        throw SwiftletError.invalidArgument("unknown pruning pattern '\(text)': use unstructured, block:RxC (sides 1…64), nm:N:M (1 ≤ N ≤ M ≤ 64) or hybrid:RxC:E (R·C ≤ 64, 1 ≤ E ≤ R·C)")
     }
 
     public var description: String {
@@ -35,6 +47,20 @@ public enum PruningPattern: Equatable, Sendable, CustomStringConvertible {
         case .unstructured: "unstructured"
         case .block(let r, let c): "block:\(r)x\(c)"
         case .nOfM(let n, let m): "nm:\(n):\(m)"
+        case .hybrid(let r, let c, let e): "hybrid:\(r)x\(c):\(e)"
+        }
+    }
+
+    /// The sparsity the pattern reaches with no group removed: hybrid's patterns alone remove 1 − E/(R·C).
+    public var minimumSparsity: Double {
+        if case .hybrid(let r, let c, let e) = self { return PatternSparseWeight.patternSparsity(kernelSize: r * c, entries: e) }
+        return 0
+    }
+
+    /// Throws unless `sparsity` lies in `minimumSparsity`…1.
+    public func check(sparsity: Double) throws {
+        guard sparsity >= minimumSparsity - 1e-9, sparsity <= 1 else {
+            throw SwiftletError.invalidArgument("\(self) removes \(String(format: "%.3f", minimumSparsity)) of the weights with its patterns alone: --sparsity must lie in \(String(format: "%.3f", minimumSparsity))…1, got \(sparsity)")
         }
     }
 
@@ -48,13 +74,17 @@ public enum PruningPattern: Equatable, Sendable, CustomStringConvertible {
 public enum Pruning {
     /// A copy of `weights` [rows N, columns K] with the least important groups set to zero:
     /// groups are ranked by the sum of `importance` over their members (|w| by default, or
-    /// significance scores), and the lowest ⌊sparsity · groups⌉ removed. N:M ignores `sparsity`.
+    /// significance scores), and the lowest ⌊sparsity · groups⌉ removed. N:M ignores `sparsity`;
+    /// hybrid needs it ≥ `minimumSparsity` (`HybridPruning` says how it chooses).
     public static func prune(_ weights: [Float], rows: Int, columns: Int, pattern: PruningPattern, sparsity: Double,
                              importance: [Float]? = nil) -> [Float] {
         precondition(weights.count == rows * columns && (0...1).contains(sparsity))
         let score = importance ?? weights.map { abs($0) }
         var pruned = weights
         switch pattern {
+        case .hybrid(let r, let c, let e):
+            return HybridPruning(rows: rows, columns: columns, blockRows: r, blockColumns: c, entries: e)
+                .prune(weights, importance: score, sparsity: sparsity).pruned
         case .nOfM(let n, let m):
             for row in 0..<rows {
                 for start in stride(from: 0, to: columns, by: m) {

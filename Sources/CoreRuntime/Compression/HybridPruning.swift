@@ -1,0 +1,119 @@
+/// RT3's hybrid pruning of a weight matrix [N, K]: block-structured pruning (BP) first, then
+/// pattern pruning (PP) inside the blocks BP keeps. RT3 names the two steps; the published
+/// abstract does not say how its pattern sets are found (it searches them by reinforcement
+/// learning), so the set here is fitted to each layer, the way k-means fits centres:
+///
+/// 1. BP: the matrix is cut into R×C blocks (positions past a ragged edge count as importance 0);
+///    the blocks with the least summed importance are removed (lowest index first on ties) —
+///    round((S − f)/(1 − f) · blocks) of them, f = 1 − E/(R·C) being what the patterns remove on
+///    their own — so that S of the weights are gone once every kept block keeps E.
+/// 2. PP: a set of at most P patterns (E of a block's R·C positions each) is fitted to the kept
+///    blocks. It starts as the P commonest "top-E" masks (each block's E most important
+///    positions, the earlier position on ties; the earlier block's mask first on equal counts).
+///    Then, until no block changes pattern (at most `maxRounds` rounds): each kept block takes
+///    the pattern keeping the most of its importance (the first on ties), and each pattern in use
+///    becomes the E positions with the largest importance summed over its blocks (the earlier
+///    position on ties). Neither step can lower the kept importance, so the rounds settle.
+/// 3. Each kept block keeps its pattern's positions; everything else is zero.
+///
+/// BP's choice depends only on (S − f)/(1 − f), so a smaller E at a correspondingly higher S
+/// gives a sparser variant on the same block backbone: RT3's pattern sets, one per DVFS level.
+public struct HybridPruning {
+    public let rows: Int
+    public let columns: Int
+    public let blockRows: Int
+    public let blockColumns: Int
+    /// Positions a kept block keeps (E).
+    public let entries: Int
+    public static let maxPatterns = 8
+    static let maxRounds = 50
+
+    public init(rows: Int, columns: Int, blockRows: Int, blockColumns: Int, entries: Int) {
+        precondition(blockRows * blockColumns <= 64 && (1...blockRows * blockColumns).contains(entries))
+        (self.rows, self.columns, self.blockRows, self.blockColumns, self.entries) = (rows, columns, blockRows, blockColumns, entries)
+    }
+
+    /// The share of a kept block's weights its pattern removes: the least sparsity hybrid pruning reaches.
+    public var patternSparsity: Double { PatternSparseWeight.patternSparsity(kernelSize: blockRows * blockColumns, entries: entries) }
+
+    var blockRowCount: Int { (rows + blockRows - 1) / blockRows }
+    var blockColumnCount: Int { (columns + blockColumns - 1) / blockColumns }
+
+    /// Block `block`'s importance at each of its R·C positions (i·C + j), 0 past the matrix's edge.
+    func blockScores(_ score: [Float], _ block: Int) -> [Float] {
+        let (blockRow, blockColumn) = block.quotientAndRemainder(dividingBy: blockColumnCount)
+        var scores = [Float](repeating: 0, count: blockRows * blockColumns)
+        for i in 0..<blockRows where blockRow * blockRows + i < rows {
+            for j in 0..<blockColumns where blockColumn * blockColumns + j < columns {
+                scores[i * blockColumns + j] = score[(blockRow * blockRows + i) * columns + blockColumn * blockColumns + j]
+            }
+        }
+        return scores
+    }
+
+    /// The E positions with the largest of `scores`, the earlier position on ties, as a bit mask.
+    func topEntries(_ scores: [Float]) -> UInt64 {
+        scores.indices.sorted { (scores[$0], -$0) > (scores[$1], -$1) }.prefix(entries).reduce(UInt64(0)) { $0 | 1 << UInt64($1) }
+    }
+
+    static func kept(_ scores: [Float], _ mask: UInt64) -> Float {
+        scores.indices.reduce(Float(0)) { mask >> UInt64($1) & 1 == 1 ? $0 + scores[$1] : $0 }
+    }
+
+    /// `weights` with BP's removed blocks and PP's removed positions zeroed, and the pattern set.
+    /// `sparsity` must lie in `patternSparsity`…1.
+    public func prune(_ weights: [Float], importance score: [Float], sparsity: Double) -> (pruned: [Float], patterns: [UInt64]) {
+        precondition(weights.count == rows * columns && score.count == weights.count)
+        precondition(sparsity >= patternSparsity - 1e-9 && sparsity <= 1)
+        let blocks = blockRowCount * blockColumnCount
+        let scores = (0..<blocks).map { blockScores(score, $0) }
+        // BP.
+        let removedShare = max(0, (sparsity - patternSparsity) / (1 - patternSparsity))
+        let removedCount = Int((removedShare * Double(blocks)).rounded())
+        let total = scores.map { $0.reduce(0, +) }
+        let keptBlocks = (0..<blocks).sorted { (total[$0], $0) < (total[$1], $1) }.dropFirst(removedCount).sorted()
+        // PP: the commonest top-E masks, then alternate assignment and refit.
+        var counts: [UInt64: (count: Int, first: Int)] = [:]
+        for (order, block) in keptBlocks.enumerated() {
+            let mask = topEntries(scores[block])
+            counts[mask, default: (0, order)].count += 1
+        }
+        var patterns = counts.sorted { ($0.value.count, -$0.value.first) > ($1.value.count, -$1.value.first) }
+            .prefix(Self.maxPatterns).map(\.key)
+        var chosen = [Int](repeating: -1, count: keptBlocks.count)
+        for round in 0..<Self.maxRounds {
+            var changed = false
+            for (order, block) in keptBlocks.enumerated() {
+                var best = 0, bestKept = -Float.infinity
+                for (index, pattern) in patterns.enumerated() {
+                    let kept = Self.kept(scores[block], pattern)
+                    if kept > bestKept { (best, bestKept) = (index, kept) }
+                }
+                if chosen[order] != best { (chosen[order], changed) = (best, true) }
+            }
+            // The last step is always an assignment, so every block has its best pattern of the set.
+            guard changed, round < Self.maxRounds - 1 else { break }
+            for index in patterns.indices {
+                var summed = [Float](repeating: 0, count: blockRows * blockColumns)
+                var used = false
+                for (order, block) in keptBlocks.enumerated() where chosen[order] == index {
+                    for position in summed.indices { summed[position] += scores[block][position] }
+                    used = true
+                }
+                if used { patterns[index] = topEntries(summed) }
+            }
+        }
+        var pruned = [Float](repeating: 0, count: weights.count)
+        for (order, block) in keptBlocks.enumerated() {
+            let (blockRow, blockColumn) = block.quotientAndRemainder(dividingBy: blockColumnCount)
+            let mask = patterns[chosen[order]]
+            for i in 0..<blockRows where blockRow * blockRows + i < rows {
+                for j in 0..<blockColumns where blockColumn * blockColumns + j < columns && mask >> UInt64(i * blockColumns + j) & 1 == 1 {
+                    let index = (blockRow * blockRows + i) * columns + blockColumn * blockColumns + j
+                    pruned[index] = weights[index]
+                }
+            }
+        }
+        return (pruned, patterns)
+    }
+}
