@@ -151,6 +151,15 @@ def embed(hidden: np.ndarray, mask: np.ndarray) -> np.ndarray:
     return pooled / np.linalg.norm(pooled, axis=1, keepdims=True)
 
 
+def calibration_data(folder) -> list[str]:
+    """The CALIBRATION sentences' inputs saved in `folder`, as compress's --data arguments."""
+    data = []
+    for name, array in tokenize(CALIBRATION).items():
+        np.save(pathlib.Path(folder) / f"{name}.npy", array)
+        data += ["--data", f"{name}={pathlib.Path(folder) / f'{name}.npy'}"]
+    return data
+
+
 def swiftlet_embeddings(path: pathlib.Path, feeds) -> np.ndarray:
     with swiftlet.Model(str(path)) as m, m.session(threads=2) as s:
         return embed(s.run(feeds)["last_hidden_state"], feeds["attention_mask"])
@@ -168,8 +177,9 @@ def main() -> None:
     parser.add_argument("--attention", default="topk:4,sign:4,topk:8,sign:8,topk:16,sign:16",
                         help="approximate-attention modes to measure (comma-separated; empty: none)")
     parser.add_argument("--pruning", default="",
-                        help="pruned rows to measure, KIND@SPARSITY comma-separated (e.g. block:4x4@0.5,hybrid@0.5); "
-                             "magnitude pruning of every linear layer, no fine-tuning")
+                        help="pruned rows to measure, KIND@SPARSITY[@significance] comma-separated (e.g. "
+                             "block:4x4@0.5,hybrid@0.5@significance): every linear layer pruned by magnitude, or by "
+                             "significance measured on the calibration sentences; no fine-tuning")
     parser.add_argument("--no-auto", dest="auto", action="store_false",
                         help="skip the rows chosen or calibrated on data (compress --auto, int8 --calibration)")
     args = parser.parse_args()
@@ -197,22 +207,19 @@ def main() -> None:
             cosine = (swiftlet_embeddings(path, feeds) * reference).sum(1)
             print(f"| Swiftlet fp32, attention {mode} in every layer | 32 | {cosine.mean():.5f} | {cosine.min():.5f} |")
         for rule in filter(None, args.pruning.split(",")):
-            kind, sparsity = rule.split("@")
+            kind, sparsity, *guide = rule.split("@")
             path = pathlib.Path(folder) / "pruned.swl"
-            subprocess.run([str(CLI), "compress", str(MODEL), str(path), "--prune", kind, "--sparsity", sparsity],
+            guided = ["--guide", "significance", *calibration_data(folder)] if guide == ["significance"] else []
+            subprocess.run([str(CLI), "compress", str(MODEL), str(path), "--prune", kind, "--sparsity", sparsity, *guided],
                            check=True, capture_output=True)
             cosine = (swiftlet_embeddings(path, feeds) * reference).sum(1)
-            print(f"| Swiftlet --prune {kind} --sparsity {sparsity} (no fine-tuning) | fp32, {1 - float(sparsity):.0%} kept "
-                  f"| {cosine.mean():.5f} | {cosine.min():.5f} |")
+            print(f"| Swiftlet --prune {kind} --sparsity {sparsity}{' --guide significance' if guided else ''} (no fine-tuning) "
+                  f"| fp32, {1 - float(sparsity):.0%} kept | {cosine.mean():.5f} | {cosine.min():.5f} |")
         if args.auto:
             # Significance-guided mixed precision: `compress --auto` ranks the layers on the
             # CALIBRATION sentences and moves the least significant to MXFP4 (the rest stay
             # MXFP6-E2M3) until the linear weights average ≤ 5 bits.
-            calibration = tokenize(CALIBRATION)
-            data = []
-            for name, array in calibration.items():
-                np.save(pathlib.Path(folder) / f"{name}.npy", array)
-                data += ["--data", f"{name}={pathlib.Path(folder) / f'{name}.npy'}"]
+            data = calibration_data(folder)
             path = pathlib.Path(folder) / "auto.swl"
             result = subprocess.run([str(CLI), "compress", str(MODEL), str(path), "--auto", "--quantize", "mxfp4",
                                      "--keep", "mxfp6-e2m3", "--max-loss-increase", "0.05", "--target-bits", "5", *data],

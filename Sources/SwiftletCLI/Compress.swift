@@ -9,8 +9,10 @@ struct Compress: ParsableCommand {
         discussion: """
             Runs the graph passes, then re-encodes every linear layer (nn.Linear, Gemm with constant \
             weights): --quantize stores it as int8 (per output channel, activations quantized per row) \
-            or in an OCP MX format; --prune removes the smallest weights (by magnitude) and stores the \
-            rest sparse. --prune hybrid:RxC:E is RT3's hybrid: whole R×C blocks go first, then each \
+            or in an OCP MX format; --prune removes the smallest weights and stores the rest sparse: \
+            smallest by magnitude |w|, or with --guide significance by |w|·‖x_k‖₂, x_k being the \
+            weight's input column over --data (Wanda's score: the weight's share of its layer's \
+            output on that data). --prune hybrid:RxC:E is RT3's hybrid: whole R×C blocks go first, then each \
             kept block keeps the E positions of one of up to 8 patterns fitted to the layer (stored \
             as CSR; --sparsity at least 1 − E/(R·C)). --prune pattern prunes the 3×3 convolutions (group 1) instead, as PatDNN \
             does: each kernel keeps the 4-tap pattern, of 8, that holds most of its Σw², and the \
@@ -58,6 +60,9 @@ struct Compress: ParsableCommand {
     @Option(help: "Fraction of weights (or blocks) to remove, 0…1 (with --prune; N:M fixes its own).")
     var sparsity: Double?
 
+    @Option(help: "What --prune ranks linear weights by: magnitude (|w|) or significance (|w|·‖x_k‖₂, its input column's norm on --data).")
+    var guide = "magnitude"
+
     @Option(help: "MX element rounding: nearest-even (the spec) or ties-away (microxcaling's default).")
     var rounding = "nearest-even"
 
@@ -100,6 +105,15 @@ struct Compress: ParsableCommand {
             throw ValidationError("--prune combines with --quantize int8 only (int8 blocks), not \(quantize)")
         }
         if let sparsity, !(0...1).contains(sparsity) { throw ValidationError("--sparsity must lie in 0…1, got \(sparsity)") }
+        guard ["magnitude", "significance"].contains(guide) else { throw ValidationError("--guide must be magnitude or significance, not '\(guide)'") }
+        if significanceGuided {
+            guard prune != nil, !patterns else { throw ValidationError("--guide significance ranks the weights of linear layers: give --prune (not pattern)") }
+            guard !dataFlags.data.isEmpty else { throw ValidationError("--guide significance measures on data: give --data [NAME=]file.npy") }
+            // The norms are measured on the unmodified model; a smaller one's layers see other inputs.
+            guard dropHeads.isEmpty, dropNeurons.isEmpty, dropLayers.isEmpty, !structures.any else {
+                throw ValidationError("--guide significance cannot be combined with structured removal: run it on the smaller model")
+            }
+        }
         if prune != nil, sparsity == nil, !(prune?.lowercased().hasPrefix("nm:") ?? false) {
             throw ValidationError("--prune \(prune!) needs --sparsity")
         }
@@ -122,9 +136,9 @@ struct Compress: ParsableCommand {
             guard calibration.isEmpty || !structures.any else {
                 throw ValidationError("--calibration cannot be combined with --heads/--neuron-groups/--block: calibrate the smaller model --auto makes")
             }
-        } else if maxLossIncrease != nil || targetBits != nil || keep != "fp32" || !dataFlags.data.isEmpty || dataFlags.labels != nil
-                    || structures.any {
-            throw ValidationError("--max-loss-increase, --target-bits, --keep, --data, --labels, --heads, --neuron-groups and --block go with --auto (--drop-heads, --drop-neurons and --drop-layers remove named structures)")
+        } else if maxLossIncrease != nil || targetBits != nil || keep != "fp32" || (!dataFlags.data.isEmpty && !significanceGuided)
+                    || dataFlags.labels != nil || structures.any {
+            throw ValidationError("--max-loss-increase, --target-bits, --keep, --labels, --heads, --neuron-groups and --block go with --auto, and --data with --auto or --guide significance (--drop-heads, --drop-neurons and --drop-layers remove named structures)")
         } else if quantize == nil && prune == nil && layerRules.isEmpty && attention.isEmpty && dropHeads.isEmpty && dropNeurons.isEmpty && dropLayers.isEmpty {
             throw ValidationError("nothing to do: give --quantize, --prune, --layer, --attention, --drop-heads, --drop-neurons or --drop-layers")
         }
@@ -172,7 +186,10 @@ struct Compress: ParsableCommand {
             guard plan.removal.isEmpty else {
                 throw ValidationError("--calibration cannot be combined with --drop-heads/--drop-neurons/--drop-layers: calibrate the smaller model they make")
             }
-            plan.activationScales = try calibrate(model)
+            plan.activationScales = try inputStatistics(of: model, on: calibration, what: "--calibration data").mapValues { $0.maxAbs / 127 }
+        }
+        if significanceGuided {
+            plan.inputColumnNorms = try inputStatistics(of: model, on: dataFlags.data, what: "--data").mapValues(\.columnNorms)
         }
         // --auto measured its candidates on a graph whose structures were found at the data's
         // shapes: the file is made from that same graph.
@@ -215,13 +232,15 @@ struct Compress: ParsableCommand {
         return (String(rule[..<equals]), String(rule[rule.index(after: equals)...]))
     }
 
-    /// --calibration: each layer's static int8 activation scale, max |x| of its input / 127
-    /// (used by the layers that end up int8).
-    func calibrate(_ model: Model) throws -> [String: Float] {
-        let data = try readEveryInput(calibration, of: model, what: "--calibration data")
+    var significanceGuided: Bool { guide == "significance" }
+
+    /// Each linear layer's input on the data `arguments` name: for --calibration, its static int8
+    /// scale, max |x| / 127 (used by the layers that end up int8); for --guide significance, its
+    /// column norms.
+    func inputStatistics(of model: Model, on arguments: [String], what: String) throws -> [String: ActivationCalibration.InputStatistics] {
+        let data = try readEveryInput(arguments, of: model, what: what)
         let options = try session.makeOptions()
-        let ranges = try ActivationCalibration.inputRanges(of: model, data: data) { try Session(model: $0, options: options) }
-        return ranges.mapValues { $0 / 127 }
+        return try ActivationCalibration.inputStatistics(of: model, data: data) { try Session(model: $0, options: options) }
     }
 
     /// --auto: the plan GreedyCompression settles on (its steps printed), and the analysis it ran.

@@ -398,13 +398,14 @@ def test_sparse_linear_matches_pruned_dense(tmp_path, cli, rng, backend, pattern
     assert_close(run(tmp_path / "s.swl", x, backend), expected, rtol=1e-5, atol=1e-5 * np.abs(expected).max())
 
 
-def hybrid_reference(w_nk, r, c, e, sparsity, max_patterns=8, max_rounds=50):
+def hybrid_reference(w_nk, r, c, e, sparsity, max_patterns=8, max_rounds=50, score=None):
     """RT3's hybrid pruning as docs/FORMAT.md defines it, written independently: (kept mask
     [N, K], pattern masks [P, R·C], each kept block's pattern). Sums run in float32 in the
-    documented order (position by position; block by block) so that ties break the same way."""
+    documented order (position by position; block by block) so that ties break the same way.
+    `score`: the importance [N, K] (|w| unless given)."""
     n, k = w_nk.shape
     f32 = np.float32
-    padded = np.pad(np.abs(w_nk), ((0, -n % r), (0, -k % c)))
+    padded = np.pad(np.abs(w_nk) if score is None else score, ((0, -n % r), (0, -k % c)))
     blocks = padded.reshape(padded.shape[0] // r, r, padded.shape[1] // c, c).transpose(0, 2, 1, 3).reshape(-1, r * c)
 
     def ordered_sum(values):
@@ -498,6 +499,44 @@ def test_hybrid_keeps_more_than_block_pruning_at_the_same_sparsity(tmp_path, cli
     assert kept["block:4x4"] < kept["hybrid:4x4:8"] < kept["unstructured"], kept
 
 
+@pytest.mark.parametrize("pattern", ["unstructured", "block:4x4", "block:1x4", "nm:2:4", "hybrid"])
+def test_significance_guided_pruning_weighs_weights_by_their_inputs(tmp_path, cli, rng, pattern):
+    """--guide significance ranks by |w|·‖x_k‖₂ over --data (Wanda's score): the kept groups are
+    those with the largest summed score, which is not what magnitude keeps when input columns
+    differ in scale, and on that data the layer's output moves less than after magnitude pruning."""
+    k, n = 64, 40
+    w = rng.standard_normal((k, n)).astype(np.float32)
+    linear_model(tmp_path / "dense.swl", w)
+    x = (rng.standard_normal((200, k)) * 10 ** rng.uniform(-1.5, 1.5, k)).astype(np.float32)
+    np.save(tmp_path / "x.npy", x)
+    sparsity = [] if pattern == "nm:2:4" else ["--sparsity", "0.75"]
+    pruned = {}
+    for guide in ("magnitude", "significance"):
+        data = ["--data", str(tmp_path / "x.npy")] if guide == "significance" else []
+        compress(cli, tmp_path / "dense.swl", tmp_path / f"{guide}.swl", "--prune", pattern, *sparsity, "--guide", guide, *data)
+        pruned[guide] = densify(load_file(str(tmp_path / f"{guide}.swl")), n, k)
+    w_nk = w.T
+    norms = np.sqrt((x.astype(np.float64) ** 2).sum(axis=0)).astype(np.float32)
+    score = np.abs(w_nk) * norms[None, :]
+    kept = pruned["significance"] != 0
+    np.testing.assert_array_equal(pruned["significance"][kept], w_nk[kept])
+    if pattern == "hybrid":
+        np.testing.assert_array_equal(kept, hybrid_reference(w_nk, 4, 4, 8, 0.75, score=score)[0])
+    else:
+        r, c = {"unstructured": (1, 1), "nm:2:4": (1, 4), "block:4x4": (4, 4), "block:1x4": (1, 4)}[pattern]
+        group_score = score.reshape(n // r, r, k // c, c).sum(axis=(1, 3), dtype=np.float64)
+        group_kept = kept.reshape(n // r, r, k // c, c).any(axis=(1, 3))
+        if pattern == "nm:2:4":  # the 2 largest scores of every group of 4 along K
+            assert np.all(kept.reshape(n, -1, 4).sum(axis=2) == 2)
+            ranked = np.sort(score.reshape(n, -1, 4), axis=2)[:, :, 2:].sum(axis=2)
+            np.testing.assert_allclose((score * kept).reshape(n, -1, 4).sum(axis=2), ranked, rtol=1e-6)
+        else:
+            assert group_score[group_kept].min() >= group_score[~group_kept].max() * (1 - 1e-6)
+    assert not np.array_equal(kept, pruned["magnitude"] != 0)
+    error = {guide: np.linalg.norm(x @ (p - w_nk).T) for guide, p in pruned.items()}
+    assert error["significance"] < error["magnitude"], error
+
+
 def test_hybrid_variants_share_their_block_backbone(tmp_path, cli, rng):
     """RT3's variants: a sparser pattern set at a higher sparsity removes the same blocks."""
     w = rng.standard_normal((64, 48)).astype(np.float32)
@@ -558,6 +597,12 @@ def test_compress_report_and_sizes(tmp_path, cli, rng):
     (["--prune", "hybrid:4x4:0", "--sparsity", "0.9"], "unknown pruning pattern"),
     (["--prune", "hybrid", "--sparsity", "0.3"], "--sparsity must lie in 0.500…1, got 0.3"),
     (["--prune", "hybrid"], "needs --sparsity"),
+    (["--prune", "unstructured", "--sparsity", "0.5", "--guide", "significance"], "give --data"),
+    (["--prune", "unstructured", "--sparsity", "0.5", "--guide", "weights"], "--guide must be magnitude or significance"),
+    (["--quantize", "int8", "--guide", "significance", "--data", "x.npy"], "give --prune (not pattern)"),
+    (["--prune", "unstructured", "--sparsity", "0.5", "--data", "x.npy"], "--data with --auto or --guide significance"),
+    (["--prune", "unstructured", "--sparsity", "0.5", "--guide", "significance", "--data", "x.npy", "--drop-layers", "fc"],
+     "cannot be combined with structured removal"),
     (["--prune", "unstructured", "--sparsity", "1.5"], "--sparsity must lie in 0…1"),
     (["--quantize", "mxint8", "--prune", "unstructured", "--sparsity", "0.5"], "combines with --quantize int8 only"),
     ([], "nothing to do"),

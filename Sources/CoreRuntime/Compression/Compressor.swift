@@ -58,6 +58,10 @@ public struct Compressor {
         /// Static int8 activation scales by layer name (`ActivationCalibration`); layers without
         /// one quantize each row dynamically.
         public var activationScales: [String: Float] = [:]
+        /// Significance-guided pruning: input column norms ‖x_k‖₂ by layer name
+        /// (`ActivationCalibration`). A pruned layer with norms ranks its weights by |w|·‖x_k‖₂
+        /// (Wanda's score: the weight's share of its output on the data) instead of |w|.
+        public var inputColumnNorms: [String: [Float]] = [:]
         /// (node-name glob, key selection) for `Attention` nodes: the first matching rule wins;
         /// unmatched nodes keep theirs.
         public var attentionRules: [(pattern: String, selection: AttentionSelection)] = []
@@ -192,7 +196,8 @@ public struct Compressor {
                 continue
             }
             let (encoded, parts, kept) = try encode(layer, node: node, encoding: encoding, rounding: plan.rounding,
-                                                    activationScale: plan.activationScales[node.name])
+                                                    activationScale: plan.activationScales[node.name],
+                                                    inputColumnNorms: plan.inputColumnNorms[node.name])
             nodes.append(encoded)
             for (name, tensor) in parts {
                 tensors[name] = tensor
@@ -288,7 +293,7 @@ public struct Compressor {
 
     /// The encoded node and its new tensors (named after the node).
     static func encode(_ layer: LinearLayer, node: Node, encoding: LayerEncoding, rounding: MXFormat.Rounding,
-                       activationScale: Float? = nil) throws -> (Node, [(name: String, tensor: HostTensor)], kept: Int) {
+                       activationScale: Float? = nil, inputColumnNorms: [Float]? = nil) throws -> (Node, [(name: String, tensor: HostTensor)], kept: Int) {
         let (n, k) = (layer.n, layer.k)
         let weight = layer.weight()
         var parts: [(name: String, tensor: HostTensor)] = []
@@ -322,7 +327,15 @@ public struct Compressor {
             inputs += [add(".w_mx", .u8, [n, matrix.rowBytes], matrix.codes), add(".w_mx_scale", .u8, [n, matrix.blocksPerRow], matrix.scales)]
         case .sparse(let pattern, let sparsity), .sparseInt8(let pattern, let sparsity):
             try pattern.check(sparsity: sparsity)
-            let pruned = Pruning.prune(weight, rows: n, columns: k, pattern: pattern, sparsity: sparsity)
+            var importance: [Float]?
+            if let norms = inputColumnNorms {
+                // Measured on another graph (structured removal changes K): refuse, never misalign.
+                guard norms.count == k else {
+                    throw SwiftletError.invalidArgument("layer '\(node.name)': \(norms.count) input norms were measured for its \(k) inputs")
+                }
+                importance = weight.indices.map { abs(weight[$0]) * norms[$0 % k] }
+            }
+            let pruned = Pruning.prune(weight, rows: n, columns: k, pattern: pattern, sparsity: sparsity, importance: importance)
             let matrix = pruned.withUnsafeBufferPointer { BlockSparseMatrix(rows: n, columns: k, block: pattern.storageBlock, dense: $0) }
             kept = pruned.count { $0 != 0 }
             attributes["weight_shape"] = .array([.int(n), .int(k)])
