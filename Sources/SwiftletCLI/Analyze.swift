@@ -6,7 +6,7 @@ import HWBackends
 struct Analyze: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "analyze",
-        abstract: "Significance Analysis: how much each component (layer, head, FFN neuron group, block) matters, on your data.",
+        abstract: "Significance Analysis: how much each component (layer, head, FFN neuron group, block, weight group) matters, on your data.",
         discussion: """
             Each linear layer in turn is approximated (--approximate: a format such as mxfp4 or \
             int8, or 'removed': W = 0, the layer outputs its bias) while every other layer stays as \
@@ -20,8 +20,10 @@ struct Analyze: ParsableCommand {
             Structures are components too, each removed in turn (see 'swiftlet compress \
             --drop-heads/--drop-neurons/--drop-layers'): --heads measures every attention head, \
             --neuron-groups G each FFN's neurons in G contiguous groups, --block GLOB the block of \
-            nodes GLOB names. Given any of them, linear layers are measured only if --approximate \
-            is also given.
+            nodes GLOB names; --weight-groups G each linear layer's weights in G groups of \
+            contiguous inputs (columns of W), each zeroed so the layer no longer hears those \
+            inputs. Given any of them, linear layers are measured only if --approximate is also \
+            given.
             """)
 
     @Argument(help: "The model to analyze (.swl or .onnx).")
@@ -34,6 +36,9 @@ struct Analyze: ParsableCommand {
 
     @OptionGroup var structures: StructureFlags
 
+    @Option(help: "Each linear layer's weights in this many groups of contiguous inputs, each zeroed.")
+    var weightGroups: Int?
+
     @Option(help: "Write the ranked table as JSON to this file.")
     var json: String?
 
@@ -44,7 +49,8 @@ struct Analyze: ParsableCommand {
 
     func run() throws {
         let structural = structures.any
-        let approximations = try (approximate.isEmpty && !structural ? ["mxfp4", "removed"] : approximate).map(SignificanceAnalysis.Approximation.init(parsing:))
+        let componentsOnly = structural || weightGroups != nil
+        let approximations = try (approximate.isEmpty && !componentsOnly ? ["mxfp4", "removed"] : approximate).map(SignificanceAnalysis.Approximation.init(parsing:))
         let opened = try Model(path: model)
         let (inputs, labels) = try dataFlags.read(for: opened)
         let options = try session.makeOptions()
@@ -52,13 +58,19 @@ struct Analyze: ParsableCommand {
             try Session(model: $0, options: options)
         }
         let components = try structures.components(of: analysis)
-        let total = analysis.layers.count * approximations.count + components.count
+        if let weightGroups { try analysis.check(weightGroups: weightGroups) }
+        let total = analysis.layers.count * (approximations.count + (weightGroups ?? 0)) + components.count
         let layerEntries = try analysis.measure(approximations) { done, _ in ProgressBar.standardError.update(done, total) }
         let structureEntries = try analysis.measure(removing: components) { done, _ in
             ProgressBar.standardError.update(layerEntries.count + done, total)
         }
+        let groupEntries = try weightGroups.map { groups in
+            try analysis.measure(weightGroups: groups) { done, _ in
+                ProgressBar.standardError.update(layerEntries.count + structureEntries.count + done, total)
+            }
+        } ?? []
         ProgressBar.standardError.finish()
-        let ranked = Self.ranked(layerEntries + structureEntries)
+        let ranked = Self.ranked(layerEntries + structureEntries + groupEntries)
 
         let nameWidth = max(9, ranked.map(\.component.count).max() ?? 0)
         func row(_ cells: [String]) -> String {

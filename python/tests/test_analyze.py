@@ -26,12 +26,15 @@ def digits():
     return x, y
 
 
-def mlp_logits(x, removed=None):
-    """The MLP in numpy (Gemm, transB = 1, ReLU between), with one layer's W set to 0."""
+def mlp_logits(x, removed=None, inputs=slice(None)):
+    """The MLP in numpy (Gemm, transB = 1, ReLU between), with one layer's W [N, K] set to 0 in
+    the columns `inputs` (all of them unless given)."""
     weights = load_file(str(MLP))
     h = x.astype(np.float64)
     for index, layer in enumerate(LAYERS):
-        w = np.zeros_like(weights[f"{layer}.weight"]) if layer == removed else weights[f"{layer}.weight"]
+        w = weights[f"{layer}.weight"].copy()
+        if layer == removed:
+            w[:, inputs] = 0
         h = h @ w.T.astype(np.float64) + weights[f"{layer}.bias"]
         if index < len(LAYERS) - 1:
             h = np.maximum(h, 0)
@@ -112,6 +115,29 @@ def test_analyze_without_labels_reports_output_divergence(tmp_path, cli, digits)
         assert c["worse_fraction"] == 1.0  # any change moves every sample away from the original
 
 
+def test_analyze_weight_groups_zero_contiguous_inputs(tmp_path, cli, digits):
+    """--weight-groups G: each layer's W columns in G contiguous ranges (sizes differing by at
+    most one), each zeroed alone; every loss recomputed in numpy."""
+    x, y = digits
+    _, report = analyze(cli, tmp_path, "--labels", DATA / "digits_test_y.npy", "--weight-groups", "3")
+    weights = load_file(str(MLP))
+    expected_names = set()
+    for layer in LAYERS:
+        n, k = weights[f"{layer}.weight"].shape
+        for group in range(3):
+            start, stop = group * k // 3, (group + 1) * k // 3
+            expected_names.add(f"{layer} inputs {start}-{stop - 1}")
+    components = report["components"]
+    assert {c["component"] for c in components} == expected_names  # no layer rows without --approximate
+    for c in components:
+        layer, _, span = c["component"].split(" ")
+        start, stop = map(int, span.split("-"))
+        assert c["kind"] == "weight group" and c["approximation"] == "removed"
+        assert c["parameters"] == weights[f"{layer}.weight"].shape[0] * (stop - start + 1)
+        expected = cross_entropy(mlp_logits(x, removed=layer, inputs=slice(start, stop + 1)), y)
+        assert c["loss"] == pytest.approx(expected, rel=1e-5), c
+
+
 def encodings_of(path):
     """Layer name → encoding of a compressed file: an MX format's name, else the op type."""
     return {name: node.get("attrs", {}).get("format", node["op"]) for name, node in graph_nodes(path).items() if name in LAYERS}
@@ -177,6 +203,8 @@ def test_compress_auto_stops_at_the_target_bits(tmp_path, cli):
     (["analyze", MLP, "--data", DATA / "digits_test_x.npy", "--approximate", "fp5"], "unknown format 'fp5'"),
     (["analyze", MLP, "--data", DATA / "digits_test_x.npy", "--labels", DATA / "digits_test_x.npy"], "must hold integers"),
     (["analyze", MLP, "--data", "nosuch=" + str(DATA / "digits_test_x.npy")], "no --data for the model's input 'input'"),
+    (["analyze", MLP, "--data", DATA / "digits_test_x.npy", "--weight-groups", "1"], "weight groups must be at least 2"),
+    (["analyze", MLP, "--data", DATA / "digits_test_x.npy", "--weight-groups", "33"], "'fc3' has 32 inputs: fewer than 33 weight groups"),
     (["compress", MLP, "/tmp/x.swl", "--auto", "--data", DATA / "digits_test_x.npy", "--max-loss-increase", "1"], "--quantize or --prune"),
     (["compress", MLP, "/tmp/x.swl", "--auto", "--quantize", "mxfp4", "--data", DATA / "digits_test_x.npy"], "--max-loss-increase"),
     (["compress", MLP, "/tmp/x.swl", "--quantize", "mxfp4", "--data", DATA / "digits_test_x.npy"], "go with --auto"),

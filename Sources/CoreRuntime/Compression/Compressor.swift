@@ -131,6 +131,27 @@ public struct Compressor {
             probed = try probe.map { try ShapeProbe(graph, constants, shapes: $0) }
         }
 
+        /// A copy in which linear layer `layer` no longer hears its inputs `inputs` (columns of
+        /// its [N, K] weight zeroed): significance analysis's weight groups. A weight tensor
+        /// another node also reads changes for that node too.
+        func zeroingInputs(_ inputs: Range<Int>, of layer: String) throws -> Optimized {
+            guard let node = graph.nodes.first(where: { $0.name == layer }), let linear = Compressor.linearLayer(node, constants),
+                  inputs.lowerBound >= 0, inputs.upperBound <= linear.k else {
+                throw SwiftletError(.internal, "no linear layer '\(layer)' with inputs \(inputs)")
+            }
+            var values = Array(linear.stored.floats)
+            for input in inputs {
+                for output in 0..<linear.n { values[linear.outputMajor ? output * linear.k + input : input * linear.n + output] = 0 }
+            }
+            var constants = constants
+            constants[node.inputs[1]] = .owning(linear.stored.type.shape, floats: values)
+            return Optimized(graph: graph, constants: constants, probed: probed)
+        }
+
+        private init(graph: Graph, constants: [String: ConstantTensor], probed: ShapeProbe?) {
+            (self.graph, self.constants, self.probed) = (graph, constants, probed)
+        }
+
         /// The layers `compress` re-encodes, in graph order.
         public var linearLayers: [LayerShape] {
             graph.nodes.compactMap { node in linearLayer(node, constants).map { LayerShape(name: node.name, n: $0.n, k: $0.k) } }

@@ -2,8 +2,9 @@ import Foundation
 
 /// Significance Analysis (AxFormer): how much each component matters on given data, measured by
 /// approximating it — another encoding, or removing it — and re-running the model. Components are
-/// linear layers (approximated or removed) and the structures `StructuredRemoval` takes out:
-/// attention heads, groups of FFN neurons, blocks.
+/// linear layers (approximated or removed), the structures `StructuredRemoval` takes out:
+/// attention heads, groups of FFN neurons, blocks; and weight groups: a linear layer's weights
+/// from a contiguous range of its inputs (columns of W [N, K]), zeroed.
 ///
 /// The measure, per sample (a sample is one slice along the first axis of the model's first
 /// output):
@@ -66,6 +67,7 @@ public struct SignificanceAnalysis {
         case head = "attention head"
         case neuronGroup = "FFN neuron group"
         case block
+        case weightGroup = "weight group"
     }
 
     /// A head, neuron group or block: what `measure(removing:)` takes out.
@@ -156,7 +158,13 @@ public struct SignificanceAnalysis {
     /// its F32 bytes at the size a removal left it, a layer a removal took out none.
     /// `removedParameters`: the float parameters `plan.removal` took out.
     public func evaluate(_ plan: Compressor.Plan) throws -> (evaluation: Evaluation, bitsPerWeight: Double, removedParameters: Int) {
-        let result = try compress(plan)
+        try evaluate(plan, from: optimized)
+    }
+
+    /// `evaluate` on another version of the measured graph's weights (`source`).
+    func evaluate(_ plan: Compressor.Plan, from source: Compressor.Optimized) throws
+        -> (evaluation: Evaluation, bitsPerWeight: Double, removedParameters: Int) {
+        let result = try Compressor.compress(source, plan: plan)
         let compressed = try result.model(metadata: [:]).model
         let output = try Self.firstOutput(of: try makeSession(compressed), model: compressed, data: data)
         let encodedBytes = Dictionary(uniqueKeysWithValues: result.layers.map { ($0.name, $0.bytesAfter) })
@@ -267,6 +275,34 @@ public struct SignificanceAnalysis {
             progress(entries.count, components.count)
         }
         return entries
+    }
+
+    /// Every linear layer's weights (of `only`'s layers, if given) in `groups` contiguous ranges
+    /// of its inputs (sizes differing by at most one), each range zeroed in turn with everything
+    /// else unmodified, in graph order. `progress(done, total)` after each measurement.
+    public func measure(weightGroups groups: Int, only: Set<String>? = nil, progress: (Int, Int) -> Void = { _, _ in }) throws -> [Entry] {
+        let measured = layers.filter { only?.contains($0.name) ?? true }
+        try check(weightGroups: groups, of: measured)
+        var entries: [Entry] = []
+        for layer in measured {
+            for group in 0..<groups {
+                let inputs = (group * layer.k / groups)..<((group + 1) * layer.k / groups)
+                let evaluation = try evaluate(settings, from: optimized.zeroingInputs(inputs, of: layer.name)).evaluation
+                entries.append(Entry(component: "\(layer.name) inputs \(inputs.lowerBound)-\(inputs.upperBound - 1)", kind: .weightGroup,
+                                     parameters: layer.n * inputs.count, approximation: .removed, loss: evaluation.loss,
+                                     significance: evaluation.loss - baseline.loss, worseFraction: evaluation.worseFraction(than: baseline)))
+                progress(entries.count, measured.count * groups)
+            }
+        }
+        return entries
+    }
+
+    /// Throws unless every layer of `measured` (all, if nil) can be cut into `groups` ≥ 2 weight groups.
+    public func check(weightGroups groups: Int, of measured: [Compressor.LayerShape]? = nil) throws {
+        guard groups >= 2 else { throw SwiftletError.invalidArgument("weight groups must be at least 2 (one group is the whole layer: --approximate removed)") }
+        if let narrow = (measured ?? layers).first(where: { $0.k < groups }) {
+            throw SwiftletError.invalidArgument("'\(narrow.name)' has \(narrow.k) inputs: fewer than \(groups) weight groups")
+        }
     }
 
     /// A glob that matches only `name` (Compressor's rules are fnmatch patterns).
