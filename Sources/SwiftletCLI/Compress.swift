@@ -12,7 +12,8 @@ struct Compress: ParsableCommand {
             or in an OCP MX format; --prune removes the smallest weights and stores the rest sparse: \
             smallest by magnitude |w|, or with --guide significance by |w|·‖x_k‖₂, x_k being the \
             weight's input column over --data (Wanda's score: the weight's share of its layer's \
-            output on that data). --prune hybrid:RxC:E is RT3's hybrid: whole R×C blocks go first, then each \
+            output on that data; ranked across the layer as magnitude is, where Wanda ranks within \
+            each output row). --prune hybrid:RxC:E is RT3's hybrid: whole R×C blocks go first, then each \
             kept block keeps the E positions of one of up to 8 patterns fitted to the layer (stored \
             as CSR; --sparsity at least 1 − E/(R·C)). --prune pattern prunes the 3×3 convolutions (group 1) instead, as PatDNN \
             does: each kernel keeps the 4-tap pattern, of 8, that holds most of its Σw², and the \
@@ -105,7 +106,7 @@ struct Compress: ParsableCommand {
             throw ValidationError("--prune combines with --quantize int8 only (int8 blocks), not \(quantize)")
         }
         if let sparsity, !(0...1).contains(sparsity) { throw ValidationError("--sparsity must lie in 0…1, got \(sparsity)") }
-        guard ["magnitude", "significance"].contains(guide) else { throw ValidationError("--guide must be magnitude or significance, not '\(guide)'") }
+        guard ["magnitude", "significance"].contains(guide.lowercased()) else { throw ValidationError("--guide must be magnitude or significance, not '\(guide)'") }
         if significanceGuided {
             guard prune != nil, !patterns else { throw ValidationError("--guide significance ranks the weights of linear layers: give --prune (not pattern)") }
             guard !dataFlags.data.isEmpty else { throw ValidationError("--guide significance measures on data: give --data [NAME=]file.npy") }
@@ -232,7 +233,7 @@ struct Compress: ParsableCommand {
         return (String(rule[..<equals]), String(rule[rule.index(after: equals)...]))
     }
 
-    var significanceGuided: Bool { guide == "significance" }
+    var significanceGuided: Bool { guide.lowercased() == "significance" }
 
     /// Each linear layer's input on the data `arguments` name: for --calibration, its static int8
     /// scale, max |x| / 127 (used by the layers that end up int8); for --guide significance, its

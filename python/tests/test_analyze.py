@@ -13,6 +13,7 @@ import pytest
 from safetensors.numpy import load_file
 
 import swiftlet
+from swiftlet import swl
 from conftest import DATA, MODELS, graph_nodes, require_file
 
 MLP = MODELS / "digits_mlp.swl"
@@ -136,6 +137,29 @@ def test_analyze_weight_groups_zero_contiguous_inputs(tmp_path, cli, digits):
         assert c["parameters"] == weights[f"{layer}.weight"].shape[0] * (stop - start + 1)
         expected = cross_entropy(mlp_logits(x, removed=layer, inputs=slice(start, stop + 1)), y)
         assert c["loss"] == pytest.approx(expected, rel=1e-5), c
+
+
+def test_weight_groups_of_a_shared_weight_change_one_layer(tmp_path, cli, rng):
+    """Two Linear nodes read one weight tensor: zeroing a group of the first's inputs leaves the
+    second's weight whole (the group belongs to one layer, as the table says)."""
+    w = rng.standard_normal((8, 8)).astype(np.float32)
+    swl.write_model(str(tmp_path / "shared.swl"), inputs=[swl.value_info("x", "F32", ["m", 8])],
+                    outputs=[swl.value_info("y", "F32", ["m", 8])],
+                    nodes=[swl.node("Linear", ["x", "w"], ["h"], name="first"), swl.node("Linear", ["h", "w"], ["y"], name="second")],
+                    tensors={"w": w})
+    x = rng.standard_normal((20, 8)).astype(np.float32)
+    np.save(tmp_path / "x.npy", x)
+    result = cli_run(cli, "analyze", tmp_path / "shared.swl", "--data", tmp_path / "x.npy", "--weight-groups", "2",
+                     "--json", tmp_path / "a.json", "--threads", "1")
+    assert result.returncode == 0, result.stderr
+    losses = {c["component"]: c["loss"] for c in json.loads((tmp_path / "a.json").read_text())["components"]}
+    reference = x.astype(np.float64) @ w @ w
+    for layer in ("first", "second"):
+        for start, stop in ((0, 4), (4, 8)):
+            zeroed = w.astype(np.float64).copy()
+            zeroed[start:stop] = 0  # Linear's W is [K, N]: rows are inputs
+            output = x @ zeroed @ w if layer == "first" else x @ w @ zeroed
+            assert losses[f"{layer} inputs {start}-{stop - 1}"] == pytest.approx(divergence(output, reference), rel=1e-4)
 
 
 def encodings_of(path):

@@ -414,10 +414,18 @@ def hybrid_reference(w_nk, r, c, e, sparsity, max_patterns=8, max_rounds=50, sco
             total = f32(total + v)
         return total
 
-    floor = 1 - e / (r * c)
-    removed = int(np.floor((sparsity - floor) / (1 - floor) * len(blocks) + 0.5))
+    # Block pruning by weights: remove the least important blocks while what the kept ones can
+    # keep (E, or an edge block's inside positions when fewer) exceeds ⌊(1 − S)·N·K⌋.
+    inside = np.pad(np.ones((n, k), int), ((0, -n % r), (0, -k % c)))
+    inside = inside.reshape(padded.shape[0] // r, r, padded.shape[1] // c, c).sum(axis=(1, 3)).ravel()
+    capacity = np.minimum(e, inside)
+    target = int(np.floor((1 - sparsity) * (n * k)))
     totals = [ordered_sum(b) for b in blocks]
-    kept = sorted(sorted(range(len(blocks)), key=lambda i: (totals[i], i))[removed:])
+    order, keeping, removed = sorted(range(len(blocks)), key=lambda i: (totals[i], i)), int(capacity.sum()), 0
+    while keeping > target:
+        keeping -= capacity[order[removed]]
+        removed += 1
+    kept = sorted(order[removed:])
 
     def top(scores):
         return frozenset(sorted(range(r * c), key=lambda p: (-scores[p], p))[:e])
@@ -476,13 +484,28 @@ def test_hybrid_pruning_keeps_block_patterns(tmp_path, cli, rng, backend, patter
     np.testing.assert_array_equal(pruned != 0, expected_mask)
     np.testing.assert_array_equal(pruned[expected_mask], w_nk[expected_mask])
     assert 1 <= len(set(patterns)) <= 8 and all(len(p) == entries for p in patterns)
-    # Interior kept blocks keep exactly E weights; overall about `sparsity` are gone.
+    # Interior kept blocks keep exactly E weights; at least `sparsity` are gone, barely more.
     interior = expected_mask[:n - n % r, :k - k % c].reshape(n // r, r, k // c, c).sum(axis=(1, 3))
     assert set(np.unique(interior)) <= {0, entries}
-    assert abs((1 - expected_mask.mean()) - sparsity) < 0.05
+    assert sparsity <= 1 - expected_mask.mean() < sparsity + 0.05
     x = rng.standard_normal((m, k)).astype(np.float32)
     reference = np.maximum(x.astype(np.float64) @ pruned.T.astype(np.float64) + b, 0)
     assert_close(run(tmp_path / "h.swl", x, backend), reference, rtol=1e-5, atol=1e-5 * np.abs(reference).max())
+
+
+@pytest.mark.parametrize("k,n,pattern,sparsity", [(768, 2, "hybrid", 0.5), (3, 2, "hybrid", 0.5), (10, 10, "hybrid", 0.5),
+                                               (5, 5, "hybrid:4x4:4", 0.75), (64, 9, "hybrid:8x8:16", 0.75)])
+def test_hybrid_reaches_its_sparsity_on_ragged_matrices(tmp_path, cli, rng, k, n, pattern, sparsity):
+    """Edge blocks with fewer positions inside than E cannot be cut by their pattern: block
+    pruning counts what they keep, so the layer still loses at least `sparsity` of its weights
+    (a 2-output classifier head among them, whose every block is an edge block)."""
+    w = rng.standard_normal((k, n)).astype(np.float32)
+    linear_model(tmp_path / "dense.swl", w)
+    compress(cli, tmp_path / "dense.swl", tmp_path / "h.swl", "--prune", pattern, "--sparsity", str(sparsity))
+    pruned = densify(load_file(str(tmp_path / "h.swl")), n, k)
+    r, c, e = (4, 4, 8) if pattern == "hybrid" else (*map(int, pattern.split(":")[1].split("x")), int(pattern.split(":")[2]))
+    np.testing.assert_array_equal(pruned != 0, hybrid_reference(w.T, r, c, e, sparsity)[0])
+    assert (pruned == 0).mean() >= sparsity
 
 
 def test_hybrid_keeps_more_than_block_pruning_at_the_same_sparsity(tmp_path, cli, rng):
@@ -550,6 +573,18 @@ def test_hybrid_variants_share_their_block_backbone(tmp_path, cli, rng):
     assert backbones[0].mean() == pytest.approx(0.4, abs=1 / backbones[0].size)
 
 
+def test_significance_needs_data_that_reach_the_layer(tmp_path, cli):
+    """No rows, or rows of zeros: every input norm is 0 and every weight would rank 0 — refused."""
+    linear_model(tmp_path / "dense.swl", np.ones((16, 8), np.float32))
+    for name, data in (("empty", np.zeros((0, 16), np.float32)), ("zeros", np.zeros((5, 16), np.float32))):
+        np.save(tmp_path / f"{name}.npy", data)
+        result = subprocess.run([cli, "compress", str(tmp_path / "dense.swl"), str(tmp_path / "out.swl"), "--prune",
+                                 "unstructured", "--sparsity", "0.5", "--guide", "significance", "--data",
+                                 str(tmp_path / f"{name}.npy")], capture_output=True, text=True)
+        assert result.returncode != 0 and "no finite nonzero value" in result.stderr, result.stderr
+        assert not (tmp_path / "out.swl").exists()
+
+
 # ---- the digits models end to end ----------------------------------------------------------------
 @pytest.mark.parametrize("fmt", ["int8", "mxint8", "mxfp8-e4m3", "mxfp8-e5m2"])
 @pytest.mark.parametrize("name", ["digits_mlp", "digits_cnn"])
@@ -596,6 +631,8 @@ def test_compress_report_and_sizes(tmp_path, cli, rng):
     (["--prune", "hybrid:9x8", "--sparsity", "0.9"], "unknown pruning pattern"),
     (["--prune", "hybrid:4x4:0", "--sparsity", "0.9"], "unknown pruning pattern"),
     (["--prune", "hybrid", "--sparsity", "0.3"], "--sparsity must lie in 0.500…1, got 0.3"),
+    (["--prune", "hybrid:3x5:7", "--sparsity", "0.53"], "--sparsity must lie in 0.534…1, got 0.53"),
+    (["--prune", "hybrid:9223372036854775807x2", "--sparsity", "0.9"], "unknown pruning pattern"),
     (["--prune", "hybrid"], "needs --sparsity"),
     (["--prune", "unstructured", "--sparsity", "0.5", "--guide", "significance"], "give --data"),
     (["--prune", "unstructured", "--sparsity", "0.5", "--guide", "weights"], "--guide must be magnitude or significance"),

@@ -132,10 +132,11 @@ public struct Compressor {
         }
 
         /// A copy in which linear layer `layer` no longer hears its inputs `inputs` (columns of
-        /// its [N, K] weight zeroed): significance analysis's weight groups. A weight tensor
-        /// another node also reads changes for that node too.
+        /// its [N, K] weight zeroed): significance analysis's weight groups. The zeroed weight is
+        /// a new constant only this layer reads, so a weight shared with another node stays whole there.
         func zeroingInputs(_ inputs: Range<Int>, of layer: String) throws -> Optimized {
-            guard let node = graph.nodes.first(where: { $0.name == layer }), let linear = Compressor.linearLayer(node, constants),
+            guard let index = graph.nodes.firstIndex(where: { $0.name == layer }),
+                  let linear = Compressor.linearLayer(graph.nodes[index], constants),
                   inputs.lowerBound >= 0, inputs.upperBound <= linear.k else {
                 throw SwiftletError(.internal, "no linear layer '\(layer)' with inputs \(inputs)")
             }
@@ -143,9 +144,16 @@ public struct Compressor {
             for input in inputs {
                 for output in 0..<linear.n { values[linear.outputMajor ? output * linear.k + input : input * linear.n + output] = 0 }
             }
+            let node = graph.nodes[index]
+            var name = node.inputs[1] + ".zeroed"
+            while constants[name] != nil { name += "_" }
             var constants = constants
-            constants[node.inputs[1]] = .owning(linear.stored.type.shape, floats: values)
-            return Optimized(graph: graph, constants: constants, probed: probed)
+            constants[name] = .owning(linear.stored.type.shape, floats: values)
+            var nodes = graph.nodes
+            nodes[index] = try Node(name: node.name, opType: node.opType, inputs: [node.inputs[0], name] + node.inputs.dropFirst(2),
+                                    outputs: node.outputs, attributes: node.attributes.values)
+            let zeroed = try Graph(inputs: graph.inputs, outputs: graph.outputs, nodes: nodes, constants: constants.mapValues(\.type))
+            return Optimized(graph: zeroed, constants: constants, probed: probed)
         }
 
         private init(graph: Graph, constants: [String: ConstantTensor], probed: ShapeProbe?) {
@@ -353,6 +361,11 @@ public struct Compressor {
                 // Measured on another graph (structured removal changes K): refuse, never misalign.
                 guard norms.count == k else {
                     throw SwiftletError.invalidArgument("layer '\(node.name)': \(norms.count) input norms were measured for its \(k) inputs")
+                }
+                // All-zero norms (no rows, or no finite nonzero input) would rank every weight 0
+                // and prune by position: refuse rather than remove the wrong weights.
+                guard norms.contains(where: { $0 > 0 }) else {
+                    throw SwiftletError.invalidArgument("layer '\(node.name)': the data give its inputs no finite nonzero value, so significance cannot rank its weights")
                 }
                 importance = weight.indices.map { abs(weight[$0]) * norms[$0 % k] }
             }

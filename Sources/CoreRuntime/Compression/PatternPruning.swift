@@ -36,7 +36,8 @@ public struct PatternSparseWeight: Sendable {
         precondition(patterns.allSatisfy { $0.count == entries && $0.allSatisfy { (0..<kernelSize).contains($0) } })
         let floor = Self.patternSparsity(kernelSize: kernelSize, entries: entries)
         guard sparsity >= floor - 1e-9, sparsity <= 1 else {
-            throw SwiftletError.invalidArgument("patterns of \(entries) of \(kernelSize) taps remove \(String(format: "%.3f", floor)) of the weights on their own: --sparsity must lie in \(String(format: "%.3f", floor))…1, got \(sparsity)")
+            let text = PruningPattern.sparsityText(floor)
+            throw SwiftletError.invalidArgument("patterns of \(entries) of \(kernelSize) taps remove \(text) of the weights on their own: --sparsity must lie in \(text)…1, got \(sparsity)")
         }
         self.patterns = patterns.flatMap { $0.map(Int32.init) }
         self.entries = entries

@@ -30,8 +30,8 @@ public enum PruningPattern: Equatable, Sendable, CustomStringConvertible {
             }
         case "hybrid" where parts.count <= 3:
             let sides = parts.count > 1 ? parts[1].split(separator: "x").compactMap { Int($0) } : [4, 4]
-            if sides.count == 2, sides.allSatisfy({ $0 >= 1 }), sides[0] * sides[1] <= 64 {
-                let entries = parts.count > 2 ? Int(parts[2]) : sides[0] * sides[1] / 2
+            if sides.count == 2, sides.allSatisfy({ (1...64).contains($0) }), sides[0] * sides[1] <= 64 {
+                let entries = parts.count > 2 ? Int(parts[2]) : max(1, sides[0] * sides[1] / 2)
                 if let entries, (1...sides[0] * sides[1]).contains(entries) {
                     self = .hybrid(rows: sides[0], columns: sides[1], entries: entries)
                     return
@@ -57,10 +57,14 @@ public enum PruningPattern: Equatable, Sendable, CustomStringConvertible {
         return 0
     }
 
+    /// A least sparsity to 3 decimals, rounded up so that the printed bound is itself accepted.
+    static func sparsityText(_ floor: Double) -> String { String(format: "%.3f", (floor * 1000 - 1e-6).rounded(.up) / 1000) }
+
     /// Throws unless `sparsity` lies in `minimumSparsity`…1.
     public func check(sparsity: Double) throws {
         guard sparsity >= minimumSparsity - 1e-9, sparsity <= 1 else {
-            throw SwiftletError.invalidArgument("\(self) removes \(String(format: "%.3f", minimumSparsity)) of the weights with its patterns alone: --sparsity must lie in \(String(format: "%.3f", minimumSparsity))…1, got \(sparsity)")
+            let floor = Self.sparsityText(minimumSparsity)
+            throw SwiftletError.invalidArgument("\(self) removes \(floor) of the weights with its patterns alone: --sparsity must lie in \(floor)…1, got \(sparsity)")
         }
     }
 
