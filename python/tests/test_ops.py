@@ -144,6 +144,13 @@ CONV = [  # N, C, H, W, M, kH, kW, strides, pads, dilations, group, bias
     P(1, 10, 10, 18, 10, 3, 3, (2, 2), (0, 0, 0, 0), (1, 1), 10, True, id="depthwise-short-columns"),
     P(5, 3, 6, 7, 3, 3, 3, (1, 1), (1, 1, 1, 1), (1, 1), 3, True, id="depthwise-groups-across-images"),
     P(1, 64, 7, 7, 32, 1, 1, (1, 1), (0, 0, 0, 0), (1, 1), 1, True, id="1x1-64ch"),
+    # 1×1 with up to 192 input channels on planes of 196+ positions run pointwise_conv.c's tiles:
+    # a short last tile of 4 and of 1 position, row tiles of 6, 6 and 1, one input channel, the
+    # 192-channel edge and, past it, sgemm again.
+    P(1, 16, 14, 14, 13, 1, 1, (1, 1), (0, 0, 0, 0), (1, 1), 1, True, id="pointwise-tail4"),
+    P(2, 192, 15, 15, 7, 1, 1, (1, 1), (0, 0, 0, 0), (1, 1), 1, False, id="pointwise-192ch-tail1"),
+    P(1, 1, 16, 16, 6, 1, 1, (1, 1), (0, 0, 0, 0), (1, 1), 1, True, id="pointwise-1ch"),
+    P(1, 193, 14, 14, 5, 1, 1, (1, 1), (0, 0, 0, 0), (1, 1), 1, True, id="pointwise-193ch-sgemm"),
     P(3, 2, 1, 13, 3, 1, 3, (1, 3), (0, 1, 0, 1), (1, 1), 1, True, id="H1-row"),
     P(1, 1, 8, 8, 300, 2, 2, (2, 2), (0, 0, 0, 0), (1, 1), 1, True, id="300-filters"),
     P(1, 3, 4, 4, 2, 5, 5, (1, 1), (2, 2, 2, 2), (1, 1), 1, True, id="kernel-larger-than-input"),
@@ -165,6 +172,24 @@ def test_conv(backend, optimize, rng, N, C, H, W, M, kH, kW, strides, pads, dila
                  consts=consts, strides=list(strides), pads=list(pads),
                  dilations=list(dilations), group=group)["Y"]
     assert_reduction_close(got, expected, bound)
+
+
+def test_pointwise_conv_with_fused_relu6_passes_nan(backend, rng):
+    """A 1×1 Conv → Clip(0, 6) on pointwise_conv.c's path: the clamp runs in its registers, and a
+    NaN input position must come out NaN in every output channel; ±∞ inputs saturate."""
+    X, Wt, B = randn(rng, 1, 8, 14, 14), randn(rng, 5, 8, 1, 1), randn(rng, 5)
+    X[0, 3, 2, 9] = np.nan
+    X[0, :, 13, 13] = np.inf
+    expected = np.clip(ref.conv2d(X, Wt, B), 0, 6)
+    data = model_bytes([swl.node("Conv", ["X", "W", "B"], ["C"], name="pw"),
+                        swl.node("Clip", ["C"], ["Y"], name="relu6", min=0.0, max=6.0)],
+                       {"X": X}, {"Y": expected.astype(np.float32)}, {"W": Wt, "B": B})
+    outputs, report = run_bytes(data, {"X": X}, backend, optimize=True, report=True)
+    got = outputs["Y"]
+    assert report.node_count == 1
+    assert np.array_equal(np.isnan(got), np.isnan(expected)) and np.isnan(got[0, :, 2, 9]).all()
+    finite = ~np.isnan(expected)
+    np.testing.assert_allclose(got[finite], expected[finite], rtol=1e-5, atol=1e-5)
 
 
 @pytest.mark.parametrize("size", [9, 72], ids=["lanes", "phases"])

@@ -63,7 +63,11 @@ def test_linear_fused_from_matmul_add(rng, rows):
 @pytest.mark.parametrize("shape,weights,pads,strides", [
     ((1, 64, 40, 37), (32, 64, 3, 3), (1, 1, 1, 1), (1, 1)),   # one image: unfold split by channel
     ((3, 3, 128, 128), (64, 3, 3, 3), (1, 1, 1, 1), (1, 1)),   # chunks of 2 images, the last of 1
-    ((1, 96, 33, 31), (40, 96, 1, 1), (0, 0, 0, 0), (1, 1)),   # 1×1: the input multiplied in place
+    # 1×1: pointwise_conv.c's tiles read the input in place, positions split at a 16-column unit
+    # (1023 and 2 × 225 positions: short last tiles; 13 and 40 outputs: short row tiles).
+    ((1, 96, 33, 31), (40, 96, 1, 1), (0, 0, 0, 0), (1, 1)),
+    ((2, 16, 15, 15), (13, 16, 1, 1), (0, 0, 0, 0), (1, 1)),
+    ((1, 200, 20, 20), (24, 200, 1, 1), (0, 0, 0, 0), (1, 1)),  # a long reduction: sgemm on the input in place
     # Depthwise over stride phases (large planes: scratch past the lanes path's 160 KiB), planes split.
     ((2, 64, 80, 81), (64, 1, 3, 3), (1, 1, 1, 1), (2, 2)),
     ((2, 32, 64, 64), (32, 1, 3, 3), (1, 1, 1, 1), (1, 1)),
@@ -71,7 +75,7 @@ def test_linear_fused_from_matmul_add(rng, rows):
     # 150 (channel 50 of image 1), so its groups of 8 begin off the first thread's grid and run
     # across the boundary into image 2.
     ((3, 100, 14, 14), (100, 1, 3, 3), (1, 1, 1, 1), (1, 1)),
-], ids=["direct", "chunked", "pointwise", "depthwise-s2", "depthwise-s1", "depthwise-lanes"])
+], ids=["direct", "chunked", "pointwise", "pointwise-batch2", "pointwise-sgemm", "depthwise-s2", "depthwise-s1", "depthwise-lanes"])
 def test_conv(rng, shape, weights, pads, strides):
     X, Wt, B = randn(rng, *shape), randn(rng, *weights), randn(rng, weights[0])
     group = shape[1] if weights[1] == 1 and weights[0] == shape[1] else 1

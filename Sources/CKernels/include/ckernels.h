@@ -25,6 +25,15 @@ void swk_gelu(float *values, int64_t count);
 void swk_gelu_tanh(float *values, int64_t count);
 void swk_softmax(float *row, int64_t count);
 
+/// A pointwise convolution of one image (pointwise_conv.c: 1×1 kernel, stride 1, no padding,
+/// group 1), positions p_begin ≤ p < p_end of its plane (plane = height · width):
+/// y[m·plane + p] = clamp(Σ_c w[m·in_channels + c] · x[c·plane + p] + bias[m]) for every output
+/// channel m, clamp(v) = v < lo ? lo : (v > hi ? hi : v), so NaN passes through (lo = −∞,
+/// hi = +∞ for none). bias may be NULL. Reads x and writes y only at positions in the range, so
+/// disjoint ranges may run on different threads; with in_channels = 0 every output is the clamped bias.
+void swk_pointwise_conv(const float *w, int64_t out_channels, int64_t in_channels, const float *x, int64_t plane,
+                        int64_t p_begin, int64_t p_end, const float *bias, float lo, float hi, float *y);
+
 /// One attention head (attention.c). swk_attention_pack_head copies a head's keys K [keys, size] and
 /// values V [keys, size] (rows `stride` floats apart, e.g. heads·size in [B, S, H, D] tensors) into
 /// `packed`, swk_attention_packed_floats(keys, size) floats. swk_attention_scores writes

@@ -102,6 +102,7 @@ enum BLASKernels {
         if g.group == g.inChannels && g.outChannels == g.inChannels && g.group > 1 {
             return try depthwise(op, g, threads: threads)
         }
+        if takesPointwise(g) { return pointwiseConv(op, g, threads: threads) }
         let pointwise = g.kernelH == 1 && g.kernelW == 1 && g.strides == [1, 1] && g.pads == [0, 0, 0, 0]
             && g.dilations == [1, 1]
         let outPlane = g.outH * g.outW, inPlane = g.height * g.width

@@ -1,0 +1,144 @@
+// Register tiles of a product A·B with its epilogue, shared by the kernels whose products are too
+// small or too oddly shaped for OpenBLAS's packing to pay (attention.c: one head's Q·Kᵀ and P·V;
+// pointwise_conv.c: a 1×1 convolution of one image). A tile is up to 6 rows × 16 columns: 12 FMA
+// sums in registers, each step of the sum reading one 16-float line of B (row stride b_ld) and
+// broadcasting one element of each row of A. B is read in place — no packing — so the callers
+// keep B's lines short (16 floats) and its rows few enough to stay in cache across A's row tiles.
+// Internal to CKernels.
+#ifndef SWIFTLET_GEMM_TILE_H
+#define SWIFTLET_GEMM_TILE_H
+#include "ckernels.h"
+#include <immintrin.h>
+#include <math.h>
+#include <string.h>
+
+#define GEMM_TILE 16
+#define GEMM_TILE_ROWS 6
+
+/// out = clamp(scale · sum + bias[row]): bias may be NULL; clamp(v) = v < lo ? lo : (v > hi ? hi :
+/// v), so NaN passes through (lo = −∞, hi = +∞ for none).
+typedef struct {
+    float scale;
+    const float *bias;
+    float lo, hi;
+} gemm_epilogue;
+
+static inline float gemm_finish(float sum, const gemm_epilogue *e, int row) {
+    const float v = sum * e->scale + (e->bias ? e->bias[row] : 0.0f);
+    return v < e->lo ? e->lo : (v > e->hi ? e->hi : v);
+}
+
+/// R rows (a constant at every call site, so the loops unroll) × min(width, 16) columns:
+/// out[r·out_ld + c] = finish(Σ_t a[r·a_ld + t] · b[t·b_ld + c]). Reads no column of B at or past
+/// `width`. In plain C for the portable path (four SSE vectors a row: 25 GFLOP/s at MiniLM's
+/// attention shapes, where a row-at-a-time loop gave 15).
+static inline __attribute__((always_inline)) void gemm_tile_portable(const int R, const float *a, int64_t a_ld, int64_t depth,
+                                                                    const float *b, int64_t b_ld, int64_t width,
+                                                                    const gemm_epilogue *e, float *out, int64_t out_ld) {
+    float acc[GEMM_TILE_ROWS][GEMM_TILE] = {{0}};
+    if (width >= GEMM_TILE) {
+        for (int64_t t = 0; t < depth; t++) {
+            const float *line = b + t * b_ld;
+            for (int r = 0; r < R; r++) {
+                const float x = a[r * a_ld + t];
+                for (int c = 0; c < GEMM_TILE; c++) acc[r][c] += x * line[c];
+            }
+        }
+    } else {
+        for (int64_t t = 0; t < depth; t++) {
+            const float *line = b + t * b_ld;
+            for (int r = 0; r < R; r++) {
+                const float x = a[r * a_ld + t];
+                for (int64_t c = 0; c < width; c++) acc[r][c] += x * line[c];
+            }
+        }
+    }
+    const int64_t kept = width < GEMM_TILE ? width : GEMM_TILE;
+    for (int r = 0; r < R; r++)
+        for (int64_t c = 0; c < kept; c++) out[r * out_ld + c] = gemm_finish(acc[r][c], e, r);
+}
+
+#define GEMM_AVX2 __attribute__((target("avx2,fma")))
+
+/// Lanes i < n of a mask for masked loads and stores (n may be ≤ 0 or ≥ 8).
+GEMM_AVX2 static inline __m256i gemm_lanes(int64_t n) {
+    const int clamped = n < 0 ? 0 : n > 8 ? 8 : (int)n;
+    return _mm256_cmpgt_epi32(_mm256_set1_epi32(clamped), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
+}
+
+/// One tile with its accumulators in registers; `full` (a constant at each call site) reads and
+/// writes whole lines, else masked loads and stores touch only the first `width` columns (a
+/// masked load does not fault past them).
+GEMM_AVX2 static inline __attribute__((always_inline)) void gemm_tile_avx2_lines(const int R, const int full, const float *a,
+                                                                                int64_t a_ld, int64_t depth, const float *b,
+                                                                                int64_t b_ld, int64_t width,
+                                                                                const gemm_epilogue *e, float *out,
+                                                                                int64_t out_ld) {
+    const __m256i low = gemm_lanes(width), high = gemm_lanes(width - 8);
+    __m256 acc[GEMM_TILE_ROWS][2];
+    for (int r = 0; r < R; r++) acc[r][0] = acc[r][1] = _mm256_setzero_ps();
+    for (int64_t t = 0; t < depth; t++) {
+        const float *line = b + t * b_ld;
+        const __m256 b0 = full ? _mm256_loadu_ps(line) : _mm256_maskload_ps(line, low);
+        const __m256 b1 = full ? _mm256_loadu_ps(line + 8) : _mm256_maskload_ps(line + 8, high);
+        for (int r = 0; r < R; r++) {
+            const __m256 x = _mm256_broadcast_ss(a + r * a_ld + t);
+            acc[r][0] = _mm256_fmadd_ps(x, b0, acc[r][0]);
+            acc[r][1] = _mm256_fmadd_ps(x, b1, acc[r][1]);
+        }
+    }
+    const __m256 scale = _mm256_set1_ps(e->scale), lo = _mm256_set1_ps(e->lo), hi = _mm256_set1_ps(e->hi);
+    const int clamped = e->lo > -INFINITY || e->hi < INFINITY;
+    for (int r = 0; r < R; r++) {
+        const __m256 bias = _mm256_set1_ps(e->bias ? e->bias[r] : 0.0f);
+        __m256 v[2];
+        for (int h = 0; h < 2; h++) {
+            v[h] = _mm256_fmadd_ps(acc[r][h], scale, bias);
+            // max(lo, v) and min(hi, ·) return their second operand when it is NaN: NaN passes.
+            if (clamped) v[h] = _mm256_min_ps(hi, _mm256_max_ps(lo, v[h]));
+        }
+        if (full) {
+            _mm256_storeu_ps(out + r * out_ld, v[0]);
+            _mm256_storeu_ps(out + r * out_ld + 8, v[1]);
+        } else {
+            _mm256_maskstore_ps(out + r * out_ld, low, v[0]);
+            _mm256_maskstore_ps(out + r * out_ld + 8, high, v[1]);
+        }
+    }
+}
+
+/// gemm_tile_portable in AVX2 intrinsics: compiled for AVX2, the portable C reached 77-80
+/// GFLOP/s on attention's scores, this 89-93 (a C harness, best of 50).
+GEMM_AVX2 static inline __attribute__((always_inline)) void gemm_tile_avx2(const int R, const float *a, int64_t a_ld,
+                                                                          int64_t depth, const float *b, int64_t b_ld,
+                                                                          int64_t width, const gemm_epilogue *e, float *out,
+                                                                          int64_t out_ld) {
+    if (width >= GEMM_TILE) gemm_tile_avx2_lines(R, 1, a, a_ld, depth, b, b_ld, width, e, out, out_ld);
+    else gemm_tile_avx2_lines(R, 0, a, a_ld, depth, b, b_ld, width, e, out, out_ld);
+}
+
+/// out[r·out_ld + c] = finish(Σ_t a[r·a_ld + t]·b[t·b_ld + c]) for r < rows, c < width, in
+/// tiles of up to 6 rows × 16 columns, columns outermost (each 16-column line of B is read for
+/// every row tile while it is in cache); one function per path.
+#define GEMM_PRODUCT(NAME, ATTRIBUTES, TILE_FUNCTION)                                                                   \
+    ATTRIBUTES static void NAME(const float *a, int64_t a_ld, int64_t rows, int64_t depth, const float *b, int64_t b_ld, \
+                                int64_t width, const gemm_epilogue *e, float *out, int64_t out_ld) {                     \
+        for (int64_t c0 = 0; c0 < width; c0 += GEMM_TILE) {                                                             \
+            const int64_t w = width - c0;                                                                               \
+            for (int64_t r0 = 0; r0 < rows; r0 += GEMM_TILE_ROWS) {                                                     \
+                const float *ar = a + r0 * a_ld;                                                                        \
+                float *o = out + r0 * out_ld + c0;                                                                      \
+                const gemm_epilogue rows_e = {e->scale, e->bias ? e->bias + r0 : NULL, e->lo, e->hi};                   \
+                switch (rows - r0 < GEMM_TILE_ROWS ? rows - r0 : GEMM_TILE_ROWS) {                                      \
+                case 1: TILE_FUNCTION(1, ar, a_ld, depth, b + c0, b_ld, w, &rows_e, o, out_ld); break;                  \
+                case 2: TILE_FUNCTION(2, ar, a_ld, depth, b + c0, b_ld, w, &rows_e, o, out_ld); break;                  \
+                case 3: TILE_FUNCTION(3, ar, a_ld, depth, b + c0, b_ld, w, &rows_e, o, out_ld); break;                  \
+                case 4: TILE_FUNCTION(4, ar, a_ld, depth, b + c0, b_ld, w, &rows_e, o, out_ld); break;                  \
+                case 5: TILE_FUNCTION(5, ar, a_ld, depth, b + c0, b_ld, w, &rows_e, o, out_ld); break;                  \
+                default: TILE_FUNCTION(6, ar, a_ld, depth, b + c0, b_ld, w, &rows_e, o, out_ld); break;                 \
+                }                                                                                                       \
+            }                                                                                                           \
+        }                                                                                                               \
+    }
+
+#endif

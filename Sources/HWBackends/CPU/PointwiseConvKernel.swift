@@ -1,0 +1,32 @@
+import CKernels
+import CoreRuntime
+
+extension BLASKernels {
+    /// Whether a convolution takes `pointwiseConv`: 1×1, stride 1, unpadded, one group, and a
+    /// shape where its register tiles beat sgemm + the epilogue pass. Measured on MobileNetV2's
+    /// layers (bench/kernels/pointwise_timing.c, one thread): 1.1–1.5× faster for reductions of
+    /// up to 192 channels on planes of 14×14 and more; 0.8–0.95× for reductions of 384–960 or on
+    /// 7×7 planes, where sgemm's packed, blocked product wins and a 16-column tile wastes a third.
+    static func takesPointwise(_ g: ConvOp.Geometry) -> Bool {
+        g.kernelH == 1 && g.kernelW == 1 && g.strides == [1, 1] && g.pads == [0, 0, 0, 0] && g.dilations == [1, 1]
+            && g.group == 1 && g.inChannels <= 192 && g.outH * g.outW >= 196
+    }
+
+    /// A pointwise convolution in CKernels (pointwise_conv.c: Y = W·X per image, X read in place,
+    /// bias and clamp in registers), each image's plane split by output position over the threads.
+    static func pointwiseConv(_ op: ConvOp, _ g: ConvOp.Geometry, threads: Int) -> PreparedKernel {
+        let plane = g.outH * g.outW
+        let split = ColumnSplit(columns: plane, threads: threads, workPerColumn: g.outChannels * g.inChannels, granularity: 16)
+        let (imageIn, imageOut, clamp) = (g.inChannels * plane, g.outChannels * plane, op.clamp)
+        return PreparedKernel { args in
+            let x = args.input(0), w = args.input(1), bias = args.optionalInput(2), y = args.output(0)
+            for image in 0..<g.batch {
+                split.run { _, positions in
+                    swk_pointwise_conv(w, Int64(g.outChannels), Int64(g.inChannels), x + image * imageIn, Int64(plane),
+                                       Int64(positions.lowerBound), Int64(positions.upperBound), bias, clamp.min, clamp.max,
+                                       y + image * imageOut)
+                }
+            }
+        }
+    }
+}
