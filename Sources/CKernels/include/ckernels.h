@@ -25,6 +25,15 @@ void swk_gelu(float *values, int64_t count);
 void swk_gelu_tanh(float *values, int64_t count);
 void swk_softmax(float *row, int64_t count);
 
+/// The worker threads the CPU kernels split their work over (thread_pool.c), shared by the whole
+/// process. swk_pool_run calls function(context, task) once for each task in 0 ..< tasks, on the
+/// calling thread and on up to tasks − 1 workers (started on first need, never stopped), and
+/// returns 1 when all have returned. It returns 0 without calling anything when the pool is busy
+/// with another call (another thread's, or the caller's own from inside a task): the caller then
+/// runs the tasks some other way. Workers spin for up to 0.5 ms after a task before they sleep.
+typedef void (*swk_pool_task)(void *context, int task);
+int swk_pool_run(int tasks, swk_pool_task function, void *context);
+
 /// A pointwise convolution of one image (pointwise_conv.c: 1×1 kernel, stride 1, no padding,
 /// group 1), positions p_begin ≤ p < p_end of its plane (plane = height · width):
 /// y[m·plane + p] = clamp(Σ_c w[m·in_channels + c] · x[c·plane + p] + bias[m]) for every output

@@ -1,3 +1,4 @@
+import CKernels
 import Dispatch
 
 /// How every CPU kernel uses the session's threads: each thread takes one contiguous range of
@@ -26,18 +27,31 @@ struct ColumnSplit {
 
     /// `body(part, columns)` once per range, on `ranges.count` threads (the caller's among them);
     /// returns when all are done. `part` (0..<ranges.count) picks the thread's own scratch.
+    /// The threads are CKernels' pool (thread_pool.c: its workers stay awake between the kernels
+    /// of a run); while the pool serves another call (another session's, or a split inside a
+    /// split), Dispatch's threads run the parts instead.
     func run(_ body: (_ part: Int, _ columns: Range<Int>) -> Void) {
         if ranges.count == 1 { return body(0, ranges[0]) }
         withoutActuallyEscaping(body) { body in
-            let shared = SharedKernelBody(call: body), ranges = ranges
-            DispatchQueue.concurrentPerform(iterations: ranges.count) { shared.call($0, ranges[$0]) }
+            var job = SharedKernelBody(call: body, ranges: ranges)
+            let pooled = withUnsafeMutablePointer(to: &job) { job in
+                swk_pool_run(Int32(ranges.count), { context, part in
+                    let job = context!.assumingMemoryBound(to: SharedKernelBody.self)
+                    job.pointee.call(Int(part), job.pointee.ranges[Int(part)])
+                }, job) != 0
+            }
+            if !pooled {
+                let shared = job
+                DispatchQueue.concurrentPerform(iterations: ranges.count) { shared.call($0, shared.ranges[$0]) }
+            }
         }
     }
 }
 
-/// A kernel call over raw pointers, handed to the split's threads. `@unchecked Sendable` because
-/// the compiler cannot see what makes it safe: each thread writes only its own output columns and
-/// the inputs are not written while the kernel runs.
+/// A kernel call over raw pointers and its ranges, handed to the split's threads. `@unchecked
+/// Sendable` because the compiler cannot see what makes it safe: each thread writes only its own
+/// output columns and the inputs are not written while the kernel runs.
 private struct SharedKernelBody: @unchecked Sendable {
     let call: (Int, Range<Int>) -> Void
+    let ranges: [Range<Int>]
 }
