@@ -3,13 +3,18 @@
 // second thread woke ~13 µs late on every call (a C harness with libdispatch's dispatch_apply),
 // and a MobileNetV2 or short-sequence MiniLM run makes 50–60 such calls. Here each worker spins
 // for a short while after its task before it sleeps, so the next kernel's call finds it awake:
-// the same two halves take 19–20 µs (after a pause longer than the spin, waking a sleeping
-// worker costs as much as Dispatch did). The spin is bounded (SPIN_NANOSECONDS), so an idle
-// session costs no CPU beyond it. Measured in the models, one build, pool against
+// the same two halves take 19–20 µs (bench/kernels/split_overhead.c; after a pause longer than
+// the spin, waking a sleeping worker costs as much as Dispatch did or more). The spin is bounded
+// (SPIN_NANOSECONDS), so an idle session costs no CPU beyond it. Tasks are taken by whoever is
+// free, the caller too: a first version handed each worker its task, and when another process's
+// threads held the second core (onnxruntime's in the side-by-side benchmarks) the caller sat
+// waiting for a worker that could not run — MobileNetV2 at 2 threads took 43 ms instead of 10.
+// Measured in the models, one build, pool against
 // concurrentPerform, 2 threads (`swiftlet bench`, three alternating rounds): MobileNetV2 7.0–7.7
 // against 7.7–8.3 ms, ResNet-18 32.6–35.1 against 38.6–42.0, MiniLM b1 s16 4.4–5.2 against 5.7–6.5.
 #include "ckernels.h"
 #include <pthread.h>
+#include <stdint.h>
 #include <sched.h>
 #include <stdatomic.h>
 #include <time.h>
@@ -25,19 +30,22 @@ enum { MAX_WORKERS = 63 };
 // enough that a worker goes to sleep soon after the run ends.
 static const int64_t SPIN_NANOSECONDS = 500000;
 
-/// One worker's mailbox: the caller sets `task` and bumps `go`; the worker runs that task of the
-/// current call and sets `done` to the `go` it served. Each worker runs only what its own mailbox
-/// says, so a worker still finishing a call can never take a task of the next one.
+/// A worker's mailbox: the caller writes the number of the call it should help with.
 typedef struct {
-    _Atomic unsigned go, done;
-    int task;
+    _Atomic uint64_t call;
 } mailbox;
 
 static struct {
-    pthread_mutex_t busy;  // held by the call in progress; a second caller falls back
-    pthread_mutex_t lock;  // orders a bump of `go` with a worker's check-then-sleep
+    pthread_mutex_t busy;     // held by the call in progress; a second caller falls back
+    pthread_mutex_t lock;     // orders a mailbox write with a worker's check-then-sleep
     pthread_cond_t wake;
-    int workers;           // started so far (never stopped)
+    int workers;              // started so far (never stopped)
+    uint64_t calls;           // calls made so far: numbers them
+    // (call number << 8) | the next task to take. Whoever is free takes tasks from it — the caller
+    // too, so a task no worker got to (a worker asleep or preempted) is run by the caller rather
+    // than waited for; the call number keeps a worker late for one call out of the next.
+    _Atomic uint64_t ticket;
+    _Atomic int tasks, unfinished;
     swk_pool_task function;
     void *context;
     mailbox boxes[MAX_WORKERS];
@@ -49,26 +57,42 @@ static int64_t nanoseconds(void) {
     return (int64_t)t.tv_sec * 1000000000 + t.tv_nsec;
 }
 
+/// Takes and runs tasks of call `call` until none is left (or that call is over).
+static void take_tasks(uint64_t call) {
+    uint64_t ticket = atomic_load_explicit(&pool.ticket, memory_order_acquire);
+    for (;;) {
+        if (ticket >> 8 != call) return;
+        const int task = (int)(ticket & 0xFF);
+        if (task >= atomic_load_explicit(&pool.tasks, memory_order_relaxed)) return;
+        if (!atomic_compare_exchange_weak_explicit(&pool.ticket, &ticket, ticket + 1, memory_order_acq_rel,
+                                                   memory_order_acquire))
+            continue;  // `ticket` now holds the current value
+        // The exchange read the caller's release of this call's ticket: function and context are this call's.
+        pool.function(pool.context, task);
+        atomic_fetch_sub_explicit(&pool.unfinished, 1, memory_order_release);
+        ticket = atomic_load_explicit(&pool.ticket, memory_order_acquire);
+    }
+}
+
 static void *worker(void *argument) {
     mailbox *box = argument;
-    unsigned served = 0;  // a new worker's mailbox has never been bumped (the call starting it may already have)
+    uint64_t served = 0;  // a new worker's mailbox has never been written (the call starting it may already have)
     for (;;) {
-        unsigned go;
+        uint64_t call;
         const int64_t deadline = nanoseconds() + SPIN_NANOSECONDS;
         int spins = 0;
-        while ((go = atomic_load_explicit(&box->go, memory_order_acquire)) == served) {
+        while ((call = atomic_load_explicit(&box->call, memory_order_acquire)) == served) {
             PAUSE();
             if (++spins % 64 == 0 && nanoseconds() > deadline) {
                 pthread_mutex_lock(&pool.lock);
-                while ((go = atomic_load_explicit(&box->go, memory_order_acquire)) == served) pthread_cond_wait(&pool.wake, &pool.lock);
+                while ((call = atomic_load_explicit(&box->call, memory_order_acquire)) == served)
+                    pthread_cond_wait(&pool.wake, &pool.lock);
                 pthread_mutex_unlock(&pool.lock);
                 break;
             }
         }
-        served = go;
-        // The acquire above saw the caller's release: function, context and task are this call's.
-        pool.function(pool.context, box->task);
-        atomic_store_explicit(&box->done, served, memory_order_release);
+        served = call;
+        take_tasks(call);
     }
     return NULL;
 }
@@ -86,29 +110,25 @@ int swk_pool_run(int tasks, swk_pool_task function, void *context) {
         pthread_attr_setdetachstate(&attributes, PTHREAD_CREATE_DETACHED);
         const int started = pthread_create(&thread, &attributes, worker, &pool.boxes[pool.workers]) == 0;
         pthread_attr_destroy(&attributes);
-        if (!started) {
-            pthread_mutex_unlock(&pool.busy);
-            return 0;
-        }
+        if (!started) break;  // the caller takes the tasks no worker can
         pool.workers++;
     }
+    const uint64_t call = ++pool.calls;
     pool.function = function;
     pool.context = context;
-    unsigned go[MAX_WORKERS];
+    atomic_store_explicit(&pool.tasks, tasks, memory_order_relaxed);
+    atomic_store_explicit(&pool.unfinished, tasks, memory_order_relaxed);
+    atomic_store_explicit(&pool.ticket, call << 8, memory_order_release);
     pthread_mutex_lock(&pool.lock);
-    for (int w = 0; w < tasks - 1; w++) {
-        pool.boxes[w].task = w + 1;
-        go[w] = atomic_fetch_add_explicit(&pool.boxes[w].go, 1, memory_order_release) + 1;
-    }
+    const int helpers = tasks - 1 < pool.workers ? tasks - 1 : pool.workers;
+    for (int w = 0; w < helpers; w++) atomic_store_explicit(&pool.boxes[w].call, call, memory_order_release);
     pthread_cond_broadcast(&pool.wake);
     pthread_mutex_unlock(&pool.lock);
-    function(context, 0);
-    for (int w = 0; w < tasks - 1; w++) {
-        // A worker the system has preempted needs this core more than our spinning does.
-        for (int spins = 0; atomic_load_explicit(&pool.boxes[w].done, memory_order_acquire) != go[w]; spins++) {
-            if (spins < 4096) PAUSE();
-            else sched_yield();
-        }
+    take_tasks(call);
+    // Only tasks a worker has started are left: wait for them, yielding the core to a preempted worker.
+    for (int spins = 0; atomic_load_explicit(&pool.unfinished, memory_order_acquire) > 0; spins++) {
+        if (spins < 4096) PAUSE();
+        else sched_yield();
     }
     pthread_mutex_unlock(&pool.busy);
     return 1;

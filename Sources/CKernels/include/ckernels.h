@@ -28,9 +28,11 @@ void swk_softmax(float *row, int64_t count);
 /// The worker threads the CPU kernels split their work over (thread_pool.c), shared by the whole
 /// process. swk_pool_run calls function(context, task) once for each task in 0 ..< tasks, on the
 /// calling thread and on up to tasks − 1 workers (started on first need, never stopped), and
-/// returns 1 when all have returned. It returns 0 without calling anything when the pool is busy
-/// with another call (another thread's, or the caller's own from inside a task): the caller then
-/// runs the tasks some other way. Workers spin for up to 0.5 ms after a task before they sleep.
+/// returns 1 when all have returned. Tasks go to whoever is free first, the caller included, so a
+/// task no worker reaches (asleep, preempted, or never started) runs on the caller. It returns 0
+/// without calling anything when the pool is busy with another call (another thread's, or the
+/// caller's own from inside a task), or for more than 64 tasks: the caller then runs the tasks
+/// some other way. Workers spin for up to 0.5 ms after a call before they sleep.
 typedef void (*swk_pool_task)(void *context, int task);
 int swk_pool_run(int tasks, swk_pool_task function, void *context);
 
