@@ -216,7 +216,11 @@ SWL_API SWL_NODISCARD swl_status swl_options_set_backend(swl_options* options, c
 /* n_threads >= 0; 0 = one per core. The cpu backend's kernels split a node's work over up to this
  * many threads (small products and the reference kernels stay on one). The cpu backend keeps
  * OpenBLAS single-threaded for the whole process (openblas_set_num_threads(1)), so sessions with
- * different counts do not affect each other. INVALID_ARGUMENT if n_threads < 0. */
+ * different counts do not affect each other. The threads come from one process-wide pool whose
+ * workers spin up to 0.5 ms after each split before sleeping (SWIFTLET_THREAD_SPIN_US in the
+ * environment sets that; 0 disables spinning); they live until the process ends, so a program
+ * must not dlclose the library after running a session with n_threads > 1. A forked child gets
+ * fresh workers. INVALID_ARGUMENT if n_threads < 0. */
 SWL_API SWL_NODISCARD swl_status swl_options_set_threads(swl_options* options, int32_t n_threads);
 /* String settings. Known keys:
  *   "graph.optimize"  "1" (default) folds BatchNormalization into Conv and the like; "0" runs the

@@ -24,7 +24,7 @@ typedef struct {
 } gemm_epilogue;
 
 static inline float gemm_finish(float sum, const gemm_epilogue *e, int row) {
-    const float v = sum * e->scale + (e->bias ? e->bias[row] : 0.0f);
+    const float v = e->bias ? sum * e->scale + e->bias[row] : sum * e->scale;
     return v < e->lo ? e->lo : (v > e->hi ? e->hi : v);
 }
 
@@ -93,7 +93,8 @@ GEMM_AVX2 static inline __attribute__((always_inline)) void gemm_tile_avx2_lines
         const __m256 bias = _mm256_set1_ps(e->bias ? e->bias[r] : 0.0f);
         __m256 v[2];
         for (int h = 0; h < 2; h++) {
-            v[h] = _mm256_fmadd_ps(acc[r][h], scale, bias);
+            // With no bias, a product alone: adding +0 would turn a −0 sum into +0.
+            v[h] = e->bias ? _mm256_fmadd_ps(acc[r][h], scale, bias) : _mm256_mul_ps(acc[r][h], scale);
             // max(lo, v) and min(hi, ·) return their second operand when it is NaN: NaN passes.
             if (clamped) v[h] = _mm256_min_ps(hi, _mm256_max_ps(lo, v[h]));
         }

@@ -14,6 +14,9 @@
 // against 7.7–8.3 ms, ResNet-18 32.6–35.1 against 38.6–42.0, MiniLM b1 s16 4.4–5.2 against 5.7–6.5.
 #include "ckernels.h"
 #include <pthread.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <unistd.h>
 #include <stdint.h>
 #include <sched.h>
 #include <stdatomic.h>
@@ -27,29 +30,35 @@
 
 enum { MAX_WORKERS = 63 };
 // Long enough to bridge the single-threaded nodes between two split kernels of one run, short
-// enough that a worker goes to sleep soon after the run ends.
-static const int64_t SPIN_NANOSECONDS = 500000;
+// enough that a worker goes to sleep soon after the run ends. SWIFTLET_THREAD_SPIN_US in the
+// environment sets it (0: sleep at once); with more workers than cores nobody spins.
+static const int64_t DEFAULT_SPIN_NANOSECONDS = 500000;
 
-/// A worker's mailbox: the caller writes the number of the call it should help with.
+/// A worker's mailbox: the caller writes the number of the call it should help with, and wakes
+/// the worker only if it sleeps (one condition per worker: waking all for every call cost a
+/// 2-task call 0.4–1.9 ms with 15–63 workers started).
 typedef struct {
     _Atomic uint64_t call;
+    _Atomic int sleeping;
+    pthread_mutex_t lock;
+    pthread_cond_t wake;
 } mailbox;
 
 static struct {
-    pthread_mutex_t busy;     // held by the call in progress; a second caller falls back
-    pthread_mutex_t lock;     // orders a mailbox write with a worker's check-then-sleep
-    pthread_cond_t wake;
-    int workers;              // started so far (never stopped)
-    uint64_t calls;           // calls made so far: numbers them
-    // (call number << 8) | the next task to take. Whoever is free takes tasks from it — the caller
-    // too, so a task no worker got to (a worker asleep or preempted) is run by the caller rather
-    // than waited for; the call number keeps a worker late for one call out of the next.
+    pthread_mutex_t busy;  // held by the call in progress; a second caller falls back
+    int workers;           // started so far (never stopped; reset in a forked child, which has none)
+    uint64_t calls;        // calls made so far: numbers them
+    _Atomic int64_t spin_nanoseconds;  // set by callers, read by spinning workers
+    // (call number << 16) | (tasks << 8) | the next task to take, in one word so a worker late
+    // for one call can neither take a task of the next nor misread its count. Whoever is free
+    // takes tasks from it — the caller too, so a task no worker got to (a worker asleep or
+    // preempted) is run by the caller rather than waited for.
     _Atomic uint64_t ticket;
-    _Atomic int tasks, unfinished;
+    _Atomic int unfinished;
     swk_pool_task function;
     void *context;
     mailbox boxes[MAX_WORKERS];
-} pool = {PTHREAD_MUTEX_INITIALIZER, PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER};
+} pool = {.busy = PTHREAD_MUTEX_INITIALIZER, .spin_nanoseconds = -1};
 
 static int64_t nanoseconds(void) {
     struct timespec t;
@@ -61,9 +70,9 @@ static int64_t nanoseconds(void) {
 static void take_tasks(uint64_t call) {
     uint64_t ticket = atomic_load_explicit(&pool.ticket, memory_order_acquire);
     for (;;) {
-        if (ticket >> 8 != call) return;
-        const int task = (int)(ticket & 0xFF);
-        if (task >= atomic_load_explicit(&pool.tasks, memory_order_relaxed)) return;
+        if (ticket >> 16 != call) return;
+        const int task = (int)(ticket & 0xFF), tasks = (int)(ticket >> 8 & 0xFF);
+        if (task >= tasks) return;
         if (!atomic_compare_exchange_weak_explicit(&pool.ticket, &ticket, ticket + 1, memory_order_acq_rel,
                                                    memory_order_acquire))
             continue;  // `ticket` now holds the current value
@@ -76,18 +85,24 @@ static void take_tasks(uint64_t call) {
 
 static void *worker(void *argument) {
     mailbox *box = argument;
+    sigset_t all;
+    sigfillset(&all);
+    pthread_sigmask(SIG_BLOCK, &all, NULL);  // signals go to the application's own threads
     uint64_t served = 0;  // a new worker's mailbox has never been written (the call starting it may already have)
     for (;;) {
         uint64_t call;
-        const int64_t deadline = nanoseconds() + SPIN_NANOSECONDS;
-        int spins = 0;
-        while ((call = atomic_load_explicit(&box->call, memory_order_acquire)) == served) {
+        const int64_t deadline = nanoseconds() + atomic_load_explicit(&pool.spin_nanoseconds, memory_order_relaxed);
+        for (int spins = 1; (call = atomic_load_explicit(&box->call, memory_order_acquire)) == served; spins++) {
             PAUSE();
-            if (++spins % 64 == 0 && nanoseconds() > deadline) {
-                pthread_mutex_lock(&pool.lock);
-                while ((call = atomic_load_explicit(&box->call, memory_order_acquire)) == served)
-                    pthread_cond_wait(&pool.wake, &pool.lock);
-                pthread_mutex_unlock(&pool.lock);
+            if (spins % 64 == 0 && nanoseconds() > deadline) {
+                // Sleep. Setting `sleeping` before the last look at `call` (both sequentially
+                // consistent, as the caller's write of `call` and read of `sleeping` are) means
+                // that either this look sees the call or the caller sees us asleep and signals.
+                pthread_mutex_lock(&box->lock);
+                atomic_store(&box->sleeping, 1);
+                while ((call = atomic_load(&box->call)) == served) pthread_cond_wait(&box->wake, &box->lock);
+                atomic_store(&box->sleeping, 0);
+                pthread_mutex_unlock(&box->lock);
                 break;
             }
         }
@@ -97,38 +112,70 @@ static void *worker(void *argument) {
     return NULL;
 }
 
+/// In a forked child the workers are gone (only the forking thread survives): start afresh.
+static void forget_workers(void) {
+    pthread_mutex_init(&pool.busy, NULL);
+    pool.workers = 0;
+}
+
+static void start_workers(int wanted) {
+    if (atomic_load(&pool.spin_nanoseconds) < 0) {
+        const char *setting = getenv("SWIFTLET_THREAD_SPIN_US");
+        const int64_t spin = setting ? (int64_t)atol(setting) * 1000 : DEFAULT_SPIN_NANOSECONDS;
+        atomic_store(&pool.spin_nanoseconds, spin < 0 ? 0 : spin);
+        pthread_atfork(NULL, NULL, forget_workers);
+    }
+    if (pool.workers >= wanted) return;
+    while (pool.workers < wanted) {
+        mailbox *box = &pool.boxes[pool.workers];
+        atomic_store(&box->call, 0);
+        atomic_store(&box->sleeping, 0);
+        pthread_mutex_init(&box->lock, NULL);
+        pthread_cond_init(&box->wake, NULL);
+        pthread_t thread;
+        pthread_attr_t attributes;
+        pthread_attr_init(&attributes);
+        pthread_attr_setdetachstate(&attributes, PTHREAD_CREATE_DETACHED);
+        const int started = pthread_create(&thread, &attributes, worker, box) == 0;
+        pthread_attr_destroy(&attributes);
+        if (!started) break;  // the caller takes the tasks no worker can
+        pool.workers++;
+    }
+    // More workers than cores: a spinning worker would hold a core another thread needs.
+    if (pool.workers + 1 > sysconf(_SC_NPROCESSORS_ONLN)) atomic_store(&pool.spin_nanoseconds, 0);
+}
+
 int swk_pool_run(int tasks, swk_pool_task function, void *context) {
     if (tasks <= 1) {
         if (tasks == 1) function(context, 0);
         return 1;
     }
     if (tasks - 1 > MAX_WORKERS || pthread_mutex_trylock(&pool.busy) != 0) return 0;
-    while (pool.workers < tasks - 1) {
-        pthread_t thread;
-        pthread_attr_t attributes;
-        pthread_attr_init(&attributes);
-        pthread_attr_setdetachstate(&attributes, PTHREAD_CREATE_DETACHED);
-        const int started = pthread_create(&thread, &attributes, worker, &pool.boxes[pool.workers]) == 0;
-        pthread_attr_destroy(&attributes);
-        if (!started) break;  // the caller takes the tasks no worker can
-        pool.workers++;
-    }
-    const uint64_t call = ++pool.calls;
+    start_workers(tasks - 1);
+    const uint64_t call = ++pool.calls & 0xFFFFFFFFFFFF;  // 48 bits: wraps after 2.8e14 calls
     pool.function = function;
     pool.context = context;
-    atomic_store_explicit(&pool.tasks, tasks, memory_order_relaxed);
     atomic_store_explicit(&pool.unfinished, tasks, memory_order_relaxed);
-    atomic_store_explicit(&pool.ticket, call << 8, memory_order_release);
-    pthread_mutex_lock(&pool.lock);
+    atomic_store_explicit(&pool.ticket, call << 16 | (uint64_t)tasks << 8, memory_order_release);
     const int helpers = tasks - 1 < pool.workers ? tasks - 1 : pool.workers;
-    for (int w = 0; w < helpers; w++) atomic_store_explicit(&pool.boxes[w].call, call, memory_order_release);
-    pthread_cond_broadcast(&pool.wake);
-    pthread_mutex_unlock(&pool.lock);
+    for (int w = 0; w < helpers; w++) {
+        mailbox *box = &pool.boxes[w];
+        atomic_store(&box->call, call);
+        if (atomic_load(&box->sleeping)) {
+            pthread_mutex_lock(&box->lock);
+            pthread_cond_signal(&box->wake);
+            pthread_mutex_unlock(&box->lock);
+        }
+    }
     take_tasks(call);
     // Only tasks a worker has started are left: wait for them, yielding the core to a preempted worker.
-    for (int spins = 0; atomic_load_explicit(&pool.unfinished, memory_order_acquire) > 0; spins++) {
-        if (spins < 4096) PAUSE();
-        else sched_yield();
+    for (int spins = 0; atomic_load_explicit(&pool.unfinished, memory_order_acquire) > 0;) {
+        if (spins < 4096) {
+            spins++;
+            PAUSE();
+        } else {
+            sched_yield();
+        }
     }
     pthread_mutex_unlock(&pool.busy);
     return 1;

@@ -67,6 +67,9 @@ def test_linear_fused_from_matmul_add(rng, rows):
     # (1023 and 2 × 225 positions: short last tiles; 13 and 40 outputs: short row tiles).
     ((1, 96, 33, 31), (40, 96, 1, 1), (0, 0, 0, 0), (1, 1)),
     ((2, 16, 15, 15), (13, 16, 1, 1), (0, 0, 0, 0), (1, 1)),
+    # One 14×14 image is too little work to split, four are not: the images' positions are split
+    # end to end, the second thread starting inside image 1.
+    ((4, 32, 14, 14), (32, 32, 1, 1), (0, 0, 0, 0), (1, 1)),
     ((1, 200, 20, 20), (24, 200, 1, 1), (0, 0, 0, 0), (1, 1)),  # a long reduction: sgemm on the input in place
     # Depthwise over stride phases (large planes: scratch past the lanes path's 160 KiB), planes split.
     ((2, 64, 80, 81), (64, 1, 3, 3), (1, 1, 1, 1), (2, 2)),
@@ -75,7 +78,7 @@ def test_linear_fused_from_matmul_add(rng, rows):
     # 150 (channel 50 of image 1), so its groups of 8 begin off the first thread's grid and run
     # across the boundary into image 2.
     ((3, 100, 14, 14), (100, 1, 3, 3), (1, 1, 1, 1), (1, 1)),
-], ids=["direct", "chunked", "pointwise", "pointwise-batch2", "pointwise-sgemm", "depthwise-s2", "depthwise-s1", "depthwise-lanes"])
+], ids=["direct", "chunked", "pointwise", "pointwise-batch2", "pointwise-batch4-split", "pointwise-sgemm", "depthwise-s2", "depthwise-s1", "depthwise-lanes"])
 def test_conv(rng, shape, weights, pads, strides):
     X, Wt, B = randn(rng, *shape), randn(rng, *weights), randn(rng, weights[0])
     group = shape[1] if weights[1] == 1 and weights[0] == shape[1] else 1

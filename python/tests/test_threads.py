@@ -100,3 +100,34 @@ def test_sessions_on_threads_and_close_waits(rng):
         t.join(timeout=120)
         assert not t.is_alive()
         assert all(r in ((16, 10), "closed") for r in results)
+
+
+def test_a_forked_child_runs_split_kernels(rng):
+    """The kernels' worker threads do not survive fork(): a child that runs a 2-thread session
+    the parent already ran must start its own workers, not wait forever for the parent's."""
+    import os
+    import signal
+    import time
+
+    x = randn(rng, 2, 32, 20, 20)
+    data = model_bytes([swl.node("Conv", ["x", "W"], ["y"])], {"x": x}, {"y": (np.float32, (2, 48, 20, 20))},
+                       {"W": randn(rng, 48, 32, 1, 1)})
+    with swiftlet.Model.from_bytes(data) as model, model.session(threads=2) as session:
+        expected = session.run({"x": x})["y"]
+        pid = os.fork()
+        if pid == 0:  # the child: exit 0 only if the run finishes and agrees
+            try:
+                os._exit(0 if np.array_equal(session.run({"x": x})["y"], expected) else 1)
+            except BaseException:
+                os._exit(2)
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            done, status = os.waitpid(pid, os.WNOHANG)
+            if done:
+                break
+            time.sleep(0.05)
+        else:
+            os.kill(pid, signal.SIGKILL)
+            os.waitpid(pid, 0)
+            pytest.fail("the forked child hung in its first split kernel")
+        assert os.WIFEXITED(status) and os.WEXITSTATUS(status) == 0, status

@@ -32,7 +32,10 @@ void swk_softmax(float *row, int64_t count);
 /// task no worker reaches (asleep, preempted, or never started) runs on the caller. It returns 0
 /// without calling anything when the pool is busy with another call (another thread's, or the
 /// caller's own from inside a task), or for more than 64 tasks: the caller then runs the tasks
-/// some other way. Workers spin for up to 0.5 ms after a call before they sleep.
+/// some other way. Workers spin for up to 0.5 ms after a call before they sleep
+/// (SWIFTLET_THREAD_SPIN_US in the environment, read once, sets it; 0 sleeps at once; with more
+/// workers than cores they do not spin). A forked child starts new workers. The workers run
+/// library code until the process ends: the library must not be unloaded (dlclose) once used.
 typedef void (*swk_pool_task)(void *context, int task);
 int swk_pool_run(int tasks, swk_pool_task function, void *context);
 
