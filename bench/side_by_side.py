@@ -1,9 +1,9 @@
 """Timing two runtimes side by side in one process, fairly on a small machine.
 
-Runs alternate in blocks (A×block, B×block, A×block, …) and the first run of every block is
-discarded: after a run, a runtime's worker threads keep spinning for a while (onnxruntime's
-intra-op pool does by default; OpenBLAS's threads too), and on 2 cores that spinning slows the
-other runtime's next run. Alternating single runs measured Swiftlet at 2 threads 4x slower
+Runs alternate in blocks (A×block, B×block, A×block, …), each block after a pause and with its
+first run discarded: after a run, a runtime's worker threads keep spinning for a while
+(onnxruntime's intra-op pool does by default, ~50 ms; OpenBLAS's threads too), and on 2 cores
+that spinning slows the other runtime's next runs. Alternating single runs measured Swiftlet at 2 threads 4x slower
 than `swiftlet bench` alone did (MiniLM b1 s16: 43 vs 7.4 ms). Blocks still share the machine's
 drift between both runtimes.
 """
@@ -14,6 +14,15 @@ import time
 from typing import Callable, Tuple
 
 import numpy as np
+
+
+# onnxruntime's intra-op threads keep spinning ~50 ms after a run (a 2-thread MobileNetV2
+# session's process used 48 ms of CPU in the 50 ms after a run and 46–60 ms in the 0.2–1 s
+# after: time.process_time() around a sleep). Discarding one run did not cover that: a block of
+# Swiftlet's short runs (MobileNetV2 or MiniLM s16 at 2 threads, ~5–8 ms each) ran entirely
+# beside the spinning and lost the second core (12.0 ms against 7.0–7.7 alone). Swiftlet's
+# workers spin 0.5 ms. A pause longer than either before each block keeps the blocks apart.
+SETTLE_SECONDS = 0.15
 
 
 def alternate(run_a: Callable[[], object], run_b: Callable[[], object], runs: int, block: int = 5,
@@ -28,7 +37,8 @@ def alternate(run_a: Callable[[], object], run_b: Callable[[], object], runs: in
     try:
         while len(times_a) < runs:
             for run, times in ((run_a, times_a), (run_b, times_b)):
-                run()  # settles the other runtime's threads; not timed
+                time.sleep(SETTLE_SECONDS)  # the other runtime's spinning threads go to sleep
+                run()  # warms this runtime's threads and caches; not timed
                 for _ in range(block):
                     start = time.perf_counter()
                     measured = run()

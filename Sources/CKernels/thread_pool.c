@@ -1,17 +1,16 @@
 // The threads every CPU kernel splits its work over (see ckernels.h). They were Dispatch's
-// (`concurrentPerform`), which on this 2-vCPU VM took 32–34 µs to run two 19 µs halves: the
-// second thread woke ~13 µs late on every call (a C harness with libdispatch's dispatch_apply),
-// and a MobileNetV2 or short-sequence MiniLM run makes 50–60 such calls. Here each worker spins
-// for a short while after its task before it sleeps, so the next kernel's call finds it awake:
-// the same two halves take 19–20 µs (bench/kernels/split_overhead.c; after a pause longer than
-// the spin, waking a sleeping worker costs as much as Dispatch did or more). The spin is bounded
-// (SPIN_NANOSECONDS), so an idle session costs no CPU beyond it. Tasks are taken by whoever is
-// free, the caller too: a first version handed each worker its task, and when another process's
-// threads held the second core (onnxruntime's in the side-by-side benchmarks) the caller sat
-// waiting for a worker that could not run — MobileNetV2 at 2 threads took 43 ms instead of 10.
-// Measured in the models, one build, pool against
-// concurrentPerform, 2 threads (`swiftlet bench`, three alternating rounds): MobileNetV2 7.0–7.7
-// against 7.7–8.3 ms, ResNet-18 32.6–35.1 against 38.6–42.0, MiniLM b1 s16 4.4–5.2 against 5.7–6.5.
+// (`concurrentPerform`), whose second thread started ~13–25 µs late on every call on this 2-vCPU
+// VM (bench/kernels/split_overhead.c: two 19 µs halves took 32–48 µs); a MobileNetV2 or
+// short-sequence MiniLM run makes 50–60 such calls. Here each worker spins for a short while
+// after a call before it sleeps (DEFAULT_SPIN_NANOSECONDS), so the next kernel's call finds it
+// awake: the same two halves take 19.5–22 µs. After a pause longer than the spin, waking a
+// sleeping worker costs as much as Dispatch did or more. Tasks are taken by whoever is free, the
+// caller too: a first version handed each worker its task, and when another process's threads
+// held the second core (onnxruntime's in the side-by-side benchmarks) the caller sat waiting for
+// a worker that could not run — MobileNetV2 at 2 threads took 43 ms instead of 10.
+// Measured in the models, one build, pool against concurrentPerform, 2 threads (`swiftlet
+// bench`, three alternating rounds): MobileNetV2 7.0–7.7 against 7.7–8.3 ms, ResNet-18
+// 32.6–35.1 against 38.6–42.0, MiniLM b1 s16 4.4–5.2 against 5.7–6.5.
 #include "ckernels.h"
 #include <pthread.h>
 #include <signal.h>

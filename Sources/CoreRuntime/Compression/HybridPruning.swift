@@ -18,8 +18,7 @@
 ///
 /// On interior blocks BP keeps ⌊⌊(1 − S)·N·K⌋ / E⌋ blocks, so a smaller E at a matching
 /// higher S (E/(1 − S) the same) keeps the same blocks (up to that rounding): a sparser variant
-/// on the same backbone,
-/// RT3's pattern sets, one per DVFS level.
+/// on the same backbone, as RT3 prepares one pattern set per DVFS level.
 public struct HybridPruning {
     public let rows: Int
     public let columns: Int
