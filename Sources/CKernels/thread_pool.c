@@ -8,9 +8,10 @@
 // caller too: a first version handed each worker its task, and when another process's threads
 // held the second core (onnxruntime's in the side-by-side benchmarks) the caller sat waiting for
 // a worker that could not run — MobileNetV2 at 2 threads took 43 ms instead of 10.
-// Measured in the models, one build, pool against concurrentPerform, 2 threads (`swiftlet
-// bench`, three alternating rounds): MobileNetV2 7.0–7.7 against 7.7–8.3 ms, ResNet-18
-// 32.6–35.1 against 38.6–42.0, MiniLM b1 s16 4.4–5.2 against 5.7–6.5.
+// Measured in the models with this version, one build, pool against concurrentPerform, 2
+// threads (`swiftlet bench`, alternating rounds): ResNet-18 35.2–43.0 against 41.9–42.7 ms,
+// MiniLM b1 s16 4.8–5.4 against 5.8–6.8, b1 s128 21.5–25.0 against 26.0–27.9; MobileNetV2
+// 7.4–12.2 against 8.1–11.2 over six rounds, inside the machine's drift (docs/BENCHMARKS.md).
 #include "ckernels.h"
 #include <pthread.h>
 #include <signal.h>

@@ -103,8 +103,7 @@ enum BLASKernels {
             return try depthwise(op, g, threads: threads)
         }
         if takesPointwise(g) { return pointwiseConv(op, g, threads: threads) }
-        let pointwise = g.kernelH == 1 && g.kernelW == 1 && g.strides == [1, 1] && g.pads == [0, 0, 0, 0]
-            && g.dilations == [1, 1]
+        let pointwise = isPointwise(g)
         let outPlane = g.outH * g.outW, inPlane = g.height * g.width
         let (mg, cg, reduction) = (g.outChannelsPerGroup, g.inChannelsPerGroup, g.reduction)
         _ = try (blasSize(reduction, "C/group·kH·kW"), blasSize(outPlane, "outH·outW"))

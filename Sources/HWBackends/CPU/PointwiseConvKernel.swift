@@ -10,8 +10,13 @@ extension BLASKernels {
     /// W must fit in about half the L2 (256 KB): every 16 positions read all of it, and a review
     /// measured 192→2048 on 56×56 at 0.79× sgemm.
     static func takesPointwise(_ g: ConvOp.Geometry) -> Bool {
+        isPointwise(g) && g.group == 1 && g.inChannels <= 192 && g.outH * g.outW >= 196 && g.outChannels * g.inChannels <= 65_536
+    }
+
+    /// A 1×1, stride-1, unpadded, undilated convolution: its input is already the product's right
+    /// operand, [C/group][plane] per image and group.
+    static func isPointwise(_ g: ConvOp.Geometry) -> Bool {
         g.kernelH == 1 && g.kernelW == 1 && g.strides == [1, 1] && g.pads == [0, 0, 0, 0] && g.dilations == [1, 1]
-            && g.group == 1 && g.inChannels <= 192 && g.outH * g.outW >= 196 && g.outChannels * g.inChannels <= 65_536
     }
 
     /// A pointwise convolution in CKernels (pointwise_conv.c: Y = W·X per image, X read in place,
