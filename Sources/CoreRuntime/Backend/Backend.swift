@@ -8,6 +8,15 @@ public protocol Backend: Sendable {
     func supports(_ node: Node) -> Bool
     /// A kernel for `node` at these concrete types (already checked by `inferTypes`).
     func prepare(_ node: Node, inputs: [TensorType?], outputs: [TensorType]) throws -> PreparedKernel
+    /// The same, knowing the node's constant inputs: for kernels that lay a weight out their own
+    /// way once (`ConstantInputs.layout`). By default the constants are not looked at.
+    func prepare(_ node: Node, inputs: [TensorType?], outputs: [TensorType], constants: ConstantInputs) throws -> PreparedKernel
+}
+
+extension Backend {
+    public func prepare(_ node: Node, inputs: [TensorType?], outputs: [TensorType], constants: ConstantInputs) throws -> PreparedKernel {
+        try prepare(node, inputs: inputs, outputs: outputs)
+    }
 }
 
 /// Every op's plain reference kernel: slow, obviously correct, the oracle for other backends.

@@ -4,7 +4,9 @@ import Glibc
 
 /// The bytes of a model file: a read-only memory map of the file, or a private copy of a
 /// caller's buffer. A `.swl` model's weights are used in place from here, never copied per
-/// session; an ONNX model's are copied out (protobuf does not align them) and evicted.
+/// session; an ONNX model's are copied out (protobuf does not align them) and evicted. A backend
+/// that lays a weight out its own way (the CPU's packed linear panels) may evict its pages too
+/// (`evict`): they read back from the file if anything touches them again.
 ///
 /// `@unchecked Sendable`: the memory is immutable from construction to `deinit`.
 public final class ModelBytes: @unchecked Sendable {

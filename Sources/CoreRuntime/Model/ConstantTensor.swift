@@ -29,6 +29,12 @@ public struct ConstantTensor: @unchecked Sendable {
         HostTensor(dtype: type.dtype, shape: type.shape, bytes: Array(UnsafeRawBufferPointer(start: data, count: type.byteCount)))
     }
 
+    /// Lets the kernel drop this tensor's pages when they are a file's map (they are read from
+    /// the file again if touched): for a backend that made its own copy and reads only that.
+    public func evictMappedPages() {
+        (owner as? ModelBytes)?.evict(UnsafeRawBufferPointer(start: data, count: type.byteCount))
+    }
+
     public var floats: UnsafeBufferPointer<Float> {
         UnsafeBufferPointer(start: data.assumingMemoryBound(to: Float.self), count: type.count)
     }

@@ -11,6 +11,8 @@ public final class Model: Sendable {
     public let storedTensors: [StoredTensor]
     /// Bytes of the model file (the `.onnx` file for an imported model).
     public let fileSize: Int
+    /// Backends' layouts of this model's constants, shared by all its sessions.
+    let preparedLayouts = PreparedLayouts()
 
     public static let formatVersion = "1"
 

@@ -31,6 +31,21 @@ final class ExecutionPlan: Sendable {
     let bytesMoved: Int
     let fallbackSteps: Int
 
+    /// The constants among a node's inputs, for a backend's prepare.
+    private static func constantInputs(of node: Node, _ inputIDs: [Int], _ storage: [Storage], _ session: Session) -> ConstantInputs {
+        var values: [ConstantTensor?] = [], stores: [PreparedLayouts?] = []
+        for id in inputIDs {
+            if id >= 0, case .constant(let index) = storage[id] {
+                values.append(session.constantValues[index].tensor)
+                stores.append(session.constantLayouts[index])
+            } else {
+                values.append(nil)
+                stores.append(nil)
+            }
+        }
+        return ConstantInputs(values: values, stores: stores, names: Array(node.inputs.prefix(inputIDs.count)))
+    }
+
     init(session: Session, inputShapes: [[Int]]) throws {
         let graph = session.graph
         var types = [TensorType?](repeating: nil, count: session.valueCount)
@@ -137,7 +152,8 @@ final class ExecutionPlan: Sendable {
             let backend = session.placements[nodeIndex]
             let kernel: PreparedKernel
             do {
-                kernel = try backend.prepare(node, inputs: inputTypes, outputs: outputTypes)
+                kernel = try backend.prepare(node, inputs: inputTypes, outputs: outputTypes,
+                                             constants: Self.constantInputs(of: node, inputIDs, storage, session))
             } catch let error as SwiftletError {
                 throw SwiftletError(error.kind, "node '\(node.name)' (\(node.opType)) on \(backend.name): \(error.message)")
             }

@@ -57,6 +57,9 @@ public final class Session: Sendable {
     let nodeInputIDs: [[Int]]   // -1 for an absent optional input
     let nodeOutputIDs: [[Int]]
     let constantValues: [(id: Int, tensor: ConstantTensor)]
+    /// Per entry of `constantValues`: where backends keep their layouts of it — the model's store
+    /// when it is the model's own constant, so sessions share them; this session's otherwise.
+    let constantLayouts: [PreparedLayouts]
 
     private let plans = Mutex<[[[Int]]: ExecutionPlan]>([:])
     private let arenas = Mutex<[Arena]>([])
@@ -92,6 +95,11 @@ public final class Session: Sendable {
         outputIDs = graph.outputs.map { ids[$0.name]! }
         valueCount = ids.count
         self.constantValues = constantValues
+        let sessionLayouts = PreparedLayouts()
+        let names = ids.reduce(into: [Int: String]()) { $0[$1.value] = $1.key }
+        constantLayouts = constantValues.map { constant in
+            model.constants[names[constant.id]!]?.data == constant.tensor.data ? model.preparedLayouts : sessionLayouts
+        }
 
         placements = graph.nodes.map { backend.supports($0) ? backend : fallback }
         let fallbackCount = placements.count { $0.name != backend.name }
