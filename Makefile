@@ -86,13 +86,15 @@ test-c: stage
 
 # The kernel tests run twice: on this machine's paths, then with SWIFTLET_PORTABLE_KERNELS=1 on
 # the portable C paths a CPU without AVX2 takes (the ops, the threaded splits, the fused and the
-# compressed kernels; OpenBLAS keeps its own choice), so those are tested here too.
+# compressed kernels, the packed linear layer; OpenBLAS keeps its own choice), so those are tested
+# here too.
 test-python: python-deps stage cli
 	SWIFTLET_LIB=$(STAGE)/lib/libswiftlet.so.1 SWIFTLET_CLI=$(BIN_DIR)/swiftlet \
 	  $(PYTHON) -m pytest -q python/tests
 	SWIFTLET_PORTABLE_KERNELS=1 SWIFTLET_LIB=$(STAGE)/lib/libswiftlet.so.1 SWIFTLET_CLI=$(BIN_DIR)/swiftlet \
 	  $(PYTHON) -m pytest -q python/tests/test_ops.py python/tests/test_split_kernels.py python/tests/test_compress.py \
-	  python/tests/test_graph_passes.py python/tests/test_approximate_attention.py python/tests/test_pattern_conv.py
+	  python/tests/test_graph_passes.py python/tests/test_approximate_attention.py python/tests/test_pattern_conv.py \
+	  python/tests/test_packed_linear.py
 
 # ---- maintainers: regenerate the bundled digits models (needs PyTorch CPU from PyPI) ----------
 models: python-deps

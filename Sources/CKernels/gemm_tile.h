@@ -1,9 +1,11 @@
 // Register tiles of a product A·B with its epilogue, shared by the kernels whose products are too
 // small or too oddly shaped for OpenBLAS's packing to pay (attention.c: one head's Q·Kᵀ and P·V;
-// pointwise_conv.c: a 1×1 convolution of one image). A tile is up to 6 rows × 16 columns: 12 FMA
+// pointwise_conv.c: a 1×1 convolution of one image), or whose B was packed once beforehand
+// (packed_linear.c: a linear layer's weights). A tile is up to 6 rows × 16 columns: 12 FMA
 // sums in registers, each step of the sum reading one 16-float line of B (row stride b_ld) and
-// broadcasting one element of each row of A. B is read in place — no packing — so the callers
-// keep B's lines short (16 floats) and its rows few enough to stay in cache across A's row tiles.
+// broadcasting one element of each row of A. B is read in place — no packing per call — so the
+// callers keep B's lines short (16 floats) and its rows few enough to stay in cache across A's
+// row tiles.
 // Internal to CKernels.
 #ifndef SWIFTLET_GEMM_TILE_H
 #define SWIFTLET_GEMM_TILE_H
@@ -15,16 +17,19 @@
 #define GEMM_TILE 16
 #define GEMM_TILE_ROWS 6
 
-/// out = clamp(scale · sum + bias[row]): bias may be NULL; clamp(v) = v < lo ? lo : (v > hi ? hi :
-/// v), so NaN passes through (lo = −∞, hi = +∞ for none).
+/// out = clamp(scale · sum + bias[row] + column_bias[column]): either bias may be NULL (a
+/// convolution's is per row, a linear layer's per column; none sets both); clamp(v) = v < lo ?
+/// lo : (v > hi ? hi : v), so NaN passes through (lo = −∞, hi = +∞ for none).
 typedef struct {
     float scale;
     const float *bias;
     float lo, hi;
+    const float *column_bias;
 } gemm_epilogue;
 
-static inline float gemm_finish(float sum, const gemm_epilogue *e, int row) {
-    const float v = e->bias ? sum * e->scale + e->bias[row] : sum * e->scale;
+static inline float gemm_finish(float sum, const gemm_epilogue *e, int row, int64_t column) {
+    float v = e->bias ? sum * e->scale + e->bias[row] : sum * e->scale;
+    if (e->column_bias) v += e->column_bias[column];
     return v < e->lo ? e->lo : (v > e->hi ? e->hi : v);
 }
 
@@ -55,7 +60,7 @@ static inline __attribute__((always_inline)) void gemm_tile_portable(const int R
     }
     const int64_t kept = width < GEMM_TILE ? width : GEMM_TILE;
     for (int r = 0; r < R; r++)
-        for (int64_t c = 0; c < kept; c++) out[r * out_ld + c] = gemm_finish(acc[r][c], e, r);
+        for (int64_t c = 0; c < kept; c++) out[r * out_ld + c] = gemm_finish(acc[r][c], e, r, c);
 }
 
 #define GEMM_AVX2 __attribute__((target("avx2,fma")))
@@ -89,12 +94,20 @@ GEMM_AVX2 static inline __attribute__((always_inline)) void gemm_tile_avx2_lines
     }
     const __m256 scale = _mm256_set1_ps(e->scale), lo = _mm256_set1_ps(e->lo), hi = _mm256_set1_ps(e->hi);
     const int clamped = e->lo > -INFINITY || e->hi < INFINITY;
+    __m256 column_bias[2] = {_mm256_setzero_ps(), _mm256_setzero_ps()};
+    if (e->column_bias) {
+        column_bias[0] = full ? _mm256_loadu_ps(e->column_bias) : _mm256_maskload_ps(e->column_bias, low);
+        column_bias[1] = full ? _mm256_loadu_ps(e->column_bias + 8) : _mm256_maskload_ps(e->column_bias + 8, high);
+    }
     for (int r = 0; r < R; r++) {
         const __m256 bias = _mm256_set1_ps(e->bias ? e->bias[r] : 0.0f);
         __m256 v[2];
         for (int h = 0; h < 2; h++) {
             // With no bias, a product alone: adding +0 would turn a −0 sum into +0.
-            v[h] = e->bias ? _mm256_fmadd_ps(acc[r][h], scale, bias) : _mm256_mul_ps(acc[r][h], scale);
+            v[h] = e->bias ? _mm256_fmadd_ps(acc[r][h], scale, bias)
+                 : e->column_bias ? _mm256_fmadd_ps(acc[r][h], scale, column_bias[h])
+                                  : _mm256_mul_ps(acc[r][h], scale);
+            if (e->bias && e->column_bias) v[h] = _mm256_add_ps(v[h], column_bias[h]);
             // max(lo, v) and min(hi, ·) return their second operand when it is NaN: NaN passes.
             if (clamped) v[h] = _mm256_min_ps(hi, _mm256_max_ps(lo, v[h]));
         }
@@ -129,7 +142,8 @@ GEMM_AVX2 static inline __attribute__((always_inline)) void gemm_tile_avx2(const
             for (int64_t r0 = 0; r0 < rows; r0 += GEMM_TILE_ROWS) {                                                     \
                 const float *ar = a + r0 * a_ld;                                                                        \
                 float *o = out + r0 * out_ld + c0;                                                                      \
-                const gemm_epilogue rows_e = {e->scale, e->bias ? e->bias + r0 : NULL, e->lo, e->hi};                   \
+                const gemm_epilogue rows_e = {e->scale, e->bias ? e->bias + r0 : NULL, e->lo, e->hi,                    \
+                                             e->column_bias ? e->column_bias + c0 : NULL};                              \
                 switch (rows - r0 < GEMM_TILE_ROWS ? rows - r0 : GEMM_TILE_ROWS) {                                      \
                 case 1: TILE_FUNCTION(1, ar, a_ld, depth, b + c0, b_ld, w, &rows_e, o, out_ld); break;                  \
                 case 2: TILE_FUNCTION(2, ar, a_ld, depth, b + c0, b_ld, w, &rows_e, o, out_ld); break;                  \

@@ -1,8 +1,9 @@
 import CBLAS
 import CoreRuntime
 
-/// The real CPU: OpenBLAS sgemm for Gemm, MatMul, Linear, MXLinear and Conv, our own kernels
-/// (CKernels) for Attention, Int8Linear, SparseLinear, depthwise Conv, MaxPool, Erf,
+/// The real CPU: OpenBLAS sgemm for Gemm, MatMul, MXLinear and Conv (and Linear with a W known
+/// only at run time), our own kernels (CKernels) for Linear on a constant W (packed once),
+/// Attention, Int8Linear, SparseLinear, depthwise Conv, MaxPool, Erf,
 /// (Skip)LayerNorm, and the GELU and softmax inside Linear and Attention; the reference
 /// kernels (plain Swift, written so the compiler vectorizes their inner loops) for the rest.
 ///
@@ -27,11 +28,15 @@ public struct CPUBackend: Backend {
     public func supports(_ node: Node) -> Bool { true }
 
     public func prepare(_ node: Node, inputs: [TensorType?], outputs: [TensorType]) throws -> PreparedKernel {
+        try prepare(node, inputs: inputs, outputs: outputs, constants: .none(count: inputs.count))
+    }
+
+    public func prepare(_ node: Node, inputs: [TensorType?], outputs: [TensorType], constants: ConstantInputs) throws -> PreparedKernel {
         switch node.op {
         case let gemm as GemmOp: PreparedKernel(try BLASKernels.gemm(gemm, inputs, threads: threads))
         case is MatMulOp: PreparedKernel(try BLASKernels.matMul(inputs, threads: threads))
         case let conv as ConvOp: try BLASKernels.conv(conv, inputs, threads: threads)
-        case let linear as LinearOp: PreparedKernel(try BLASKernels.linear(linear, inputs, threads: threads))
+        case let linear as LinearOp: PreparedKernel(try BLASKernels.linear(linear, inputs, constants: constants, threads: threads))
         case let linear as Int8LinearOp: try BLASKernels.int8Linear(linear, inputs, threads: threads)
         case let linear as MXLinearOp: try BLASKernels.mxLinear(linear, inputs, threads: threads)
         case let linear as SparseLinearOp: try BLASKernels.sparseLinear(linear, inputs, threads: threads)

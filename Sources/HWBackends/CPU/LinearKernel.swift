@@ -3,13 +3,28 @@ import CKernels
 import CoreRuntime
 
 extension BLASKernels {
-    /// Linear: each thread's share of output columns is one sgemm over all M rows onto rows that
-    /// start as the bias, then the activation in place (GELU in fast_math.c's vectors).
-    static func linear(_ op: LinearOp, _ inputs: [TensorType?], threads: Int) throws -> Kernel {
+    /// Linear: each thread's share of output columns, then the activation in place (GELU in
+    /// fast_math.c's vectors). A constant W, for fewer than `packedRowsLimit` rows, is packed into
+    /// panels once (packed_linear.c; the model's store keeps them for all its sessions) and
+    /// multiplied by our register tiles with the bias in their epilogue; any other goes through
+    /// sgemm onto rows that start as the bias.
+    static func linear(_ op: LinearOp, _ inputs: [TensorType?], constants: ConstantInputs, threads: Int) throws -> Kernel {
         let (m, k, n) = try op.dimensions(inputs)
         _ = try (blasSize(m, "M"), blasSize(k, "K"), blasSize(n, "N"))
         let activation = op.activation
         let split = linearSplit(m: m, k: k, n: n, threads: threads)
+        if m < packedRowsLimit, inputs[1]?.dtype == .f32,
+           let packed = constants.layout(of: 1, PackedLinearWeights.layout, make: PackedLinearWeights.init) {
+            return { args in
+                let x = args.input(0), bias = args.optionalInput(2), y = args.output(0)
+                guard m > 0, n > 0 else { return }
+                split.run { _, columns in
+                    swk_linear_packed(x, Int64(m), Int64(k), packed.panels, Int64(n), Int64(columns.lowerBound),
+                                      Int64(columns.upperBound), bias, y)
+                    for row in 0..<m { applyActivation(activation, y + row * n + columns.lowerBound, count: columns.count) }
+                }
+            }
+        }
         return { args in
             let x = args.input(0), w = args.input(1), bias = args.optionalInput(2), y = args.output(0)
             guard m > 0, n > 0 else { return }
@@ -18,6 +33,10 @@ extension BLASKernels {
             }
         }
     }
+
+    /// Products of this many rows or more go through sgemm even when W is constant: its blocking
+    /// keeps X in L2 across W, where the panels stream all of X once per 16 columns (packed_linear.c).
+    static let packedRowsLimit = 512
 
     /// Threads take 16 output columns at a time of a linear layer.
     static func linearSplit(m: Int, k: Int, n: Int, threads: Int) -> ColumnSplit {

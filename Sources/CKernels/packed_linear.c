@@ -1,0 +1,40 @@
+// A linear layer Y [M, N] = X [M, K] · W [K, N] + bias with W packed once, when a session first
+// plans the layer, into panels of 16 columns: panel j holds W[t][16j ..< 16j + 16] for t = 0 ..< K, one
+// 64-byte line after another (columns past N are zeros). The register tiles (gemm_tile.h) then
+// read each panel as B with row stride 16, front to back, and add the bias in their epilogue.
+//
+// Why: OpenBLAS's sgemm copies W into its own packed buffer on every call. MiniLM at 16 tokens
+// (M = 16) spent as long copying as multiplying: its 36 products ran at 40–45 GFLOP/s through
+// sgemm against 55–61 from panels packed once (bench/kernels/packed_linear_timing.c, W cycled
+// through the model's 42.5 MB as in a run; medians of 15). At M = 128 they still won by 1–6%;
+// at M = 1024 they tie on one thread and lose on two (MiniLM b8 s128: 240 ms against 213 with
+// sgemm, whose blocking keeps X in L2), so LinearKernel.swift sends M ≥ 512 rows to sgemm.
+#include "ckernels.h"
+#include "gemm_tile.h"
+
+GEMM_PRODUCT(packed_linear_avx2, GEMM_AVX2, gemm_tile_avx2)
+GEMM_PRODUCT(packed_linear_portable, , gemm_tile_portable)
+
+int64_t swk_linear_panels_count(int64_t k, int64_t n) { return (n + GEMM_TILE - 1) / GEMM_TILE * GEMM_TILE * k; }
+
+void swk_linear_pack(const float *w, int64_t k, int64_t n, float *panels) {
+    for (int64_t c0 = 0; c0 < n; c0 += GEMM_TILE) {
+        const int64_t width = n - c0 < GEMM_TILE ? n - c0 : GEMM_TILE;
+        float *panel = panels + c0 * k;
+        for (int64_t t = 0; t < k; t++) {
+            memcpy(panel + t * GEMM_TILE, w + t * n + c0, sizeof(float) * (size_t)width);
+            memset(panel + t * GEMM_TILE + width, 0, sizeof(float) * (size_t)(GEMM_TILE - width));
+        }
+    }
+}
+
+void swk_linear_packed(const float *x, int64_t m, int64_t k, const float *panels, int64_t n, int64_t column_begin,
+                       int64_t column_end, const float *bias, float *y) {
+    void (*product)(const float *, int64_t, int64_t, int64_t, const float *, int64_t, int64_t, const gemm_epilogue *,
+                    float *, int64_t) = swk_has_avx2() ? packed_linear_avx2 : packed_linear_portable;
+    for (int64_t c0 = column_begin; c0 < column_end; c0 += GEMM_TILE) {
+        const int64_t width = column_end - c0 < GEMM_TILE ? column_end - c0 : GEMM_TILE;
+        const gemm_epilogue e = {1.0f, NULL, -INFINITY, INFINITY, bias ? bias + c0 : NULL};
+        product(x, k, m, k, panels + c0 * k, GEMM_TILE, width, &e, y + c0, n);
+    }
+}

@@ -1,0 +1,26 @@
+import CKernels
+import CoreRuntime
+
+/// A linear layer's constant W [K, N] laid out once as packed_linear.c's 16-column panels, for
+/// as long as the model (or session) that keeps it. Made from a `.swl` file's map, it then lets
+/// the kernel drop the mapped pages it read: the session multiplies by the panels only, so the
+/// weights are resident once, not twice (they are read from the file again if anything else
+/// touches them). An ONNX model's weights were copied out of its file and stay.
+///
+/// `@unchecked Sendable`: the panels are written only here, before any kernel can read them.
+final class PackedLinearWeights: @unchecked Sendable {
+    static let layout = "linear-panels-16"
+    let panels: UnsafeMutablePointer<Float>
+    private let count: Int
+
+    init(_ w: ConstantTensor) {
+        let (k, n) = (w.type.shape[0], w.type.shape[1])
+        count = max(1, Int(swk_linear_panels_count(Int64(k), Int64(n))))
+        let storage = UnsafeMutableRawPointer.allocate(byteCount: count * MemoryLayout<Float>.stride, alignment: 64)
+        panels = storage.bindMemory(to: Float.self, capacity: count)
+        if let weights = w.floats.baseAddress { swk_linear_pack(weights, Int64(k), Int64(n), panels) }  // K or N may be 0
+        w.evictMappedPages()
+    }
+
+    deinit { panels.deallocate() }
+}
