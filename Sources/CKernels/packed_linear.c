@@ -3,12 +3,12 @@
 // 64-byte line after another (columns past N are zeros). The register tiles (gemm_tile.h) then
 // read each panel as B with row stride 16, front to back, and add the bias in their epilogue.
 //
-// Why: OpenBLAS's sgemm copies W into its own packed buffer on every call. MiniLM at 16 tokens
-// (M = 16) spent as long copying as multiplying: its 36 products ran at 40–45 GFLOP/s through
-// sgemm against 55–61 from panels packed once (bench/kernels/packed_linear_timing.c, W cycled
-// through the model's 42.5 MB as in a run; medians of 15). At M = 128 they still won by 1–6%;
-// at M = 1024 they tie on one thread and lose on two (MiniLM b8 s128: 240 ms against 213 with
-// sgemm, whose blocking keeps X in L2), so LinearKernel.swift sends M ≥ 512 rows to sgemm.
+// Why: OpenBLAS's sgemm copies W into its own packed buffer on every call, which costs most at
+// few rows. MiniLM's 36 products at M = 16 took 10.9 ms through sgemm and 8.1 on panels packed
+// once (bench/kernels/packed_linear_timing.c, W cycled through the model's 42.5 MB as in a run;
+// docs/BENCHMARKS.md, ninth measurement). From M = 128 on the two are within this machine's
+// drift, and at M = 1024 on two threads the panels lost (MiniLM b8 s128: 263–269 ms against
+// 243–248 with sgemm), so LinearKernel.swift sends M ≥ 512 rows to sgemm.
 #include "ckernels.h"
 #include "gemm_tile.h"
 

@@ -2,8 +2,8 @@
 where the packing's edges could go wrong — column counts that leave a short last panel (1030 =
 64·16 + 6, 45 = 2·16 + 13, and fewer than 16), one row, a tile's short last rows (7, 40), a
 reduction of 1 or 0 — on one thread and split over two, with and without a bias, with a fused
-activation. 520 rows pass LinearKernel's packedRowsLimit, and a W that is a graph input: both go
-through sgemm. Checked against numpy in float64."""
+activation; 520 rows (past LinearKernel's packedRowsLimit: sgemm, and nothing packed, which
+PackedLinearTests.swift checks) and a W that is a graph input. Checked against numpy in float64."""
 from __future__ import annotations
 
 import numpy as np
@@ -51,7 +51,8 @@ def test_packed_linear_activation(rng, activation):
     assert_reduction_close(got, expected, 1.2 * (ref.matmul(x, w, absolute=True) + np.abs(b)) + 1e-6)
 
 
-def test_weights_given_at_run_time_use_sgemm(rng):
+def test_weights_given_at_run_time(rng):
+    """W a graph input: no constant to pack, so sgemm on W as given."""
     x, w, b = randn(rng, 40, 300), randn(rng, 300, 203), randn(rng, 203)
     expected = ref.matmul(x, w) + b
     data, feeds = linear_model(x, w, b, expected, w_is_input=True)

@@ -3,9 +3,10 @@ import CoreRuntime
 
 /// A linear layer's constant W [K, N] laid out once as packed_linear.c's 16-column panels, for
 /// as long as the model (or session) that keeps it. Made from a `.swl` file's map, it then lets
-/// the kernel drop the mapped pages it read: the session multiplies by the panels only, so the
-/// weights are resident once, not twice (they are read from the file again if anything else
-/// touches them). An ONNX model's weights were copied out of its file and stay.
+/// the kernel drop the mapped pages it read: while the panels are W's only reader, the weights
+/// are resident once, not twice. Anything else that reads W (a plan of 512 rows or more, which
+/// takes sgemm; another node; the reference backend) reads those pages back from the file, and
+/// they then stay. An ONNX model's weights were copied out of its file and stay.
 ///
 /// `@unchecked Sendable`: the panels are written only here, before any kernel can read them.
 final class PackedLinearWeights: @unchecked Sendable {
