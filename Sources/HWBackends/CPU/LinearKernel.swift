@@ -34,8 +34,10 @@ extension BLASKernels {
         }
     }
 
-    /// Products of this many rows or more go through sgemm even when W is constant: its blocking
-    /// keeps X in L2 across W, where the panels stream all of X once per 16 columns (packed_linear.c).
+    /// Products of this many rows or more go through sgemm even when W is constant: at 1024 rows
+    /// on two threads the panels lost to it (MiniLM b8 s128: 263–269 ms against 243–248), and
+    /// blocking the panels' rows to keep X in L2 did not win that back (docs/BENCHMARKS.md, ninth
+    /// measurement).
     static let packedRowsLimit = 512
 
     /// Threads take 16 output columns at a time of a linear layer.
