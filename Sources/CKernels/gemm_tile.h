@@ -104,10 +104,9 @@ GEMM_AVX2 static inline __attribute__((always_inline)) void gemm_tile_avx2_lines
         __m256 v[2];
         for (int h = 0; h < 2; h++) {
             // With no bias, a product alone: adding +0 would turn a −0 sum into +0.
-            v[h] = e->bias ? _mm256_fmadd_ps(acc[r][h], scale, bias)
-                 : e->column_bias ? _mm256_fmadd_ps(acc[r][h], scale, column_bias[h])
-                                  : _mm256_mul_ps(acc[r][h], scale);
-            if (e->bias && e->column_bias) v[h] = _mm256_add_ps(v[h], column_bias[h]);
+            v[h] = e->bias ? _mm256_fmadd_ps(acc[r][h], scale, bias) : _mm256_mul_ps(acc[r][h], scale);
+            // A separate add, as gemm_finish does: both paths round alike.
+            if (e->column_bias) v[h] = _mm256_add_ps(v[h], column_bias[h]);
             // max(lo, v) and min(hi, ·) return their second operand when it is NaN: NaN passes.
             if (clamped) v[h] = _mm256_min_ps(hi, _mm256_max_ps(lo, v[h]));
         }

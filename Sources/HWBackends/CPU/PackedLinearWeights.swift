@@ -12,11 +12,10 @@ import CoreRuntime
 final class PackedLinearWeights: @unchecked Sendable {
     static let layout = "linear-panels-16"
     let panels: UnsafeMutablePointer<Float>
-    private let count: Int
 
     init(_ w: ConstantTensor) {
         let (k, n) = (w.type.shape[0], w.type.shape[1])
-        count = max(1, Int(swk_linear_panels_count(Int64(k), Int64(n))))
+        let count = max(1, Int(swk_linear_panels_count(Int64(k), Int64(n))))
         let storage = UnsafeMutableRawPointer.allocate(byteCount: count * MemoryLayout<Float>.stride, alignment: 64)
         panels = storage.bindMemory(to: Float.self, capacity: count)
         if let weights = w.floats.baseAddress { swk_linear_pack(weights, Int64(k), Int64(n), panels) }  // K or N may be 0
