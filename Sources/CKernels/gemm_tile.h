@@ -19,12 +19,16 @@
 
 /// out = clamp(scale · sum + bias[row] + column_bias[column]): either bias may be NULL (a
 /// convolution's is per row, a linear layer's per column; none sets both); clamp(v) = v < lo ?
-/// lo : (v > hi ? hi : v), so NaN passes through (lo = −∞, hi = +∞ for none).
+/// lo : (v > hi ? hi : v), so NaN passes through (lo = −∞, hi = +∞ for none). With `accumulate`
+/// the sum starts from out's values instead of zero, so a long reduction can be taken in blocks
+/// (conv_panels.c: every block but the last stores its partial sums with scale 1, no bias, no
+/// clamp).
 typedef struct {
     float scale;
     const float *bias;
     float lo, hi;
     const float *column_bias;
+    int accumulate;
 } gemm_epilogue;
 
 static inline float gemm_finish(float sum, const gemm_epilogue *e, int row, int64_t column) {
@@ -40,7 +44,11 @@ static inline float gemm_finish(float sum, const gemm_epilogue *e, int row, int6
 static inline __attribute__((always_inline)) void gemm_tile_portable(const int R, const float *a, int64_t a_ld, int64_t depth,
                                                                     const float *b, int64_t b_ld, int64_t width,
                                                                     const gemm_epilogue *e, float *out, int64_t out_ld) {
+    const int64_t kept = width < GEMM_TILE ? width : GEMM_TILE;
     float acc[GEMM_TILE_ROWS][GEMM_TILE] = {{0}};
+    if (e->accumulate)
+        for (int r = 0; r < R; r++)
+            for (int64_t c = 0; c < kept; c++) acc[r][c] = out[r * out_ld + c];
     if (width >= GEMM_TILE) {
         for (int64_t t = 0; t < depth; t++) {
             const float *line = b + t * b_ld;
@@ -58,7 +66,6 @@ static inline __attribute__((always_inline)) void gemm_tile_portable(const int R
             }
         }
     }
-    const int64_t kept = width < GEMM_TILE ? width : GEMM_TILE;
     for (int r = 0; r < R; r++)
         for (int64_t c = 0; c < kept; c++) out[r * out_ld + c] = gemm_finish(acc[r][c], e, r, c);
 }
@@ -81,7 +88,14 @@ GEMM_AVX2 static inline __attribute__((always_inline)) void gemm_tile_avx2_lines
                                                                                 int64_t out_ld) {
     const __m256i low = gemm_lanes(width), high = gemm_lanes(width - 8);
     __m256 acc[GEMM_TILE_ROWS][2];
-    for (int r = 0; r < R; r++) acc[r][0] = acc[r][1] = _mm256_setzero_ps();
+    for (int r = 0; r < R; r++) {
+        if (e->accumulate) {
+            acc[r][0] = full ? _mm256_loadu_ps(out + r * out_ld) : _mm256_maskload_ps(out + r * out_ld, low);
+            acc[r][1] = full ? _mm256_loadu_ps(out + r * out_ld + 8) : _mm256_maskload_ps(out + r * out_ld + 8, high);
+        } else {
+            acc[r][0] = acc[r][1] = _mm256_setzero_ps();
+        }
+    }
     for (int64_t t = 0; t < depth; t++) {
         const float *line = b + t * b_ld;
         const __m256 b0 = full ? _mm256_loadu_ps(line) : _mm256_maskload_ps(line, low);
@@ -142,7 +156,7 @@ GEMM_AVX2 static inline __attribute__((always_inline)) void gemm_tile_avx2(const
                 const float *ar = a + r0 * a_ld;                                                                        \
                 float *o = out + r0 * out_ld + c0;                                                                      \
                 const gemm_epilogue rows_e = {e->scale, e->bias ? e->bias + r0 : NULL, e->lo, e->hi,                    \
-                                             e->column_bias ? e->column_bias + c0 : NULL};                              \
+                                             e->column_bias ? e->column_bias + c0 : NULL, e->accumulate};               \
                 switch (rows - r0 < GEMM_TILE_ROWS ? rows - r0 : GEMM_TILE_ROWS) {                                      \
                 case 1: TILE_FUNCTION(1, ar, a_ld, depth, b + c0, b_ld, w, &rows_e, o, out_ld); break;                  \
                 case 2: TILE_FUNCTION(2, ar, a_ld, depth, b + c0, b_ld, w, &rows_e, o, out_ld); break;                  \

@@ -150,6 +150,21 @@ typedef struct {
     int kernel_h, kernel_w, stride_h, stride_w, pad_top, pad_left, dilation_h, dilation_w;
 } swk_conv_geometry;
 
+/// A convolution of one image and group on unfolded panels (conv_panels.c): y [out_channels,
+/// out_h · out_w] = clamp(bias[m] + Σ_t w[m · depth + t] · unfolded[t]) with depth = channels ·
+/// kH · kW, the unfolded input (im2col's rows) read from x [channels, height, width], zero where a
+/// tap falls in the padding; w [out_channels, depth] row-major, bias NULL or out_channels floats,
+/// clamp as swk_pointwise_conv's (NaN passes). The output positions are cut into
+/// swk_conv_panel_count(g) panels of 16; one call writes those of panels panel_begin ..<
+/// panel_end, using `scratch` (swk_conv_panels_scratch_floats(g, channels) floats, 64-byte
+/// aligned for speed). Disjoint panel ranges may run on different threads at once, each with its
+/// own scratch.
+int64_t swk_conv_panel_count(const swk_conv_geometry *g);
+int64_t swk_conv_panels_scratch_floats(const swk_conv_geometry *g, int64_t channels);
+void swk_conv_panels(const swk_conv_geometry *g, const float *x, int64_t channels, const float *w, int64_t out_channels,
+                     int64_t panel_begin, int64_t panel_end, const float *bias, float lo, float hi, float *scratch,
+                     float *y);
+
 /// Floats of scratch one call of swk_depthwise_conv needs (out_h, out_w, kernel, strides and
 /// dilations ≥ 1; pads ≥ 0), a multiple of 16. The scratch must be 8-byte aligned.
 int64_t swk_depthwise_scratch_floats(const swk_conv_geometry *g);

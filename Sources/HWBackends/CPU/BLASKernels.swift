@@ -92,7 +92,8 @@ enum BLASKernels {
     static let convolutionScratchFloats = 4 << 20
 
     /// Convolution as im2col + one product per chunk of images and group (split by output
-    /// column over the threads): the images of a chunk are
+    /// column over the threads), for the shapes no CKernels convolution takes (few output
+    /// channels, or 1×1 ones the pointwise tiles leave): the images of a chunk are
     /// unfolded side by side into [C/group·kH·kW, images·outH·outW] columns, so small images
     /// make one large multiplication instead of many tiny ones (measured: the digits CNN at
     /// batch 360 ran 360 sgemms of N = 64 per layer). A 1×1 stride-1 unpadded convolution of one
@@ -103,6 +104,7 @@ enum BLASKernels {
             return try depthwise(op, g, threads: threads)
         }
         if takesPointwise(g) { return pointwiseConv(op, g, threads: threads) }
+        if takesPanels(g, threads: threads) { return try panelConv(op, g, threads: threads) }
         let pointwise = isPointwise(g)
         let outPlane = g.outH * g.outW, inPlane = g.height * g.width
         let (mg, cg, reduction) = (g.outChannelsPerGroup, g.inChannelsPerGroup, g.reduction)

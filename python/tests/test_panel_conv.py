@@ -1,0 +1,94 @@
+"""Convolutions with 32 or more output channels per group that need unfolding run on
+conv_panels.c on two threads (and on one from 2048 output positions: PanelConvKernel.swift): the
+input unfolded 16 output positions at a time, W read in place, the reduction taken in blocks of
+512 with partial sums stored between them. Shapes where that could go wrong:
+position counts that leave a short last panel (one position, four, fifteen) or fit in one;
+passes of 16 panels and a short last pass; reductions of one block, of exactly 512, and of three
+with a short last one; output channel counts past a 96-row block and off the 6-row tiles; strides,
+asymmetric pads, dilations, a kernel larger than the input, groups; batches whose panels split
+over two threads inside an image; a fused ReLU/Clip that must let NaN through. Checked against
+numpy in float64."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import numpy_ops as ref
+from conftest import assert_reduction_close, model_bytes, randn, run_bytes
+from swiftlet import swl
+
+P = pytest.param
+CASES = [  # N, C, H, W, M, kH, kW, strides, pads (top, left, bottom, right), dilations, group
+    P(1, 64, 56, 56, 64, 3, 3, (1, 1), (1, 1, 1, 1), (1, 1), 1, id="resnet-layer1"),    # 576 = 512 + 64
+    P(1, 3, 45, 37, 32, 7, 7, (2, 2), (3, 3, 3, 3), (1, 1), 1, id="stem-7x7-s2"),       # 23·19 = 437 positions
+    P(1, 130, 9, 11, 100, 3, 3, (1, 1), (1, 1, 1, 1), (1, 1), 1, id="three-blocks"),    # 1170; 99 = 6·16 + 3
+    P(2, 512, 7, 7, 40, 3, 3, (1, 1), (1, 1, 1, 1), (1, 1), 1, id="7x7-tail1"),        # 4608; 49 = 3·16 + 1
+    P(1, 16, 20, 20, 36, 3, 3, (1, 1), (0, 0, 0, 0), (1, 1), 1, id="valid-18x18"),      # 324 = 20·16 + 4
+    P(1, 24, 40, 40, 48, 1, 1, (2, 2), (0, 0, 0, 0), (1, 1), 1, id="1x1-stride2"),
+    P(1, 5, 17, 23, 32, 3, 2, (2, 1), (1, 0, 2, 1), (2, 3), 1, id="stride-pads-dilation"),
+    P(1, 3, 4, 4, 32, 5, 5, (1, 1), (2, 2, 2, 2), (1, 1), 1, id="kernel-larger-than-input"),
+    P(2, 8, 12, 13, 64, 3, 3, (1, 1), (1, 1, 1, 1), (1, 1), 2, id="group2"),
+    P(3, 16, 15, 17, 32, 3, 3, (1, 1), (1, 1, 1, 1), (1, 1), 1, id="batch3-split-inside-images"),
+    P(1, 2, 1, 1, 32, 1, 1, (1, 1), (1, 1, 1, 1), (1, 1), 1, id="1x1-padded-one-pixel"),
+]
+
+
+def conv_model(X, Wt, B, expected, fused=None, **attrs):
+    nodes = [swl.node("Conv", ["X", "W"] + (["B"] if B is not None else []), ["C" if fused else "Y"], name="conv",
+                      **attrs)]
+    if fused == "relu":
+        nodes.append(swl.node("Relu", ["C"], ["Y"], name="relu"))
+    elif fused == "clip":
+        nodes.append(swl.node("Clip", ["C"], ["Y"], name="clip", min=0.0, max=6.0))
+    consts = {"W": Wt, **({"B": B} if B is not None else {})}
+    return model_bytes(nodes, {"X": X}, {"Y": expected.astype(np.float32)}, consts)
+
+
+@pytest.mark.parametrize("N,C,H,W,M,kH,kW,strides,pads,dilations,group", CASES)
+def test_panel_conv(rng, N, C, H, W, M, kH, kW, strides, pads, dilations, group):
+    """Two threads: the panels split between them where there is work enough, else one takes all."""
+    X, Wt, B = randn(rng, N, C, H, W), randn(rng, M, C // group, kH, kW), randn(rng, M)
+    kw = dict(strides=strides, pads=pads, dilations=dilations, group=group)
+    expected = ref.conv2d(X, Wt, B, **kw)
+    data = conv_model(X, Wt, B, expected, strides=list(strides), pads=list(pads), dilations=list(dilations),
+                      group=group)
+    got = run_bytes(data, {"X": X}, "cpu", threads=2)["Y"]
+    assert_reduction_close(got, expected, ref.conv2d(X, Wt, B, absolute=True, **kw))
+
+
+def test_one_thread_on_a_large_plane(rng):
+    """48×50 = 2400 outputs: panels on one thread too, in passes of 16 panels and a short last one."""
+    X, Wt, B = randn(rng, 1, 20, 48, 50), randn(rng, 32, 20, 3, 3), randn(rng, 32)
+    expected = ref.conv2d(X, Wt, B, pads=(1, 1, 1, 1))
+    data = conv_model(X, Wt, B, expected, pads=[1, 1, 1, 1])
+    got = run_bytes(data, {"X": X}, "cpu", threads=1)["Y"]
+    assert_reduction_close(got, expected, ref.conv2d(X, Wt, B, pads=(1, 1, 1, 1), absolute=True))
+
+
+def test_reduction_of_exactly_one_block(rng):
+    """C·kH·kW = 512: one block, no partial sums stored; 1 + 512 = 513 takes a second block of one."""
+    for channels in (512, 513):
+        X, Wt = randn(rng, 1, channels, 6, 6), randn(rng, 32, channels, 1, 1)
+        expected = ref.conv2d(X, Wt, None, strides=(2, 2))
+        data = conv_model(X, Wt, None, expected, strides=[2, 2])
+        got = run_bytes(data, {"X": X}, "cpu", threads=2)["Y"]
+        assert_reduction_close(got, expected, ref.conv2d(X, Wt, None, strides=(2, 2), absolute=True))
+
+
+@pytest.mark.parametrize("fused", ["relu", "clip"])
+def test_fused_clamp_lets_nan_through(rng, fused):
+    """Conv → Relu / Clip(0, 6) fuse into the tiles' epilogue, applied after the last block only:
+    a NaN in the input comes out NaN (not 0 or 6) at every output that reads it, the others clamped."""
+    X, Wt, B = randn(rng, 1, 64, 10, 10), randn(rng, 40, 64, 3, 3), randn(rng, 40)
+    X[0, 5, 4, 4] = np.nan
+    pre = ref.conv2d(X, Wt, B, pads=(1, 1, 1, 1))
+    expected = np.maximum(pre, 0) if fused == "relu" else np.clip(pre, 0, 6)
+    data = conv_model(X, Wt, B, expected, fused=fused, pads=[1, 1, 1, 1])
+    outputs, report = run_bytes(data, {"X": X}, "cpu", optimize=True, report=True, threads=2)
+    got = outputs["Y"]
+    assert report.node_count == 1  # the activation was fused into the Conv
+    nan = np.isnan(pre)
+    assert nan.sum() == 40 * 9 and np.array_equal(np.isnan(got), nan)
+    bound = ref.conv2d(np.nan_to_num(X), Wt, B, pads=(1, 1, 1, 1), absolute=True)
+    assert_reduction_close(got[~nan], expected[~nan], bound[~nan])
+    assert got[~nan].min() >= 0 and (fused == "relu" or got[~nan].max() <= 6)
