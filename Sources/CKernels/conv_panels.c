@@ -9,10 +9,11 @@
 // about the same (conv_panels_timing.c built with -DCONV_PANELS_DEPTH=… -DCONV_PANELS_ROWS=…).
 // Every depth block but the last stores partial sums; the last adds the bias and clamps.
 //
-// Why: im2col + sgemm ran ResNet-18's 3×3 convolutions at 45–60 GFLOP/s and its 7×7 stem at 40
-// (`swiftlet bench … --profile`, one thread), and on two threads each thread's sgemm packed all of
-// W again. Here the threads split the panels and share W. bench/kernels/conv_panels_timing.c
-// measures both on ResNet-18's shapes (docs/BENCHMARKS.md, tenth measurement).
+// Why: OpenBLAS's sgemm copies all of W into its packed layout on every call, and on two threads
+// each thread's sgemm did so again for its own output columns. Here the threads split the
+// panels and share W; the product runs at 89–97 GFLOP/s on ResNet-18's shapes (71 on 7×7
+// planes) where sgemm ran at 74–86 (68), and the unfolding gives part of that back (bench/kernels/conv_panels_timing.c;
+// docs/BENCHMARKS.md, tenth measurement, also for where the CPU backend takes this path).
 #include "ckernels.h"
 #include "gemm_tile.h"
 
@@ -40,8 +41,8 @@ enum { PASS_PANELS = 16, PASS_POSITIONS = PASS_PANELS * GEMM_TILE };
 /// multiple of 64 (ResNet's 576, 1152, …), and unfolding writes one line of each panel in turn.
 static int64_t panel_stride(int64_t depth) { return (depth + 1) * GEMM_TILE; }
 
-int64_t swk_conv_panels_scratch_floats(const swk_conv_geometry *g, int64_t channels) {
-    return PASS_PANELS * panel_stride(channels * g->kernel_h * g->kernel_w);
+int64_t swk_conv_panels_scratch_floats(const swk_conv_geometry *g, int64_t channels, int64_t panels) {
+    return (panels < PASS_PANELS ? panels : PASS_PANELS) * panel_stride(channels * g->kernel_h * g->kernel_w);
 }
 
 /// The positions of one pass that lie in one output row: ow_begin ..< ow_end of row oh, at
@@ -83,20 +84,22 @@ static void unfold_pass(const swk_conv_geometry *g, const float *x, int64_t chan
                 const int64_t inside_end = g->width - offset <= 0 ? 0 : (g->width - offset + sw - 1) / sw;
                 for (int r = 0; r < run_count; r++) {
                     const unfold_run run = runs[r];
-                    float *line = row + run.at - run.ow_begin;  // line[ow] for ow in the run
-                    const int64_t ih = run.oh * g->stride_h - g->pad_top + (int64_t)i * g->dilation_h;
-                    int64_t begin = inside_begin < run.ow_begin ? run.ow_begin : inside_begin;
+                    const int64_t ow0 = run.ow_begin, ih = run.oh * g->stride_h - g->pad_top + (int64_t)i * g->dilation_h;
+                    float *line = row + run.at;  // line[ow − ow0] for ow in the run
+                    int64_t begin = inside_begin < ow0 ? ow0 : inside_begin;
                     int64_t stop = inside_end > run.ow_end ? run.ow_end : inside_end;
                     if (ih < 0 || ih >= g->height || stop < begin) begin = stop = run.ow_end;
-                    const float *source = plane + ih * g->width + offset;
-                    for (int64_t ow = run.ow_begin; ow < begin; ow++) line[ow] = 0;
-                    // Plain loops: runs are often a few floats, where a memcpy call costs more.
-                    if (sw == 1) {
-                        for (int64_t ow = begin; ow < stop; ow++) line[ow] = source[ow];
-                    } else {
-                        for (int64_t ow = begin; ow < stop; ow++) line[ow] = source[ow * sw];
+                    for (int64_t ow = ow0; ow < begin; ow++) line[ow - ow0] = 0;
+                    if (begin < stop) {
+                        const float *source = plane + ih * g->width;  // the input row under this tap
+                        // Plain loops: runs are often a few floats, where a memcpy call costs more.
+                        if (sw == 1) {
+                            for (int64_t ow = begin; ow < stop; ow++) line[ow - ow0] = source[ow + offset];
+                        } else {
+                            for (int64_t ow = begin; ow < stop; ow++) line[ow - ow0] = source[ow * sw + offset];
+                        }
                     }
-                    for (int64_t ow = stop; ow < run.ow_end; ow++) line[ow] = 0;
+                    for (int64_t ow = stop; ow < run.ow_end; ow++) line[ow - ow0] = 0;
                 }
                 for (int64_t panel = 0; panel < panel_end - panel_begin; panel++)
                     memcpy(panels + panel * panel_stride(depth) + t * GEMM_TILE, row + panel * GEMM_TILE,

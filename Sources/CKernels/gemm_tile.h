@@ -1,7 +1,8 @@
 // Register tiles of a product A·B with its epilogue, shared by the kernels whose products are too
 // small or too oddly shaped for OpenBLAS's packing to pay (attention.c: one head's Q·Kᵀ and P·V;
-// pointwise_conv.c: a 1×1 convolution of one image), or whose B was packed once beforehand
-// (packed_linear.c: a linear layer's weights). A tile is up to 6 rows × 16 columns: 12 FMA
+// pointwise_conv.c: a 1×1 convolution of one image), or whose B was packed beforehand
+// (packed_linear.c: a linear layer's weights, once; conv_panels.c: an image's unfolded input, 16
+// positions at a time). A tile is up to 6 rows × 16 columns: 12 FMA
 // sums in registers, each step of the sum reading one 16-float line of B (row stride b_ld) and
 // broadcasting one element of each row of A. B is read in place — no packing per call — so the
 // callers keep B's lines short (16 floats) and its rows few enough to stay in cache across A's
@@ -38,7 +39,8 @@ static inline float gemm_finish(float sum, const gemm_epilogue *e, int row, int6
 }
 
 /// R rows (a constant at every call site, so the loops unroll) × min(width, 16) columns:
-/// out[r·out_ld + c] = finish(Σ_t a[r·a_ld + t] · b[t·b_ld + c]). Reads no column of B at or past
+/// out[r·out_ld + c] = finish(Σ_t a[r·a_ld + t] · b[t·b_ld + c]), the sum starting from
+/// out[r·out_ld + c] with e->accumulate. Reads no column of B at or past
 /// `width`. In plain C for the portable path (four SSE vectors a row: 25 GFLOP/s at MiniLM's
 /// attention shapes, where a row-at-a-time loop gave 15).
 static inline __attribute__((always_inline)) void gemm_tile_portable(const int R, const float *a, int64_t a_ld, int64_t depth,
@@ -144,7 +146,8 @@ GEMM_AVX2 static inline __attribute__((always_inline)) void gemm_tile_avx2(const
     else gemm_tile_avx2_lines(R, 0, a, a_ld, depth, b, b_ld, width, e, out, out_ld);
 }
 
-/// out[r·out_ld + c] = finish(Σ_t a[r·a_ld + t]·b[t·b_ld + c]) for r < rows, c < width, in
+/// out[r·out_ld + c] = finish(Σ_t a[r·a_ld + t]·b[t·b_ld + c]) (from out's value with
+/// e->accumulate) for r < rows, c < width, in
 /// tiles of up to 6 rows × 16 columns, columns outermost (each 16-column line of B is read for
 /// every row tile while it is in cache); one function per path.
 #define GEMM_PRODUCT(NAME, ATTRIBUTES, TILE_FUNCTION)                                                                   \

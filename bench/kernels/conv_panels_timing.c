@@ -73,7 +73,7 @@ int main(void) {
         const swk_conv_geometry g = {side, side, out, out, k, k, s, s, pad, pad, 1, 1};
         const int64_t positions = (int64_t)out * out, depth = (int64_t)c * k * k;
         float *x = random_floats((int64_t)c * side * side), *w = random_floats(m * depth), *bias = random_floats(m);
-        float *columns = random_floats(depth * positions), *panels = random_floats(swk_conv_panels_scratch_floats(&g, c));
+        float *columns = random_floats(depth * positions), *panels = random_floats(swk_conv_panels_scratch_floats(&g, c, swk_conv_panel_count(&g)));
         float *y0 = random_floats(m * positions), *y1 = random_floats(m * positions);
         double t0[RUNS], t1[RUNS];
         for (int r = 0; r < RUNS; r++) {

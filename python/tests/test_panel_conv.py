@@ -7,7 +7,9 @@ passes of 16 panels and a short last pass; reductions of one block, of exactly 5
 with a short last one; output channel counts past a 96-row block and off the 6-row tiles; strides,
 asymmetric pads, dilations, a kernel larger than the input, groups; batches whose panels split
 over two threads inside an image; a fused ReLU/Clip that must let NaN through. Checked against
-numpy in float64."""
+numpy in float64. Every case is sized to take the panels by BLASKernels.takesPanels: 32+ output
+channels per group, not 1×1 stride 1 unpadded, and either 2048+ positions or, on two threads,
+work enough (≥ 500 k multiply-adds) for the split to use both."""
 from __future__ import annotations
 
 import numpy as np
@@ -24,12 +26,12 @@ CASES = [  # N, C, H, W, M, kH, kW, strides, pads (top, left, bottom, right), di
     P(1, 130, 9, 11, 100, 3, 3, (1, 1), (1, 1, 1, 1), (1, 1), 1, id="three-blocks"),    # 1170; 99 = 6·16 + 3
     P(2, 512, 7, 7, 40, 3, 3, (1, 1), (1, 1, 1, 1), (1, 1), 1, id="7x7-tail1"),        # 4608; 49 = 3·16 + 1
     P(1, 16, 20, 20, 36, 3, 3, (1, 1), (0, 0, 0, 0), (1, 1), 1, id="valid-18x18"),      # 324 = 20·16 + 4
-    P(1, 24, 40, 40, 48, 1, 1, (2, 2), (0, 0, 0, 0), (1, 1), 1, id="1x1-stride2"),
-    P(1, 5, 17, 23, 32, 3, 2, (2, 1), (1, 0, 2, 1), (2, 3), 1, id="stride-pads-dilation"),
-    P(1, 3, 4, 4, 32, 5, 5, (1, 1), (2, 2, 2, 2), (1, 1), 1, id="kernel-larger-than-input"),
+    P(1, 48, 40, 40, 48, 1, 1, (2, 2), (0, 0, 0, 0), (1, 1), 1, id="1x1-stride2"),
+    P(1, 24, 17, 23, 32, 3, 2, (2, 1), (1, 0, 2, 1), (2, 3), 1, id="stride-pads-dilation"),
+    P(4, 32, 4, 4, 32, 5, 5, (1, 1), (2, 2, 2, 2), (1, 1), 1, id="kernel-larger-than-input"),
     P(2, 8, 12, 13, 64, 3, 3, (1, 1), (1, 1, 1, 1), (1, 1), 2, id="group2"),
     P(3, 16, 15, 17, 32, 3, 3, (1, 1), (1, 1, 1, 1), (1, 1), 1, id="batch3-split-inside-images"),
-    P(1, 2, 1, 1, 32, 1, 1, (1, 1), (1, 1, 1, 1), (1, 1), 1, id="1x1-padded-one-pixel"),
+    P(2, 600, 1, 1, 32, 1, 1, (1, 1), (1, 1, 1, 1), (1, 1), 1, id="1x1-padded-one-pixel"),
 ]
 
 
@@ -46,7 +48,7 @@ def conv_model(X, Wt, B, expected, fused=None, **attrs):
 
 @pytest.mark.parametrize("N,C,H,W,M,kH,kW,strides,pads,dilations,group", CASES)
 def test_panel_conv(rng, N, C, H, W, M, kH, kW, strides, pads, dilations, group):
-    """Two threads: the panels split between them where there is work enough, else one takes all."""
+    """Two threads, each taking part of the panels."""
     X, Wt, B = randn(rng, N, C, H, W), randn(rng, M, C // group, kH, kW), randn(rng, M)
     kw = dict(strides=strides, pads=pads, dilations=dilations, group=group)
     expected = ref.conv2d(X, Wt, B, **kw)
@@ -68,7 +70,7 @@ def test_one_thread_on_a_large_plane(rng):
 def test_reduction_of_exactly_one_block(rng):
     """C·kH·kW = 512: one block, no partial sums stored; 1 + 512 = 513 takes a second block of one."""
     for channels in (512, 513):
-        X, Wt = randn(rng, 1, channels, 6, 6), randn(rng, 32, channels, 1, 1)
+        X, Wt = randn(rng, 2, channels, 6, 6), randn(rng, 32, channels, 1, 1)
         expected = ref.conv2d(X, Wt, None, strides=(2, 2))
         data = conv_model(X, Wt, None, expected, strides=[2, 2])
         got = run_bytes(data, {"X": X}, "cpu", threads=2)["Y"]

@@ -156,11 +156,12 @@ typedef struct {
 /// tap falls in the padding; w [out_channels, depth] row-major, bias NULL or out_channels floats,
 /// clamp as swk_pointwise_conv's (NaN passes). The output positions are cut into
 /// swk_conv_panel_count(g) panels of 16; one call writes those of panels panel_begin ..<
-/// panel_end, using `scratch` (swk_conv_panels_scratch_floats(g, channels) floats, 64-byte
-/// aligned for speed). Disjoint panel ranges may run on different threads at once, each with its
-/// own scratch.
+/// panel_end (0 ≤ panel_begin < panel_end ≤ the count; strides and dilations ≥ 1, pads ≥ 0, as
+/// ConvOp checks), using `scratch`: swk_conv_panels_scratch_floats(g, channels, n) floats for
+/// calls of at most n panels, 64-byte aligned for speed. Disjoint panel ranges may run on
+/// different threads at once, each with its own scratch.
 int64_t swk_conv_panel_count(const swk_conv_geometry *g);
-int64_t swk_conv_panels_scratch_floats(const swk_conv_geometry *g, int64_t channels);
+int64_t swk_conv_panels_scratch_floats(const swk_conv_geometry *g, int64_t channels, int64_t panels);
 void swk_conv_panels(const swk_conv_geometry *g, const float *x, int64_t channels, const float *w, int64_t out_channels,
                      int64_t panel_begin, int64_t panel_end, const float *bias, float lo, float hi, float *scratch,
                      float *y);

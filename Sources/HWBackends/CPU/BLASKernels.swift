@@ -93,7 +93,8 @@ enum BLASKernels {
 
     /// Convolution as im2col + one product per chunk of images and group (split by output
     /// column over the threads), for the shapes no CKernels convolution takes (few output
-    /// channels, or 1×1 ones the pointwise tiles leave): the images of a chunk are
+    /// channels, 1×1 ones the pointwise tiles leave, and on one thread planes under
+    /// `panelsAlonePositions`): the images of a chunk are
     /// unfolded side by side into [C/group·kH·kW, images·outH·outW] columns, so small images
     /// make one large multiplication instead of many tiny ones (measured: the digits CNN at
     /// batch 360 ran 360 sgemms of N = 64 per layer). A 1×1 stride-1 unpadded convolution of one
@@ -104,7 +105,7 @@ enum BLASKernels {
             return try depthwise(op, g, threads: threads)
         }
         if takesPointwise(g) { return pointwiseConv(op, g, threads: threads) }
-        if takesPanels(g, threads: threads) { return try panelConv(op, g, threads: threads) }
+        if try takesPanels(g, threads: threads) { return try panelConv(op, g, threads: threads) }
         let pointwise = isPointwise(g)
         let outPlane = g.outH * g.outW, inPlane = g.height * g.width
         let (mg, cg, reduction) = (g.outChannelsPerGroup, g.inChannelsPerGroup, g.reduction)

@@ -4,21 +4,31 @@ import CoreRuntime
 extension BLASKernels {
     /// Whether a convolution takes `panelConv` rather than im2col + sgemm: one that needs
     /// unfolding (1×1 stride-1 unpadded ones multiply the input in place instead), with at least
-    /// 32 output channels per group, on two or more threads or a plane of `panelsAlonePositions`
-    /// outputs. Measured in ResNet-18 (`swiftlet bench … --profile`, each layer on the panels
-    /// against im2col + sgemm; docs/BENCHMARKS.md, tenth measurement): on two threads every
-    /// layer ran faster on the panels (the stem 2.4 against 3.4 ms, 7×7 layers 2.5 against 2.7),
-    /// since each thread's sgemm copied all of W; on one thread the 112×112 stem (4.0 against 4.8
-    /// ms) and the 56×56 layers (3.5 against 3.7) did, while 28×28 and smaller ran 4–7% slower,
-    /// where sgemm's packed copy of W serves few positions well. Fewer output channels (the digits
-    /// CNN's 8 and 16) leave the 6-row tiles idle, where one sgemm over a chunk of images does better.
-    static func takesPanels(_ g: ConvOp.Geometry, threads: Int) -> Bool {
-        !isPointwise(g) && g.outChannelsPerGroup >= 32 && g.reduction > 0
-            && (threads > 1 || g.outH * g.outW >= panelsAlonePositions)
+    /// 32 output channels per group, whose panels split over two or more threads or whose plane
+    /// has `panelsAlonePositions` outputs. Measured in ResNet-18 (`swiftlet bench … --profile`,
+    /// each layer on the panels against im2col + sgemm; docs/BENCHMARKS.md, tenth measurement): on
+    /// two threads every layer ran as fast or faster on the panels (the stem 2.4 against 3.4 ms,
+    /// the layers on 7×7 planes 2.5 against 2.7), since each thread's sgemm copied all of W; on
+    /// one thread the 112×112 stem (4.0 against 4.8 ms) and the 56×56 layers (3.5 against 3.7)
+    /// did, while 28×28 and smaller ran 3–9% slower, where sgemm's packed copy of W serves few
+    /// positions well.
+    /// Fewer output channels (the digits CNN's 8 and 16) leave the 6-row tiles idle, where one
+    /// sgemm over a chunk of images does better.
+    static func takesPanels(_ g: ConvOp.Geometry, threads: Int) throws -> Bool {
+        guard !isPointwise(g), g.outChannelsPerGroup >= 32, g.reduction > 0 else { return false }
+        if g.outH * g.outW >= panelsAlonePositions { return true }
+        return try panelSplit(g, threads: threads).split.ranges.count > 1
     }
 
     /// Output positions from which a single thread takes the panels (between 28×28 and 56×56).
     static let panelsAlonePositions = 2048
+
+    /// The panels of one (image, group) and how the threads split all of them, laid end to end.
+    private static func panelSplit(_ g: ConvOp.Geometry, threads: Int) throws -> (panels: Int, split: ColumnSplit) {
+        let panels = withUnsafePointer(to: try g.planeGeometry()) { Int(swk_conv_panel_count($0)) }
+        let units = g.batch * g.group * panels
+        return (panels, ColumnSplit(columns: units, threads: threads, workPerColumn: 16 * g.outChannelsPerGroup * g.reduction))
+    }
 
     /// A convolution on unfolded panels in CKernels (conv_panels.c): per image and group, the
     /// input is unfolded 16 output positions at a time into the thread's scratch and multiplied
@@ -27,13 +37,15 @@ extension BLASKernels {
     static func panelConv(_ op: ConvOp, _ g: ConvOp.Geometry, threads: Int) throws -> PreparedKernel {
         let geometry = try g.planeGeometry()
         let (mg, cg) = (g.outChannelsPerGroup, g.inChannelsPerGroup)
-        let panels = withUnsafePointer(to: geometry) { Int(swk_conv_panel_count($0)) }
-        let planes = g.batch * g.group  // (image, group) pairs, each `panels` panels
-        guard panels > 0, planes > 0, mg > 0 else { return PreparedKernel { _ in } }
-        let scratchFloats = withUnsafePointer(to: geometry) { Int(swk_conv_panels_scratch_floats($0, Int64(cg))) }
+        let (panels, split) = try panelSplit(g, threads: threads)
+        guard panels > 0, g.batch * g.group > 0, mg > 0 else { return PreparedKernel { _ in } }
+        // One call covers at most one (image, group)'s panels and at most a thread's range.
+        let longestCall = min(panels, split.ranges.map(\.count).max() ?? 0)
+        let scratchFloats = withUnsafePointer(to: geometry) {
+            Int(swk_conv_panels_scratch_floats($0, Int64(cg), Int64(longestCall)))
+        }
         // Whole multiples of 16 floats keep every thread's scratch 64-byte aligned.
         let scratchStride = (scratchFloats + 15) / 16 * 16
-        let split = ColumnSplit(columns: planes * panels, threads: threads, workPerColumn: 16 * mg * g.reduction)
         let (inPlane, outPlane, clamp) = (g.height * g.width, g.outH * g.outW, op.clamp)
         return PreparedKernel(scratchBytes: split.ranges.count * scratchStride * MemoryLayout<Float>.size) { args in
             let x = args.input(0), w = args.input(1), bias = args.optionalInput(2), y = args.output(0)
