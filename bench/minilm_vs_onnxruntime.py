@@ -19,9 +19,7 @@ from __future__ import annotations
 
 import argparse
 import pathlib
-import subprocess
 import sys
-import time
 
 import numpy as np
 import onnxruntime as ort
@@ -30,7 +28,7 @@ ROOT = pathlib.Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "python"))
 sys.path.insert(0, str(ROOT / "bench"))  # side_by_side
 import swiftlet  # noqa: E402
-from side_by_side import alternate  # noqa: E402
+from side_by_side import alternate, child_peak_resident_mb, open_to_ready, peak_resident_mb  # noqa: E402
 
 MODEL = ROOT / "build" / "minilm" / "minilm.onnx"
 ROWS = [(1, 16), (1, 128), (1, 256), (8, 128)]
@@ -53,38 +51,18 @@ def ort_session(threads: int) -> ort.InferenceSession:
     return ort.InferenceSession(str(MODEL), options, providers=["CPUExecutionProvider"])
 
 
-def open_to_ready(threads: int):
-    first = feeds(1, 16)
-    ours, theirs = [], []
-    for _ in range(5):
-        start = time.perf_counter()
+def open_and_run(threads: int, runtime: str, inputs) -> None:
+    if runtime == "swiftlet":
         with swiftlet.Model(MODEL) as model, model.session(threads=threads) as session:
-            session.run(first)
-            ours.append(time.perf_counter() - start)
-        start = time.perf_counter()
-        ort_session(threads).run(None, first)
-        theirs.append(time.perf_counter() - start)
-    return np.median(ours) * 1e3, np.median(theirs) * 1e3
+            session.run(inputs)
+    else:
+        ort_session(threads).run(None, inputs)
 
 
 def peak_rss_child(runtime: str) -> None:
     """In a fresh process: open, run b1 s128 once, print the peak resident set in MB."""
-    inputs = feeds(1, 128)
-    if runtime == "swiftlet":
-        with swiftlet.Model(MODEL) as model, model.session(threads=1) as session:
-            session.run(inputs)
-    else:
-        ort_session(1).run(None, inputs)
-    # VmHWM, not ru_maxrss: getrusage's maximum survives execve, so a child would report the
-    # parent's resident size at fork time.
-    status = pathlib.Path("/proc/self/status").read_text()
-    print(int(next(line.split()[1] for line in status.splitlines() if line.startswith("VmHWM:"))) / 1024)
-
-
-def peak_rss(runtime: str) -> float:
-    out = subprocess.run([sys.executable, __file__, "--peak-rss-child", runtime], check=True,
-                         capture_output=True, text=True).stdout
-    return float(out.split()[-1])
+    open_and_run(1, runtime, feeds(1, 128))
+    print(peak_resident_mb())
 
 
 def main() -> None:
@@ -110,7 +88,9 @@ def main() -> None:
                 ours, theirs = alternate(lambda: session.run(inputs), lambda: reference.run(None, inputs), args.runs)
                 table.append((batch, seq, threads, error, ours * 1e3, theirs * 1e3))
                 print(f"b{batch} s{seq} threads={threads} done", file=sys.stderr)
-        ready.append((threads, *open_to_ready(threads)))
+        first = feeds(1, 16)
+        ready.append((threads, *open_to_ready(lambda: open_and_run(threads, "swiftlet", first),
+                                              lambda: open_and_run(threads, "onnxruntime", first))))
     print(f"Swiftlet {swiftlet.version()}, onnxruntime {ort.__version__}; {args.runs} alternating runs, medians\n")
     print("| batch | seq | threads | max rel. error | Swiftlet ms | onnxruntime ms | Swiftlet / ORT |")
     print("|---:|---:|---:|---:|---:|---:|---:|")
@@ -119,7 +99,8 @@ def main() -> None:
     print("\n| threads | open-to-ready Swiftlet ms | onnxruntime ms | ratio |\n|---:|---:|---:|---:|")
     for threads, ours, theirs in ready:
         print(f"| {threads} | {ours:.0f} | {theirs:.0f} | {ours / theirs:.2f} |")
-    ours, theirs = peak_rss("swiftlet"), peak_rss("onnxruntime")
+    ours, theirs = (child_peak_resident_mb([__file__, "--peak-rss-child", runtime])
+                    for runtime in ("swiftlet", "onnxruntime"))
     print(f"\npeak resident memory (fresh process, open + one b1 s128 run): Swiftlet {ours:.0f} MB, "
           f"onnxruntime {theirs:.0f} MB, ratio {ours / theirs:.2f}")
 

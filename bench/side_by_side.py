@@ -10,8 +10,11 @@ drift between both runtimes.
 from __future__ import annotations
 
 import gc
+import pathlib
+import subprocess
+import sys
 import time
-from typing import Callable, Tuple
+from typing import Callable, Sequence, Tuple
 
 import numpy as np
 
@@ -46,3 +49,28 @@ def alternate(run_a: Callable[[], object], run_b: Callable[[], object], runs: in
     finally:
         gc.enable()
     return float(np.median(times_a[:runs])), float(np.median(times_b[:runs]))
+
+
+def open_to_ready(open_a: Callable[[], object], open_b: Callable[[], object], repeats: int = 5) -> Tuple[float, float]:
+    """Median milliseconds each callable takes to open a model and finish its first run, in turn."""
+    times_a, times_b = [], []
+    for _ in range(repeats):
+        for run, times in ((open_a, times_a), (open_b, times_b)):
+            start = time.perf_counter()
+            run()
+            times.append(time.perf_counter() - start)
+    return float(np.median(times_a)) * 1e3, float(np.median(times_b)) * 1e3
+
+
+def peak_resident_mb() -> float:
+    """This process's peak resident set (VmHWM) in MB. Not ru_maxrss: getrusage's maximum survives
+    execve, so a child would report the parent's resident size at fork time."""
+    status = pathlib.Path("/proc/self/status").read_text()
+    return int(next(line.split()[1] for line in status.splitlines() if line.startswith("VmHWM:"))) / 1024
+
+
+def child_peak_resident_mb(arguments: Sequence[str]) -> float:
+    """Runs `python arguments…` in a fresh process and returns the last number it prints (its
+    peak_resident_mb() after opening a model and running it once)."""
+    out = subprocess.run([sys.executable, *arguments], check=True, capture_output=True, text=True).stdout
+    return float(out.split()[-1])
