@@ -54,7 +54,7 @@ typedef struct {
 /// Writes panels panel_begin ..< panel_end (at most PASS_PANELS) of x [channels, height, width]
 /// into `panels`, the first at `panels`. Each tap's row of the pass's positions is unfolded run
 /// by run on the stack (1 KB), then copied line by line into the panels: unfolding straight into
-/// the panels cut every output row into 16-position pieces and ran 2-3× slower than im2col.
+/// the panels cut every output row into 16-position pieces and ran 3× slower than im2col.
 static void unfold_pass(const swk_conv_geometry *g, const float *x, int64_t channels, int64_t panel_begin,
                         int64_t panel_end, float *panels) {
     const int64_t positions = output_positions(g), depth = channels * g->kernel_h * g->kernel_w;
@@ -113,8 +113,7 @@ static void unfold_pass(const swk_conv_geometry *g, const float *x, int64_t chan
 static void multiply_pass(const float *w, int64_t out_channels, int64_t depth, const float *panels,
                           const swk_conv_geometry *g, int64_t panel_begin, int64_t panel_end, const float *bias, float lo,
                           float hi, float *y) {
-    void (*product)(const float *, int64_t, int64_t, int64_t, const float *, int64_t, int64_t, const gemm_epilogue *,
-                    float *, int64_t) = swk_has_avx2() ? conv_panels_avx2 : conv_panels_portable;
+    const gemm_product_function product = swk_has_avx2() ? conv_panels_avx2 : conv_panels_portable;
     const int64_t positions = output_positions(g);
     for (int64_t t0 = 0; t0 < depth; t0 += CONV_PANELS_DEPTH) {
         const int64_t block = depth - t0 < CONV_PANELS_DEPTH ? depth - t0 : CONV_PANELS_DEPTH;
@@ -126,8 +125,9 @@ static void multiply_pass(const float *w, int64_t out_channels, int64_t depth, c
             for (int64_t panel = panel_begin; panel < panel_end; panel++) {
                 const int64_t first = panel * GEMM_TILE;
                 const int64_t width = positions - first < GEMM_TILE ? positions - first : GEMM_TILE;
-                product(w + m0 * depth + t0, depth, rows, block, panels + (panel - panel_begin) * panel_stride(depth) + t0 * GEMM_TILE,
-                        GEMM_TILE, width, &e, y + m0 * positions + first, positions);
+                const float *lines = panels + (panel - panel_begin) * panel_stride(depth) + t0 * GEMM_TILE;
+                product(w + m0 * depth + t0, depth, rows, block, lines, GEMM_TILE, width, &e, y + m0 * positions + first,
+                        positions);
             }
         }
     }

@@ -4,7 +4,7 @@
 // (packed_linear.c: a linear layer's weights, once; conv_panels.c: an image's unfolded input, 16
 // positions at a time). A tile is up to 6 rows × 16 columns: 12 FMA
 // sums in registers, each step of the sum reading one 16-float line of B (row stride b_ld) and
-// broadcasting one element of each row of A. B is read in place — no packing per call — so the
+// broadcasting one element of each row of A. The tiles read B as it lies and pack nothing, so the
 // callers keep B's lines short (16 floats) and its rows few enough to stay in cache across A's
 // row tiles.
 // Internal to CKernels.
@@ -150,6 +150,8 @@ GEMM_AVX2 static inline __attribute__((always_inline)) void gemm_tile_avx2(const
 /// e->accumulate) for r < rows, c < width, in
 /// tiles of up to 6 rows × 16 columns, columns outermost (each 16-column line of B is read for
 /// every row tile while it is in cache); one function per path.
+typedef void (*gemm_product_function)(const float *a, int64_t a_ld, int64_t rows, int64_t depth, const float *b,
+                                      int64_t b_ld, int64_t width, const gemm_epilogue *e, float *out, int64_t out_ld);
 #define GEMM_PRODUCT(NAME, ATTRIBUTES, TILE_FUNCTION)                                                                   \
     ATTRIBUTES static void NAME(const float *a, int64_t a_ld, int64_t rows, int64_t depth, const float *b, int64_t b_ld, \
                                 int64_t width, const gemm_epilogue *e, float *out, int64_t out_ld) {                     \

@@ -31,8 +31,7 @@ void swk_linear_pack(const float *w, int64_t k, int64_t n, float *panels) {
 
 void swk_linear_packed(const float *x, int64_t m, int64_t k, const float *panels, int64_t n, int64_t column_begin,
                        int64_t column_end, const float *bias, float *y) {
-    void (*product)(const float *, int64_t, int64_t, int64_t, const float *, int64_t, int64_t, const gemm_epilogue *,
-                    float *, int64_t) = swk_has_avx2() ? packed_linear_avx2 : packed_linear_portable;
+    const gemm_product_function product = swk_has_avx2() ? packed_linear_avx2 : packed_linear_portable;
     for (int64_t c0 = column_begin; c0 < column_end; c0 += GEMM_TILE) {
         const int64_t width = column_end - c0 < GEMM_TILE ? column_end - c0 : GEMM_TILE;
         const gemm_epilogue e = {1.0f, NULL, -INFINITY, INFINITY, bias ? bias + c0 : NULL};

@@ -73,7 +73,9 @@ int main(void) {
         const swk_conv_geometry g = {side, side, out, out, k, k, s, s, pad, pad, 1, 1};
         const int64_t positions = (int64_t)out * out, depth = (int64_t)c * k * k;
         float *x = random_floats((int64_t)c * side * side), *w = random_floats(m * depth), *bias = random_floats(m);
-        float *columns = random_floats(depth * positions), *panels = random_floats(swk_conv_panels_scratch_floats(&g, c, swk_conv_panel_count(&g)));
+        const int64_t panel_count = swk_conv_panel_count(&g);
+        float *columns = random_floats(depth * positions);
+        float *panels = random_floats(swk_conv_panels_scratch_floats(&g, c, panel_count));
         float *y0 = random_floats(m * positions), *y1 = random_floats(m * positions);
         double t0[RUNS], t1[RUNS];
         for (int r = 0; r < RUNS; r++) {
@@ -81,7 +83,7 @@ int main(void) {
             blas_path(&g, x, c, w, m, bias, columns, y0);
             t0[r] = now() - t;
             t = now();
-            swk_conv_panels(&g, x, c, w, m, 0, swk_conv_panel_count(&g), bias, 0, INFINITY, panels, y1);
+            swk_conv_panels(&g, x, c, w, m, 0, panel_count, bias, 0, INFINITY, panels, y1);
             t1[r] = now() - t;
         }
         qsort(t0, RUNS, sizeof(double), ascending), qsort(t1, RUNS, sizeof(double), ascending);
