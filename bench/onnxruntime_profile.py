@@ -1,10 +1,12 @@
-"""Where onnxruntime spends a MiniLM-L6 run, per op type and slowest nodes (its own profiler):
-the peer's side of `swiftlet bench --profile` (docs/BENCHMARKS.md).
+"""Where onnxruntime spends a run, per op type and slowest nodes (its own profiler): the peer's
+side of `swiftlet bench --profile` (docs/BENCHMARKS.md).
 
-    .venv/bin/python bench/onnxruntime_profile.py [--threads 1] [--seq 128] [--runs 30]
+    .venv/bin/python bench/onnxruntime_profile.py [--model build/minilm/minilm.onnx] [--threads 1]
+        [--seq 128] [--runs 30]
 
-ORT_ENABLE_ALL, intra_op_num_threads = --threads; all-ones token ids at batch 1; medians of the
-runs after the first 10 (warm-up); the profile's JSON file is removed afterwards.
+ORT_ENABLE_ALL, intra_op_num_threads = --threads; batch 1: all-ones token ids of length --seq for
+integer inputs (MiniLM), a random 1×3×224×224 image for a float input (the CNNs in build/cnn);
+medians of the runs after the first 10 (warm-up); the profile's JSON file is removed afterwards.
 """
 from __future__ import annotations
 
@@ -23,6 +25,7 @@ WARMUP = 10
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--model", type=pathlib.Path, default=MODEL)
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--seq", type=int, default=128)
     parser.add_argument("--runs", type=int, default=30)
@@ -32,8 +35,10 @@ def main() -> None:
     options.inter_op_num_threads = 1
     options.enable_profiling = True
     options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
-    session = ort.InferenceSession(str(MODEL), options, providers=["CPUExecutionProvider"])
-    feeds = {i.name: np.ones((1, args.seq), np.int64) for i in session.get_inputs()}
+    session = ort.InferenceSession(str(args.model), options, providers=["CPUExecutionProvider"])
+    image = np.random.default_rng(0).standard_normal((1, 3, 224, 224)).astype(np.float32)
+    feeds = {i.name: image if i.type == "tensor(float)" else np.ones((1, args.seq), np.int64)
+             for i in session.get_inputs()}
     for _ in range(WARMUP + args.runs):
         session.run(None, feeds)
     path = session.end_profiling()
@@ -48,7 +53,7 @@ def main() -> None:
     per_type = collections.Counter()
     for (op, _), median in medians.items():
         per_type[op] += median
-    print(f"onnxruntime {ort.__version__}, {args.threads} thread(s), b1 s{args.seq}: ms per run by op type")
+    print(f"onnxruntime {ort.__version__}, {args.model.name}, {args.threads} thread(s), batch 1: ms per run by op type")
     for op, total in per_type.most_common():
         print(f"  {op:28s} {total / 1000:7.3f}")
     print("slowest nodes (ms):")
