@@ -74,10 +74,12 @@ int main(void) {
     const int bad = paths_agree();
     printf("paths agree on random geometries: %s\n", bad ? "NO" : "yes");
     // channels, plane size, stride, images: MobileNetV2's depthwise layers at batch 1, then a
-    // 3-channel layer at batch 64, whose groups of 8 planes run across images.
-    const int layers[][4] = {{32, 112, 1, 1}, {96, 112, 2, 1}, {144, 56, 1, 1}, {144, 56, 2, 1}, {192, 28, 1, 1}, {192, 28, 2, 1},
-                             {384, 14, 1, 1}, {576, 14, 1, 1}, {576, 14, 2, 1}, {960, 7, 1, 1}, {3, 28, 1, 64}};
-    for (int l = 0; l < 11; l++) {
+    // 3-channel layer at batch 64, whose groups of 8 planes run across images, then stride-2
+    // layers on planes past the lanes scratch bound.
+    const int layers[][4] = {{32, 112, 1, 1}, {96, 112, 2, 1}, {144, 56, 1, 1}, {144, 56, 2, 1}, {192, 28, 1, 1},
+                             {192, 28, 2, 1}, {384, 14, 1, 1}, {576, 14, 1, 1}, {576, 14, 2, 1}, {960, 7, 1, 1},
+                             {3, 28, 1, 64},  {32, 224, 2, 1}, {16, 160, 2, 1}, {64, 80, 2, 1}};
+    for (size_t l = 0; l < sizeof layers / sizeof layers[0]; l++) {
         const int64_t channels = layers[l][0], size = layers[l][1], stride = layers[l][2], images = layers[l][3];
         const int64_t planes = channels * images, out = (size - 1) / stride + 1;
         const swk_conv_geometry g = {.height = size, .width = size, .out_h = out, .out_w = out, .kernel_h = 3, .kernel_w = 3,

@@ -126,17 +126,19 @@ CONV = [  # N, C, H, W, M, kH, kW, strides, pads, dilations, group, bias
     P(2, 8, 7, 7, 8, 3, 3, (2, 2), (1, 1, 1, 1), (1, 1), 8, True, id="depthwise"),
     P(1, 8, 5, 5, 16, 3, 3, (1, 1), (1, 1, 1, 1), (1, 1), 8, False, id="depthwise-multiplier2"),
     # The CPU's depthwise kernel puts 8 planes in a vector's lanes on small planes ("lanes", its
-    # scratch ≤ 160 KiB) and computes a flat run of 32-wide steps over stride phases on large ones
-    # ("phases"): widths past one step, strides 3, uneven pads, dilations, a 1-wide image, pads
-    # wider than the kernel, each on both; on lanes also an extent that stops short of the image
-    # (rows, then columns: the last row or column no output reads) and groups across images.
+    # scratch ≤ 160 KiB) and at any stride past 1, and computes a flat run of 32-wide steps over
+    # stride phases on large planes at stride 1 ("phases"): widths past one step, uneven pads, a
+    # 1-wide image, pads wider than the kernel, 1×1, each on both; strides 3 with dilations on a
+    # small and a large plane ("large": lanes past the scratch bound); on lanes also an extent that
+    # stops short of the image (rows, then columns: the last row or column no output reads) and
+    # groups across images.
     P(1, 5, 9, 41, 5, 3, 3, (1, 1), (1, 1, 1, 1), (1, 1), 5, True, id="depthwise-wide"),
     P(2, 4, 13, 12, 4, 3, 2, (3, 2), (0, 2, 1, 0), (2, 3), 4, True, id="depthwise-stride3-dilated"),
     P(1, 3, 6, 1, 3, 3, 1, (2, 1), (1, 0, 1, 0), (1, 1), 3, True, id="depthwise-width1"),
     P(1, 2, 3, 3, 2, 5, 5, (1, 1), (3, 3, 3, 3), (1, 1), 2, True, id="depthwise-pads-past-kernel"),
     P(1, 3, 4, 5, 3, 1, 1, (1, 1), (0, 0, 0, 0), (1, 1), 3, False, id="depthwise-1x1"),
     P(1, 5, 90, 41, 5, 3, 3, (1, 1), (1, 1, 1, 1), (1, 1), 5, True, id="depthwise-wide-phases"),
-    P(2, 4, 130, 120, 4, 3, 2, (3, 2), (0, 2, 1, 0), (2, 3), 4, True, id="depthwise-stride3-dilated-phases"),
+    P(2, 4, 130, 120, 4, 3, 2, (3, 2), (0, 2, 1, 0), (2, 3), 4, True, id="depthwise-stride3-dilated-large"),
     P(1, 3, 4000, 1, 3, 3, 1, (1, 1), (1, 0, 1, 0), (1, 1), 3, True, id="depthwise-width1-phases"),
     P(1, 2, 80, 80, 2, 5, 5, (1, 1), (3, 3, 3, 3), (1, 1), 2, True, id="depthwise-pads-past-kernel-phases"),
     P(1, 3, 80, 80, 3, 1, 1, (1, 1), (0, 0, 0, 0), (1, 1), 3, False, id="depthwise-1x1-phases"),
