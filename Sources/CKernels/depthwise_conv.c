@@ -32,16 +32,18 @@ static int64_t lanes_floats(const swk_conv_geometry *g) {
 }
 
 /// Planes in lanes while that path's scratch (8 planes' interleaved input and output) stays within
-/// 160 KiB, a third of L2, and at every stride past 1; the phase path for larger planes at stride
-/// 1. Measured on MobileNetV2's depthwise layers (bench/kernels/depthwise_timing.c, phases time
-/// over lanes time, two runs): 7×7 and 14×14 planes 1.19–2.67×, 28×28 1.02–1.09× (stride 1) and
+/// 160 KiB, a third of L2, and at any stride past 1 up to 4 MiB (224×224 at stride 2 takes 2 MiB;
+/// past that, the phase path's scratch of one plane keeps a huge image's memory down); the phase
+/// path otherwise. Measured on MobileNetV2's depthwise layers (bench/kernels/depthwise_timing.c,
+/// phases time over lanes time, two runs): 7×7 and 14×14 planes 1.19–2.67×, 28×28 1.02–1.09× (stride 1) and
 /// 1.66–2.26× (stride 2), 56×56 stride 2 (126 KiB) 1.31–1.67×; past the bound at stride 1, 56×56
 /// (203 KiB) 0.77–0.83× and 112×112 0.61–0.64×. At stride 2 past the bound lanes won too: 112×112
 /// 0.99–1.25× that day and 1.20–1.41× in three runs of a later one (in the model, onnxruntime's
 /// layer took 0.38 ms to our 0.83 on phases), 224×224 1.69–1.86×, 80×80 1.48–1.54×, 160×160 with
 /// 16 channels 0.99–1.12×: splitting a large plane into phases moves it through memory twice more.
 static int use_lanes(const swk_conv_geometry *g) {
-    return lanes_floats(g) * (int64_t)sizeof(float) <= 160 * 1024 || g->stride_h > 1 || g->stride_w > 1;
+    const int64_t bytes = lanes_floats(g) * (int64_t)sizeof(float);
+    return bytes <= 160 * 1024 || ((g->stride_h > 1 || g->stride_w > 1) && bytes <= 4 << 20);
 }
 
 /// Floats the phase path takes: the taps' offsets, the phases, their slack, then the flat output run.

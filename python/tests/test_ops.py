@@ -129,7 +129,8 @@ CONV = [  # N, C, H, W, M, kH, kW, strides, pads, dilations, group, bias
     # scratch ≤ 160 KiB) and at any stride past 1, and computes a flat run of 32-wide steps over
     # stride phases on large planes at stride 1 ("phases"): widths past one step, uneven pads, a
     # 1-wide image, pads wider than the kernel, 1×1, each on both; strides 3 with dilations on a
-    # small and a large plane ("large": lanes past the scratch bound); on lanes also an extent that
+    # small and a large plane ("large": lanes past the 160 KiB bound), and stride 2 on a plane
+    # whose lanes scratch would pass 4 MiB (phases again); on lanes also an extent that
     # stops short of the image (rows, then columns: the last row or column no output reads) and
     # groups across images.
     P(1, 5, 9, 41, 5, 3, 3, (1, 1), (1, 1, 1, 1), (1, 1), 5, True, id="depthwise-wide"),
@@ -142,6 +143,7 @@ CONV = [  # N, C, H, W, M, kH, kW, strides, pads, dilations, group, bias
     P(1, 3, 4000, 1, 3, 3, 1, (1, 1), (1, 0, 1, 0), (1, 1), 3, True, id="depthwise-width1-phases"),
     P(1, 2, 80, 80, 2, 5, 5, (1, 1), (3, 3, 3, 3), (1, 1), 2, True, id="depthwise-pads-past-kernel-phases"),
     P(1, 3, 80, 80, 3, 1, 1, (1, 1), (0, 0, 0, 0), (1, 1), 3, False, id="depthwise-1x1-phases"),
+    P(1, 2, 400, 390, 2, 3, 3, (2, 2), (1, 0, 1, 1), (1, 1), 2, True, id="depthwise-stride2-phases"),
     P(1, 8, 8, 8, 8, 3, 3, (2, 2), (0, 0, 0, 0), (1, 1), 8, True, id="depthwise-short-rows"),
     P(1, 10, 10, 18, 10, 3, 3, (2, 2), (0, 0, 0, 0), (1, 1), 10, True, id="depthwise-short-columns"),
     P(5, 3, 6, 7, 3, 3, 3, (1, 1), (1, 1, 1, 1), (1, 1), 3, True, id="depthwise-groups-across-images"),
