@@ -136,14 +136,7 @@ static void multiply_pass(const float *w, int64_t out_channels, int64_t depth, c
 void swk_conv_panels(const swk_conv_geometry *g, const float *x, int64_t channels, const float *w, int64_t out_channels,
                      int64_t panel_begin, int64_t panel_end, const float *bias, float lo, float hi, float *scratch,
                      float *y) {
-    const int64_t depth = channels * g->kernel_h * g->kernel_w, positions = output_positions(g);
-    if (depth == 0) {  // no input channels: every output is the clamped bias
-        const gemm_epilogue e = {1.0f, bias, lo, hi};
-        for (int64_t m = 0; m < out_channels; m++)
-            for (int64_t p = panel_begin * GEMM_TILE; p < positions && p < panel_end * GEMM_TILE; p++)
-                y[m * positions + p] = gemm_finish(0.0f, &e, (int)m, p);
-        return;
-    }
+    const int64_t depth = channels * g->kernel_h * g->kernel_w;
     for (int64_t pass = panel_begin; pass < panel_end; pass += PASS_PANELS) {
         const int64_t pass_end = panel_end - pass < PASS_PANELS ? panel_end : pass + PASS_PANELS;
         unfold_pass(g, x, channels, pass, pass_end, scratch);

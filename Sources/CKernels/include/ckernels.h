@@ -156,8 +156,8 @@ typedef struct {
 /// tap falls in the padding; w [out_channels, depth] row-major, bias NULL or out_channels floats,
 /// clamp as swk_pointwise_conv's (NaN passes). The output positions are cut into
 /// swk_conv_panel_count(g) panels of 16; one call writes those of panels panel_begin ..<
-/// panel_end (0 ≤ panel_begin < panel_end ≤ the count; strides and dilations ≥ 1, pads ≥ 0, as
-/// ConvOp checks), using `scratch`: swk_conv_panels_scratch_floats(g, channels, n) floats for
+/// panel_end (0 ≤ panel_begin < panel_end ≤ the count; channels ≥ 1, strides and dilations ≥ 1,
+/// pads ≥ 0, as ConvOp checks: a convolution with no input channels takes im2col's path), using `scratch`: swk_conv_panels_scratch_floats(g, channels, n) floats for
 /// calls of at most n panels, 64-byte aligned for speed. Disjoint panel ranges may run on
 /// different threads at once, each with its own scratch.
 int64_t swk_conv_panel_count(const swk_conv_geometry *g);
