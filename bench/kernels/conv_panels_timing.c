@@ -1,12 +1,14 @@
 // ResNet-18's convolutions that are not 1×1 stride 1 (and MobileNetV2's stem), batch 1, one
-// thread: im2col + OpenBLAS sgemm + a bias/ReLU pass (BLASKernels.conv's path for the shapes the
-// panels do not take) against conv_panels.c (unfolded panels, W read in place, bias and ReLU
-// fused). Prints medians of RUNS runs per layer, each path's GFLOP/s and the largest difference
-// between the outputs (relative to the output's largest magnitude).
+// thread: im2col + OpenBLAS sgemm + a bias/ReLU pass (BLASKernels.conv's path for the shapes no
+// CKernels convolution takes) against conv_panels.c (unfolded panels, W read in place, bias and
+// ReLU fused) and conv_direct.c (input pixels broadcast against W packed beforehand, timed with
+// its zero-padded copy of the input). Prints medians of RUNS runs per layer, each path's GFLOP/s
+// and the largest difference between the outputs (relative to the output's largest magnitude).
 //
 //     clang -O2 -o /tmp/conv_panels_timing bench/kernels/conv_panels_timing.c -ISources/CKernels/include -lopenblas -lm \
 //       && OPENBLAS_NUM_THREADS=1 /tmp/conv_panels_timing
 #include "../../Sources/CKernels/conv_panels.c"
+#include "../../Sources/CKernels/conv_direct.c"
 #include "../../Sources/CKernels/cpu_features.c"
 #include <cblas.h>
 #include <stdio.h>
@@ -64,8 +66,8 @@ int main(void) {
                              {128, 128, 28, 3, 1, 1}, {64, 128, 56, 1, 2, 0},  {128, 256, 28, 3, 2, 1},
                              {256, 256, 14, 3, 1, 1}, {128, 256, 28, 1, 2, 0}, {256, 512, 14, 3, 2, 1},
                              {512, 512, 7, 3, 1, 1},  {256, 512, 14, 1, 2, 0}, {3, 32, 224, 3, 2, 1}};
-    printf("| C→M | side | kernel/stride | sgemm path ms | GFLOP/s | panels ms | GFLOP/s | panels / sgemm | max rel. "
-           "difference |\n|---|---:|---|---:|---:|---:|---:|---:|---:|\n");
+    printf("| C→M | side | kernel/stride | sgemm path ms | GFLOP/s | panels ms | GFLOP/s | panels / sgemm | direct ms | "
+           "GFLOP/s | direct / sgemm | max rel. difference |\n|---|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n");
     for (size_t l = 0; l < sizeof layers / sizeof layers[0]; l++) {
         const int c = layers[l][0], m = layers[l][1], side = layers[l][2], k = layers[l][3], s = layers[l][4],
                   pad = layers[l][5];
@@ -76,8 +78,13 @@ int main(void) {
         const int64_t panel_count = swk_conv_panel_count(&g);
         float *columns = random_floats(depth * positions);
         float *panels = random_floats(swk_conv_panels_scratch_floats(&g, c, panel_count));
-        float *y0 = random_floats(m * positions), *y1 = random_floats(m * positions);
-        double t0[RUNS], t1[RUNS];
+        float *y0 = random_floats(m * positions), *y1 = random_floats(m * positions), *y2 = random_floats(m * positions);
+        float *phases = random_floats(swk_conv_direct_padded_floats(&g, c) + 1), *packed = random_floats(swk_conv_direct_packed_floats(m, depth));
+        int64_t taps[49];
+        swk_conv_direct_taps(&g, taps);
+        swk_conv_direct_pack(w, m, depth, packed);
+        const int64_t tiles = swk_conv_direct_tiles(&g, m);
+        double t0[RUNS], t1[RUNS], t2[RUNS];
         for (int r = 0; r < RUNS; r++) {
             double t = now();
             blas_path(&g, x, c, w, m, bias, columns, y0);
@@ -85,17 +92,24 @@ int main(void) {
             t = now();
             swk_conv_panels(&g, x, c, w, m, 0, panel_count, bias, 0, INFINITY, panels, y1);
             t1[r] = now() - t;
+            t = now();
+            const int in_place = swk_conv_direct_padded_floats(&g, c) == 0;
+            if (!in_place) swk_conv_direct_pad(&g, x, 0, c, phases);
+            swk_conv_direct(&g, in_place ? x : phases, c, taps, packed, m, 0, tiles, bias, 0, INFINITY, y2);
+            t2[r] = now() - t;
         }
         qsort(t0, RUNS, sizeof(double), ascending), qsort(t1, RUNS, sizeof(double), ascending);
+        qsort(t2, RUNS, sizeof(double), ascending);
         double scale = 0, diff = 0;
         for (int64_t i = 0; i < m * positions; i++) {
             scale = fmax(scale, fabs(y0[i]));
-            diff = fmax(diff, fabs(y0[i] - y1[i]));
+            diff = fmax(diff, fmax(fabs(y0[i] - y1[i]), fabs(y0[i] - y2[i])));
         }
-        const double flops = 2.0 * m * depth * positions, a = t0[RUNS / 2], b = t1[RUNS / 2];
-        printf("| %d→%d | %d | %d×%d/%d | %.3f | %.1f | %.3f | %.1f | %.2f | %.1e |\n", c, m, side, k, k, s, a * 1e3,
-               flops / a * 1e-9, b * 1e3, flops / b * 1e-9, b / a, diff / scale);
-        free(x), free(w), free(bias), free(columns), free(panels), free(y0), free(y1);
+        const double flops = 2.0 * m * depth * positions, a = t0[RUNS / 2], b = t1[RUNS / 2], d = t2[RUNS / 2];
+        printf("| %d→%d | %d | %d×%d/%d | %.3f | %.1f | %.3f | %.1f | %.2f | %.3f | %.1f | %.2f | %.1e |\n", c, m, side, k,
+               k, s, a * 1e3, flops / a * 1e-9, b * 1e3, flops / b * 1e-9, b / a, d * 1e3, flops / d * 1e-9, d / a,
+               diff / scale);
+        free(x), free(w), free(bias), free(columns), free(panels), free(y0), free(y1), free(y2), free(phases), free(packed);
     }
     return 0;
 }

@@ -166,6 +166,30 @@ void swk_conv_panels(const swk_conv_geometry *g, const float *x, int64_t channel
                      int64_t panel_begin, int64_t panel_end, const float *bias, float lo, float hi, float *scratch,
                      float *y);
 
+/// A convolution of one image and group that broadcasts input pixels against W packed once
+/// (conv_direct.c): y [out_channels, out_h · out_w] = clamp(bias[m] + Σ over channels k and taps
+/// (i, j) of w[m, k, i, j] · x[k, oh·sh − pad_top + i·dh, ow·sw − pad_left + j·dw]), reading zero
+/// outside the image, clamp as swk_pointwise_conv's (NaN passes); bias NULL or out_channels floats.
+/// Strides and dilations ≥ 1, pads ≥ 0 (ConvOp checks them), channels ≥ 1.
+/// - `input`: x [channels, height, width] itself when swk_conv_direct_padded_floats(g, channels)
+///   is 0 (no tap reads padding), else the copy swk_conv_direct_pad writes into that many floats
+///   (64-byte aligned for speed); disjoint channel ranges may be padded on different threads.
+/// - `taps`: the kernel_h · kernel_w offsets swk_conv_direct_taps(g, taps) writes.
+/// - `packed`: W [out_channels, depth = channels·kH·kW] as swk_conv_direct_pack lays it out in
+///   swk_conv_direct_packed_floats(out_channels, depth) floats, 32-byte aligned.
+/// The work is cut into swk_conv_direct_tiles(g, out_channels) tiles (16 output channels × 6
+/// positions); one call writes tiles tile_begin ..< tile_end (0 ≤ tile_begin ≤ tile_end ≤ the
+/// count). Disjoint tile ranges may run on different threads at once; the inputs are only read.
+int64_t swk_conv_direct_packed_floats(int64_t out_channels, int64_t depth);
+void swk_conv_direct_pack(const float *w, int64_t out_channels, int64_t depth, float *packed);
+int64_t swk_conv_direct_padded_floats(const swk_conv_geometry *g, int64_t channels);
+void swk_conv_direct_pad(const swk_conv_geometry *g, const float *x, int64_t c_begin, int64_t c_end, float *padded);
+int64_t swk_conv_direct_tiles(const swk_conv_geometry *g, int64_t out_channels);
+void swk_conv_direct_taps(const swk_conv_geometry *g, int64_t *taps);
+void swk_conv_direct(const swk_conv_geometry *g, const float *input, int64_t channels, const int64_t *taps,
+                     const float *packed, int64_t out_channels, int64_t tile_begin, int64_t tile_end, const float *bias,
+                     float lo, float hi, float *y);
+
 /// Floats of scratch one call of swk_depthwise_conv needs (out_h, out_w, kernel, strides and
 /// dilations ≥ 1; pads ≥ 0), a multiple of 16. The scratch must be 8-byte aligned.
 int64_t swk_depthwise_scratch_floats(const swk_conv_geometry *g);

@@ -93,18 +93,23 @@ enum BLASKernels {
 
     /// Convolution as im2col + one product per chunk of images and group (split by output
     /// column over the threads), for the shapes no CKernels convolution takes (few output
-    /// channels, 1×1 ones the pointwise tiles leave, and on one thread planes under
-    /// `panelsAlonePositions`): the images of a chunk are
+    /// channels, and where neither the direct tiles nor the panels take one: 1×1 ones the
+    /// pointwise tiles leave, and on one thread planes under `panelsAlonePositions`): the images
+    /// of a chunk are
     /// unfolded side by side into [C/group·kH·kW, images·outH·outW] columns, so small images
     /// make one large multiplication instead of many tiny ones (measured: the digits CNN at
     /// batch 360 ran 360 sgemms of N = 64 per layer). A 1×1 stride-1 unpadded convolution of one
     /// image multiplies the input directly.
-    static func conv(_ op: ConvOp, _ inputs: [TensorType?], threads: Int) throws -> PreparedKernel {
+    static func conv(_ op: ConvOp, _ inputs: [TensorType?], constants: ConstantInputs, threads: Int) throws -> PreparedKernel {
         let g = try op.geometry(inputs)
         if g.group == g.inChannels && g.outChannels == g.inChannels && g.group > 1 {
             return try depthwise(op, g, threads: threads)
         }
         if takesPointwise(g) { return pointwiseConv(op, g, threads: threads) }
+        if takesDirect(g, inputs),
+           let packed = constants.layout(of: 1, PackedConvWeights.layout(group: g.group), make: { PackedConvWeights($0, group: g.group) }) {
+            return try directConv(op, g, packed: packed, threads: threads)
+        }
         if try takesPanels(g, threads: threads) { return try panelConv(op, g, threads: threads) }
         let pointwise = isPointwise(g)
         let outPlane = g.outH * g.outW, inPlane = g.height * g.width

@@ -35,7 +35,7 @@ public struct CPUBackend: Backend {
         switch node.op {
         case let gemm as GemmOp: PreparedKernel(try BLASKernels.gemm(gemm, inputs, threads: threads))
         case is MatMulOp: PreparedKernel(try BLASKernels.matMul(inputs, threads: threads))
-        case let conv as ConvOp: try BLASKernels.conv(conv, inputs, threads: threads)
+        case let conv as ConvOp: try BLASKernels.conv(conv, inputs, constants: constants, threads: threads)
         case let linear as LinearOp: PreparedKernel(try BLASKernels.linear(linear, inputs, constants: constants, threads: threads))
         case let linear as Int8LinearOp: try BLASKernels.int8Linear(linear, inputs, threads: threads)
         case let linear as MXLinearOp: try BLASKernels.mxLinear(linear, inputs, threads: threads)

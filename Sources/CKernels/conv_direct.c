@@ -1,0 +1,177 @@
+// A convolution with nothing unfolded: a tile of 6 output positions × 16 output channels keeps
+// its 12 sums of 8 in registers over the whole reduction; each step broadcasts the input pixel
+// that one tap of one channel reads for each of the 6 positions (any stride: every position
+// has its own window start, and a tap is a fixed offset from it) and multiplies it by that
+// tap's 16 weights, one 64-byte line of W packed once as [M/16][C·kH·kW][16]. Where a tap can
+// fall in the padding the input is first copied, channel by channel, into a zero-padded plane.
+// The sums are finished (bias, clamp) and scattered into the NCHW output once per tile. MLAS's
+// NCHW convolution does much the same. Against conv_panels.c, which unfolds the input 16
+// positions at a time and reads W in place, it ran at 0.75-1.03 of the sgemm path's time on
+// ResNet-18's 3×3 and 7×7 layers where the panels ran at 0.82-1.19 (docs/BENCHMARKS.md,
+// eleventh measurement; bench/kernels/conv_panels_timing.c); on 1×1 strided ones it lost.
+#include "ckernels.h"
+#include "conv_phases.h"  // conv_padded_rows/columns, conv_clamp
+#include "gemm_tile.h"
+#include <string.h>
+
+/// Output positions per tile: 6 × 2 sums of 8, two weight vectors and a broadcast fill 15 of the
+/// 16 vector registers.
+enum { TILE_POSITIONS = 6, TILE_CHANNELS = 16 };
+
+int64_t swk_conv_direct_packed_floats(int64_t out_channels, int64_t depth) {
+    return (out_channels + TILE_CHANNELS - 1) / TILE_CHANNELS * TILE_CHANNELS * depth;
+}
+
+void swk_conv_direct_pack(const float *w, int64_t out_channels, int64_t depth, float *packed) {
+    for (int64_t block = 0; block < (out_channels + TILE_CHANNELS - 1) / TILE_CHANNELS; block++)
+        for (int64_t t = 0; t < depth; t++)
+            for (int64_t c = 0; c < TILE_CHANNELS; c++) {
+                const int64_t m = block * TILE_CHANNELS + c;
+                packed[(block * depth + t) * TILE_CHANNELS + c] = m < out_channels ? w[m * depth + t] : 0.0f;
+            }
+}
+
+/// Where the kernel reads the input: the image itself when no tap falls outside it (no padding),
+/// else a zero-padded copy of each channel.
+typedef struct {
+    int in_place;
+    int64_t row, plane;  // floats from one input row to the next, and from one channel to the next
+} direct_input;
+
+static direct_input input_of(const swk_conv_geometry *g) {
+    const int64_t rows = conv_padded_rows(g), columns = conv_padded_columns(g);
+    direct_input in;
+    in.in_place = g->pad_top == 0 && g->pad_left == 0 && rows <= g->height && columns <= g->width;
+    in.row = in.in_place ? g->width : columns;
+    in.plane = in.in_place ? g->height * g->width : (rows * columns + 15) / 16 * 16;  // 64-byte aligned channels
+    return in;
+}
+
+int64_t swk_conv_direct_padded_floats(const swk_conv_geometry *g, int64_t channels) {
+    const direct_input in = input_of(g);
+    return in.in_place ? 0 : channels * in.plane;
+}
+
+void swk_conv_direct_pad(const swk_conv_geometry *g, const float *x, int64_t c_begin, int64_t c_end, float *padded) {
+    const direct_input in = input_of(g);
+    const int64_t rows = conv_padded_rows(g);
+    for (int64_t c = c_begin; c < c_end; c++) {
+        const float *plane = x + c * g->height * g->width;
+        float *out = padded + c * in.plane;
+        for (int64_t r = 0; r < rows; r++, out += in.row) {
+            const int64_t h = r - g->pad_top;
+            if (h < 0 || h >= g->height) {
+                memset(out, 0, sizeof(float) * (size_t)in.row);
+                continue;
+            }
+            // Columns pad_left ..< pad_left + width hold the row, clipped to the padded width
+            // (which a large pad can exceed on its own).
+            const int64_t lead = g->pad_left < in.row ? g->pad_left : in.row;
+            const int64_t kept = g->width < in.row - lead ? g->width : in.row - lead;
+            memset(out, 0, sizeof(float) * (size_t)lead);
+            memcpy(out + lead, plane + h * g->width, sizeof(float) * (size_t)kept);
+            memset(out + lead + kept, 0, sizeof(float) * (size_t)(in.row - lead - kept));
+        }
+    }
+}
+
+int64_t swk_conv_direct_tiles(const swk_conv_geometry *g, int64_t out_channels) {
+    const int64_t position_tiles = (g->out_h * g->out_w + TILE_POSITIONS - 1) / TILE_POSITIONS;
+    return (out_channels + TILE_CHANNELS - 1) / TILE_CHANNELS * position_tiles;
+}
+
+void swk_conv_direct_taps(const swk_conv_geometry *g, int64_t *taps) {
+    const direct_input in = input_of(g);
+    for (int i = 0; i < g->kernel_h; i++)
+        for (int j = 0; j < g->kernel_w; j++)
+            taps[i * g->kernel_w + j] = (int64_t)i * g->dilation_h * in.row + (int64_t)j * g->dilation_w;
+}
+
+/// tile[r][c] = clamp(bias[c] + Σ over channels k and taps i of input[k·plane + taps[i] + at[r]] ·
+/// panel[(k·kk + i)·16 + c]), the 16 channels of one block at the tile's positions r.
+static void tile_portable(const float *input, int64_t plane, int64_t channels, const int64_t *taps, int64_t kk,
+                          const int64_t at[TILE_POSITIONS], const float *panel, const float *bias, float lo, float hi,
+                          float tile[TILE_POSITIONS][TILE_CHANNELS]) {
+    float acc[TILE_POSITIONS][TILE_CHANNELS] = {{0}};
+    for (int64_t k = 0; k < channels; k++, input += plane)
+        for (int64_t i = 0; i < kk; i++, panel += TILE_CHANNELS) {
+            const float *a = input + taps[i];
+            for (int r = 0; r < TILE_POSITIONS; r++)
+                for (int c = 0; c < TILE_CHANNELS; c++) acc[r][c] += a[at[r]] * panel[c];
+        }
+    for (int r = 0; r < TILE_POSITIONS; r++)
+        for (int c = 0; c < TILE_CHANNELS; c++) tile[r][c] = conv_clamp(acc[r][c] + (bias ? bias[c] : 0.0f), lo, hi);
+}
+
+GEMM_AVX2 static void tile_avx2(const float *input, int64_t plane, int64_t channels, const int64_t *taps, int64_t kk,
+                                const int64_t at[TILE_POSITIONS], const float *panel, const float *bias, float lo, float hi,
+                                float tile[TILE_POSITIONS][TILE_CHANNELS]) {
+    // Twelve named sums and one flat loop over the reduction: with an array of sums and a loop
+    // per channel and tap, clang kept half the sums in memory.
+    __m256 s00 = _mm256_setzero_ps(), s01 = s00, s10 = s00, s11 = s00, s20 = s00, s21 = s00, s30 = s00, s31 = s00,
+           s40 = s00, s41 = s00, s50 = s00, s51 = s00;
+    const float *p0 = input + at[0], *p1 = input + at[1], *p2 = input + at[2], *p3 = input + at[3], *p4 = input + at[4],
+                *p5 = input + at[5];
+    const int64_t depth = channels * kk;
+    int64_t i = 0, channel = 0;
+    for (int64_t t = 0; t < depth; t++, panel += TILE_CHANNELS) {
+        const int64_t offset = channel + taps[i];
+        if (++i == kk) i = 0, channel += plane;
+        const __m256 w0 = _mm256_load_ps(panel), w1 = _mm256_load_ps(panel + 8);
+        // One position's step. The empty asm, which takes its two sums and clobbers memory, keeps
+        // the next broadcast (a load) below these multiply-adds: clang otherwise hoisted all six
+        // broadcasts, and 12 sums + 2 weights + 6 broadcasts overflow the 16 registers (4 spills
+        // a step, 1.5-1.9× the sgemm path's time).
+#define POSITION_STEP(P, S0, S1)                                                                                        \
+    {                                                                                                                   \
+        const __m256 x = _mm256_broadcast_ss(P + offset);                                                               \
+        S0 = _mm256_fmadd_ps(x, w0, S0), S1 = _mm256_fmadd_ps(x, w1, S1);                                               \
+        __asm__ volatile("" : "+x"(S0), "+x"(S1)::"memory");                                                            \
+    }
+        POSITION_STEP(p0, s00, s01) POSITION_STEP(p1, s10, s11) POSITION_STEP(p2, s20, s21)
+        POSITION_STEP(p3, s30, s31) POSITION_STEP(p4, s40, s41) POSITION_STEP(p5, s50, s51)
+#undef POSITION_STEP
+    }
+    const __m256 sums[TILE_POSITIONS][2] = {{s00, s01}, {s10, s11}, {s20, s21}, {s30, s31}, {s40, s41}, {s50, s51}};
+    const __m256 b0 = bias ? _mm256_loadu_ps(bias) : _mm256_setzero_ps(), b1 = bias ? _mm256_loadu_ps(bias + 8) : b0;
+    const __m256 low = _mm256_set1_ps(lo), high = _mm256_set1_ps(hi);
+    for (int r = 0; r < TILE_POSITIONS; r++) {
+        // max(lo, v) and min(hi, ·) return their second operand when it is NaN: NaN passes.
+        _mm256_storeu_ps(tile[r], _mm256_min_ps(high, _mm256_max_ps(low, _mm256_add_ps(sums[r][0], b0))));
+        _mm256_storeu_ps(tile[r] + 8, _mm256_min_ps(high, _mm256_max_ps(low, _mm256_add_ps(sums[r][1], b1))));
+    }
+}
+
+void swk_conv_direct(const swk_conv_geometry *g, const float *input, int64_t channels, const int64_t *taps,
+                     const float *packed, int64_t out_channels, int64_t tile_begin, int64_t tile_end, const float *bias,
+                     float lo, float hi, float *y) {
+    const direct_input in = input_of(g);
+    const int64_t kk = (int64_t)g->kernel_h * g->kernel_w, depth = channels * kk, plane = g->out_h * g->out_w;
+    const int64_t position_tiles = (plane + TILE_POSITIONS - 1) / TILE_POSITIONS;
+    const int avx2 = swk_has_avx2();
+    float tile[TILE_POSITIONS][TILE_CHANNELS] __attribute__((aligned(64)));
+    float block_bias[TILE_CHANNELS];
+    for (int64_t unit = tile_begin; unit < tile_end; unit++) {
+        const int64_t block = unit / position_tiles, first = unit % position_tiles * TILE_POSITIONS;
+        const int64_t m0 = block * TILE_CHANNELS;
+        const int64_t kept = out_channels - m0 < TILE_CHANNELS ? out_channels - m0 : TILE_CHANNELS;
+        const int64_t positions = plane - first < TILE_POSITIONS ? plane - first : TILE_POSITIONS;
+        const float *tile_bias = bias;
+        if (bias) {  // the last block's channels past out_channels read a bias of 0
+            for (int64_t c = 0; c < TILE_CHANNELS; c++) block_bias[c] = c < kept ? bias[m0 + c] : 0.0f;
+            tile_bias = block_bias;
+        }
+        // Where each position's window starts; a short last tile repeats its last position.
+        int64_t at[TILE_POSITIONS];
+        for (int r = 0; r < TILE_POSITIONS; r++) {
+            const int64_t p = first + (r < positions ? r : positions - 1), oh = p / g->out_w, ow = p % g->out_w;
+            at[r] = oh * g->stride_h * in.row + ow * g->stride_w;
+        }
+        (avx2 ? tile_avx2 : tile_portable)(input, in.plane, channels, taps, kk, at, packed + block * depth * TILE_CHANNELS,
+                                           tile_bias, lo, hi, tile);
+        for (int r = 0; r < positions; r++) {
+            float *out = y + m0 * plane + first + r;
+            for (int64_t c = 0; c < kept; c++) out[c * plane] = tile[r][c];
+        }
+    }
+}

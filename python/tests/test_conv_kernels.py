@@ -1,0 +1,114 @@
+"""The two CKernels convolutions for 32 or more output channels per group, each on shapes where it
+could go wrong, against numpy in float64. Every case runs twice: with W a constant, which a kernel
+larger than 1×1 takes to conv_direct.c (W packed once, input pixels broadcast 6 positions ×
+16 output channels a tile, from a zero-padded copy or, with no padding read, the input itself:
+DirectConvKernel.swift); and with W a graph input, which takes conv_panels.c (the input unfolded
+16 output positions at a time, W read in place, the reduction in blocks of 512 with partial sums
+stored between them: PanelConvKernel.swift), as do 1×1 strided or padded ones either way.
+The shapes: position counts that leave a short last panel or tile (one position, four, five,
+fifteen) or fit in one; passes of 16 panels and a short last pass; reductions of one block, of
+exactly 512, and of three with a short last one; output channel counts past a 96-row block, off
+the 6-row tiles and off the 16-channel blocks; strides, asymmetric pads, dilations, a kernel
+larger than the input, a pad wider than the window reads, an input larger than the windows
+cover, groups; batches whose work splits over two threads inside an image; a fused ReLU/Clip
+that must let NaN through. The panels' cases are sized to take them by BLASKernels.takesPanels:
+not 1×1 stride 1 unpadded, and either 2048+ positions or, on two threads, work enough
+(≥ 500 k multiply-adds) for the split to use both."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import numpy_ops as ref
+from conftest import assert_reduction_close, model_bytes, randn, run_bytes
+from swiftlet import swl
+
+P = pytest.param
+CASES = [  # N, C, H, W, M, kH, kW, strides, pads (top, left, bottom, right), dilations, group
+    P(1, 64, 56, 56, 64, 3, 3, (1, 1), (1, 1, 1, 1), (1, 1), 1, id="resnet-layer1"),    # 576 = 512 + 64
+    P(1, 3, 45, 37, 32, 7, 7, (2, 2), (3, 3, 3, 3), (1, 1), 1, id="stem-7x7-s2"),       # 23·19 = 437 positions
+    P(1, 130, 9, 11, 100, 3, 3, (1, 1), (1, 1, 1, 1), (1, 1), 1, id="three-blocks"),    # 1170; 99 = 6·16 + 3
+    P(2, 512, 7, 7, 40, 3, 3, (1, 1), (1, 1, 1, 1), (1, 1), 1, id="7x7-tail1"),        # 4608; 49 = 3·16 + 1
+    P(1, 16, 20, 20, 36, 3, 3, (1, 1), (0, 0, 0, 0), (1, 1), 1, id="valid-18x18"),      # 324 = 20·16 + 4
+    P(1, 48, 40, 40, 48, 1, 1, (2, 2), (0, 0, 0, 0), (1, 1), 1, id="1x1-stride2"),
+    P(1, 24, 17, 23, 32, 3, 2, (2, 1), (1, 0, 2, 1), (2, 3), 1, id="stride-pads-dilation"),
+    P(4, 32, 4, 4, 32, 5, 5, (1, 1), (2, 2, 2, 2), (1, 1), 1, id="kernel-larger-than-input"),
+    P(2, 32, 12, 13, 64, 3, 3, (1, 1), (1, 1, 1, 1), (1, 1), 2, id="group2"),         # 16·9 = 144 per group
+    P(3, 16, 15, 17, 32, 3, 3, (1, 1), (1, 1, 1, 1), (1, 1), 1, id="batch3-split-inside-images"),
+    P(2, 600, 1, 1, 32, 1, 1, (1, 1), (1, 1, 1, 1), (1, 1), 1, id="1x1-padded-one-pixel"),
+    P(1, 40, 20, 21, 48, 3, 3, (2, 2), (0, 0, 0, 0), (1, 1), 1, id="valid-stride2-rows-left-over"),  # 9·10 = 90
+    P(2, 300, 3, 1, 32, 2, 2, (1, 10), (0, 5, 0, 1), (1, 1), 1, id="pad-wider-than-the-window"),
+]
+
+# With W a constant, Conv takes conv_direct.c (kernels larger than 1×1); as a graph input, the panels.
+PATHS = ["direct", "panels"]
+
+
+def run_conv(data, X, Wt, path, **kw):
+    inputs = {"X": X} if path == "direct" else {"X": X, "W": Wt}
+    return run_bytes(data, inputs, "cpu", **kw)
+
+
+def conv_model(X, Wt, B, expected, path, fused=None, **attrs):
+    nodes = [swl.node("Conv", ["X", "W"] + (["B"] if B is not None else []), ["C" if fused else "Y"], name="conv",
+                      **attrs)]
+    if fused == "relu":
+        nodes.append(swl.node("Relu", ["C"], ["Y"], name="relu"))
+    elif fused == "clip":
+        nodes.append(swl.node("Clip", ["C"], ["Y"], name="clip", min=0.0, max=6.0))
+    consts = {**({"W": Wt} if path == "direct" else {}), **({"B": B} if B is not None else {})}
+    inputs = {"X": X, **({} if path == "direct" else {"W": Wt})}
+    return model_bytes(nodes, inputs, {"Y": expected.astype(np.float32)}, consts)
+
+
+@pytest.mark.parametrize("path", PATHS)
+@pytest.mark.parametrize("N,C,H,W,M,kH,kW,strides,pads,dilations,group", CASES)
+def test_conv(rng, path, N, C, H, W, M, kH, kW, strides, pads, dilations, group):
+    """Two threads, each taking part of the tiles or panels."""
+    X, Wt, B = randn(rng, N, C, H, W), randn(rng, M, C // group, kH, kW), randn(rng, M)
+    kw = dict(strides=strides, pads=pads, dilations=dilations, group=group)
+    expected = ref.conv2d(X, Wt, B, **kw)
+    data = conv_model(X, Wt, B, expected, path, strides=list(strides), pads=list(pads), dilations=list(dilations),
+                      group=group)
+    got = run_conv(data, X, Wt, path, threads=2)["Y"]
+    assert_reduction_close(got, expected, ref.conv2d(X, Wt, B, absolute=True, **kw))
+
+
+@pytest.mark.parametrize("path", PATHS)
+def test_one_thread_on_a_large_plane(rng, path):
+    """48×50 = 2400 outputs on one thread: the panels in passes of 16 and a short last one."""
+    X, Wt, B = randn(rng, 1, 20, 48, 50), randn(rng, 32, 20, 3, 3), randn(rng, 32)
+    expected = ref.conv2d(X, Wt, B, pads=(1, 1, 1, 1))
+    data = conv_model(X, Wt, B, expected, path, pads=[1, 1, 1, 1])
+    got = run_conv(data, X, Wt, path, threads=1)["Y"]
+    assert_reduction_close(got, expected, ref.conv2d(X, Wt, B, pads=(1, 1, 1, 1), absolute=True))
+
+
+def test_reduction_of_exactly_one_block(rng):
+    """C·kH·kW = 512: one block, no partial sums stored; 1 + 512 = 513 takes a second block of one."""
+    for channels in (512, 513):
+        X, Wt = randn(rng, 2, channels, 6, 6), randn(rng, 32, channels, 1, 1)
+        expected = ref.conv2d(X, Wt, None, strides=(2, 2))
+        data = conv_model(X, Wt, None, expected, "panels", strides=[2, 2])
+        got = run_conv(data, X, Wt, "panels", threads=2)["Y"]
+        assert_reduction_close(got, expected, ref.conv2d(X, Wt, None, strides=(2, 2), absolute=True))
+
+
+@pytest.mark.parametrize("path", PATHS)
+@pytest.mark.parametrize("fused", ["relu", "clip"])
+def test_fused_clamp_lets_nan_through(rng, fused, path):
+    """Conv → Relu / Clip(0, 6) fuse into the tiles' epilogue (the panels': after the last block only):
+    a NaN in the input comes out NaN (not 0 or 6) at every output that reads it, the others clamped."""
+    X, Wt, B = randn(rng, 1, 64, 10, 10), randn(rng, 40, 64, 3, 3), randn(rng, 40)
+    X[0, 5, 4, 4] = np.nan
+    pre = ref.conv2d(X, Wt, B, pads=(1, 1, 1, 1))
+    expected = np.maximum(pre, 0) if fused == "relu" else np.clip(pre, 0, 6)
+    data = conv_model(X, Wt, B, expected, path, fused=fused, pads=[1, 1, 1, 1])
+    outputs, report = run_conv(data, X, Wt, path, optimize=True, report=True, threads=2)
+    got = outputs["Y"]
+    assert report.node_count == 1  # the activation was fused into the Conv
+    nan = np.isnan(pre)
+    assert nan.sum() == 40 * 9 and np.array_equal(np.isnan(got), nan)
+    bound = ref.conv2d(np.nan_to_num(X), Wt, B, pads=(1, 1, 1, 1), absolute=True)
+    assert_reduction_close(got[~nan], expected[~nan], bound[~nan])
+    assert got[~nan].min() >= 0 and (fused == "relu" or got[~nan].max() <= 6)
