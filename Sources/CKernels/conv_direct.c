@@ -5,10 +5,10 @@
 // tap's 16 weights, one 64-byte line of W packed once as [M/16][C·kH·kW][16]. Where a tap can
 // fall in the padding the input is first copied, channel by channel, into a zero-padded plane.
 // The sums are finished (bias, clamp) and scattered into the NCHW output once per tile. MLAS's
-// NCHW convolution does much the same. Against conv_panels.c, which unfolds the input 16
-// positions at a time and reads W in place, it ran at 0.75-1.03 of the sgemm path's time on
-// ResNet-18's 3×3 and 7×7 layers where the panels ran at 0.82-1.19 (docs/BENCHMARKS.md,
-// eleventh measurement; bench/kernels/conv_panels_timing.c); on 1×1 strided ones it lost.
+// NCHW convolution does much the same. On ResNet-18's 3×3 and 7×7 layers it took 0.79-1.00 of
+// the time of conv_panels.c, which unfolds the input 16 positions at a time and reads W in place
+// (docs/BENCHMARKS.md, eleventh measurement; bench/kernels/conv_panels_timing.c); on 1×1
+// strided ones it lost or tied.
 #include "ckernels.h"
 #include "conv_phases.h"  // conv_padded_rows/columns, conv_clamp
 #include "gemm_tile.h"

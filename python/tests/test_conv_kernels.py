@@ -10,7 +10,8 @@ fifteen) or fit in one; passes of 16 panels and a short last pass; reductions of
 exactly 512, and of three with a short last one; output channel counts past a 96-row block, off
 the 6-row tiles and off the 16-channel blocks; strides, asymmetric pads, dilations, a kernel
 larger than the input, a pad wider than the window reads, an input larger than the windows
-cover, groups; batches whose work splits over two threads inside an image; a fused ReLU/Clip
+cover, groups; batches whose work splits over two threads inside an image, and batches padded in
+chunks of images; a fused ReLU/Clip
 that must let NaN through. The panels' cases are sized to take them by BLASKernels.takesPanels:
 not 1×1 stride 1 unpadded, and either 2048+ positions or, on two threads, work enough
 (≥ 500 k multiply-adds) for the split to use both."""
@@ -29,7 +30,7 @@ CASES = [  # N, C, H, W, M, kH, kW, strides, pads (top, left, bottom, right), di
     P(1, 3, 45, 37, 32, 7, 7, (2, 2), (3, 3, 3, 3), (1, 1), 1, id="stem-7x7-s2"),       # 23·19 = 437 positions
     P(1, 130, 9, 11, 100, 3, 3, (1, 1), (1, 1, 1, 1), (1, 1), 1, id="three-blocks"),    # 1170; 99 = 6·16 + 3
     P(2, 512, 7, 7, 40, 3, 3, (1, 1), (1, 1, 1, 1), (1, 1), 1, id="7x7-tail1"),        # 4608; 49 = 3·16 + 1
-    P(1, 16, 20, 20, 36, 3, 3, (1, 1), (0, 0, 0, 0), (1, 1), 1, id="valid-18x18"),      # 324 = 20·16 + 4
+    P(2, 16, 20, 20, 36, 3, 3, (1, 1), (0, 0, 0, 0), (1, 1), 1, id="valid-18x18"),      # 324 = 20·16 + 4
     P(1, 48, 40, 40, 48, 1, 1, (2, 2), (0, 0, 0, 0), (1, 1), 1, id="1x1-stride2"),
     P(1, 24, 17, 23, 32, 3, 2, (2, 1), (1, 0, 2, 1), (2, 3), 1, id="stride-pads-dilation"),
     P(4, 32, 4, 4, 32, 5, 5, (1, 1), (2, 2, 2, 2), (1, 1), 1, id="kernel-larger-than-input"),
@@ -38,6 +39,9 @@ CASES = [  # N, C, H, W, M, kH, kW, strides, pads (top, left, bottom, right), di
     P(2, 600, 1, 1, 32, 1, 1, (1, 1), (1, 1, 1, 1), (1, 1), 1, id="1x1-padded-one-pixel"),
     P(1, 40, 20, 21, 48, 3, 3, (2, 2), (0, 0, 0, 0), (1, 1), 1, id="valid-stride2-rows-left-over"),  # 9·10 = 90
     P(2, 300, 3, 1, 32, 2, 2, (1, 10), (0, 5, 0, 1), (1, 1), 1, id="pad-wider-than-the-window"),
+    # Two images whose padded copies (16 × 364² floats each) do not fit the 4 Mi-float scratch cap
+    # together: the direct path pads and multiplies them one chunk at a time.
+    P(2, 16, 362, 362, 32, 2, 2, (1, 1), (1, 1, 1, 1), (1, 1), 1, id="batch-in-chunks-of-one"),
 ]
 
 # With W a constant, Conv takes conv_direct.c (kernels larger than 1×1); as a graph input, the panels.
