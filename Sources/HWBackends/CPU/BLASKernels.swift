@@ -106,8 +106,8 @@ enum BLASKernels {
             return try depthwise(op, g, threads: threads)
         }
         if takesPointwise(g) { return pointwiseConv(op, g, threads: threads) }
-        if takesDirect(g, inputs),
-           let packed = constants.layout(of: 1, PackedConvWeights.layout(group: g.group), make: { PackedConvWeights($0, group: g.group) }) {
+        if takesDirect(g, inputs), let packed = constants.layout(
+            of: 1, PackedConvWeights.layout(group: g.group), make: { PackedConvWeights($0, group: g.group) }) {
             return try directConv(op, g, packed: packed, threads: threads)
         }
         if try takesPanels(g, threads: threads) { return try panelConv(op, g, threads: threads) }

@@ -46,8 +46,10 @@ extension BLASKernels {
             }
         }
         let (inPlane, outPlane, clamp) = (g.height * g.width, g.outH * g.outW, op.clamp)
-        // Floats from one input channel to the next, and from one image to the next, where the kernel reads.
-        let (channelStride, imageStride) = paddedFloats > 0 ? (paddedFloats / g.inChannels, paddedFloats) : (inPlane, g.inChannels * inPlane)
+        // Floats from one input channel to the next, and from one image to the next, where the
+        // kernel reads (the padded copies, or the input itself).
+        let (channelStride, imageStride) = paddedFloats > 0
+            ? (paddedFloats / g.inChannels, paddedFloats) : (inPlane, g.inChannels * inPlane)
         return PreparedKernel(scratchBytes: chunk * paddedFloats * MemoryLayout<Float>.size) { args in
             let x = args.input(0), bias = args.optionalInput(2), y = args.output(0)
             let padded = paddedFloats > 0 ? args.scratch!.assumingMemoryBound(to: Float.self) : nil
