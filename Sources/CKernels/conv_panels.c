@@ -12,8 +12,10 @@
 // Why: OpenBLAS's sgemm copies all of W into its packed layout on every call, and on two threads
 // each thread's sgemm did so again for its own output columns. Here the threads split the
 // panels and share W; the product runs at 89–97 GFLOP/s on ResNet-18's shapes (71 on 7×7
-// planes) where sgemm ran at 74–86 (68), and the unfolding gives part of that back (bench/kernels/conv_panels_timing.c;
-// docs/BENCHMARKS.md, tenth measurement, also for where the CPU backend takes this path).
+// planes) where sgemm ran at 74–86 (68), and the unfolding gives part of that back
+// (bench/kernels/conv_panels_timing.c; docs/BENCHMARKS.md, tenth measurement). A constant W with
+// a kernel larger than 1×1 now goes to conv_direct.c, which unfolds nothing (eleventh
+// measurement); the CPU backend sends this kernel what that one leaves (PanelConvKernel.swift).
 #include "ckernels.h"
 #include "gemm_tile.h"
 

@@ -79,8 +79,9 @@ int main(void) {
         float *columns = random_floats(depth * positions);
         float *panels = random_floats(swk_conv_panels_scratch_floats(&g, c, panel_count));
         float *y0 = random_floats(m * positions), *y1 = random_floats(m * positions), *y2 = random_floats(m * positions);
-        float *phases = random_floats(swk_conv_direct_padded_floats(&g, c) + 1), *packed = random_floats(swk_conv_direct_packed_floats(m, depth));
-        int64_t taps[49];
+        float *padded = random_floats(swk_conv_direct_padded_floats(&g, c) + 1);  // + 1: no empty allocation
+        float *packed = random_floats(swk_conv_direct_packed_floats(m, depth));
+        int64_t taps[49];  // the largest kernel here is 7×7
         swk_conv_direct_taps(&g, taps);
         swk_conv_direct_pack(w, m, depth, packed);
         const int64_t tiles = swk_conv_direct_tiles(&g, m);
@@ -94,8 +95,8 @@ int main(void) {
             t1[r] = now() - t;
             t = now();
             const int in_place = swk_conv_direct_padded_floats(&g, c) == 0;
-            if (!in_place) swk_conv_direct_pad(&g, x, 0, c, phases);
-            swk_conv_direct(&g, in_place ? x : phases, c, taps, packed, m, 0, tiles, bias, 0, INFINITY, y2);
+            if (!in_place) swk_conv_direct_pad(&g, x, 0, c, padded);
+            swk_conv_direct(&g, in_place ? x : padded, c, taps, packed, m, 0, tiles, bias, 0, INFINITY, y2);
             t2[r] = now() - t;
         }
         qsort(t0, RUNS, sizeof(double), ascending), qsort(t1, RUNS, sizeof(double), ascending);
@@ -109,7 +110,7 @@ int main(void) {
         printf("| %d→%d | %d | %d×%d/%d | %.3f | %.1f | %.3f | %.1f | %.2f | %.3f | %.1f | %.2f | %.1e |\n", c, m, side, k,
                k, s, a * 1e3, flops / a * 1e-9, b * 1e3, flops / b * 1e-9, b / a, d * 1e3, flops / d * 1e-9, d / a,
                diff / scale);
-        free(x), free(w), free(bias), free(columns), free(panels), free(y0), free(y1), free(y2), free(phases), free(packed);
+        free(x), free(w), free(bias), free(columns), free(panels), free(y0), free(y1), free(y2), free(padded), free(packed);
     }
     return 0;
 }

@@ -61,8 +61,11 @@ def test_linear_fused_from_matmul_add(rng, rows):
 
 
 @pytest.mark.parametrize("shape,weights,pads,strides", [
-    ((1, 64, 40, 37), (32, 64, 3, 3), (1, 1, 1, 1), (1, 1)),   # one image: unfold split by channel
-    ((3, 3, 128, 128), (64, 3, 3, 3), (1, 1, 1, 1), (1, 1)),   # chunks of 2 images, the last of 1
+    # im2col + sgemm (fewer than 32 output channels: neither the direct tiles nor the panels,
+    # which test_conv_kernels.py splits): one image, the unfolding split by channel; then
+    # chunks of 2 images, the last of 1.
+    ((1, 64, 40, 37), (24, 64, 3, 3), (1, 1, 1, 1), (1, 1)),
+    ((3, 3, 128, 256), (16, 3, 3, 3), (1, 1, 1, 1), (1, 1)),
     # 1×1: pointwise_conv.c's tiles read the input in place, positions split at a 16-column unit
     # (1023 and 2 × 225 positions: short last tiles; 13 and 40 outputs: short row tiles).
     ((1, 96, 33, 31), (40, 96, 1, 1), (0, 0, 0, 0), (1, 1)),
@@ -79,7 +82,7 @@ def test_linear_fused_from_matmul_add(rng, rows):
     # 150 (channel 50 of image 1), so its groups of 8 begin off the first thread's grid and run
     # across the boundary into image 2.
     ((3, 100, 14, 14), (100, 1, 3, 3), (1, 1, 1, 1), (1, 1)),
-], ids=["direct", "chunked", "pointwise", "pointwise-batch2", "pointwise-batch4-split", "pointwise-sgemm", "depthwise-s2", "depthwise-s1", "depthwise-lanes"])
+], ids=["im2col-one-image", "im2col-chunked", "pointwise", "pointwise-batch2", "pointwise-batch4-split", "pointwise-sgemm", "depthwise-s2", "depthwise-s1", "depthwise-lanes"])
 def test_conv(rng, shape, weights, pads, strides):
     X, Wt, B = randn(rng, *shape), randn(rng, *weights), randn(rng, weights[0])
     group = shape[1] if weights[1] == 1 and weights[0] == shape[1] else 1

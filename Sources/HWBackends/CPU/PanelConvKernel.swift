@@ -5,8 +5,8 @@ extension BLASKernels {
     /// Whether a convolution that `directConv` leaves (1×1 strided or padded ones, short
     /// reductions, a W known only at run time) takes `panelConv` rather than im2col + sgemm: one
     /// that needs unfolding (1×1 stride-1 unpadded ones multiply the input in place instead),
-    /// with at least 32 output channels per group, whose panels split over two or more threads or whose plane
-    /// has `panelsAlonePositions` outputs. Measured in ResNet-18 (`swiftlet bench … --profile`,
+    /// with at least 32 output channels per group, whose panels split over two or more threads
+    /// or whose plane has `panelsAlonePositions` outputs. Measured in ResNet-18 (`swiftlet bench … --profile`,
     /// each layer on the panels against im2col + sgemm; docs/BENCHMARKS.md, tenth measurement): on
     /// two threads every layer ran as fast or faster on the panels (the stem 2.4 against 3.4 ms,
     /// the layers on 7×7 planes 2.5 against 2.7), since each thread's sgemm copied all of W; on
