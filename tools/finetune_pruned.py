@@ -159,6 +159,8 @@ class GraphModule(torch.nn.Module):
                 if "clip_min" in attrs or "clip_max" in attrs:
                     y = torch.clamp(y, attrs.get("clip_min"), attrs.get("clip_max"))
             elif op in ("Conv", "PatternConv"):
+                if len(inputs) > (3 if op == "Conv" else 7):
+                    raise SystemExit(f"node {node['name']!r}: a {op} with a fused residual is not supported by this script")
                 pads = attrs.get("pads", [0, 0, 0, 0])
                 if pads[:2] != pads[2:]:
                     raise SystemExit(f"node {node['name']!r}: asymmetric pads are not supported by this script")

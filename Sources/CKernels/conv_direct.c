@@ -4,8 +4,8 @@
 // has its own window start, and a tap is a fixed offset from it) and multiplies it by that
 // tap's 16 weights, one 64-byte line of W packed once as [M/16][C·kH·kW][16]. Where a tap can
 // fall in the padding the input is first copied, channel by channel, into a zero-padded plane.
-// The sums are finished (bias, clamp) and scattered into the NCHW output once per tile. MLAS's
-// NCHW convolution does much the same. On ResNet-18's 3×3 and 7×7 layers it took 0.79-1.00 of
+// The sums are finished (bias, a fused residual, clamp) and scattered into the NCHW output once
+// per tile. MLAS's NCHW convolution does much the same. On ResNet-18's 3×3 and 7×7 layers it took 0.79-1.00 of
 // the time of conv_panels.c, which unfolds the input 16 positions at a time and reads W in place
 // (docs/BENCHMARKS.md, eleventh measurement; bench/kernels/conv_panels_timing.c); on 1×1
 // strided ones it lost or tied.
@@ -144,7 +144,7 @@ GEMM_AVX2 static void tile_avx2(const float *input, int64_t plane, int64_t chann
 
 void swk_conv_direct(const swk_conv_geometry *g, const float *input, int64_t channels, const int64_t *taps,
                      const float *packed, int64_t out_channels, int64_t tile_begin, int64_t tile_end, const float *bias,
-                     float lo, float hi, float *y) {
+                     const float *residual, float lo, float hi, float *y) {
     const direct_input in = input_of(g);
     const int64_t kk = (int64_t)g->kernel_h * g->kernel_w, depth = channels * kk, plane = g->out_h * g->out_w;
     const int64_t position_tiles = (plane + TILE_POSITIONS - 1) / TILE_POSITIONS;
@@ -167,11 +167,18 @@ void swk_conv_direct(const swk_conv_geometry *g, const float *input, int64_t cha
             const int64_t p = first + (r < positions ? r : positions - 1), oh = p / g->out_w, ow = p % g->out_w;
             at[r] = oh * g->stride_h * in.row + ow * g->stride_w;
         }
+        // With a residual the tile stops at sum + bias: Z is added, then the clamp applied, as the
+        // tile is scattered, channel by channel (each a run of positions in y and Z).
         (avx2 ? tile_avx2 : tile_portable)(input, in.plane, channels, taps, kk, at, packed + block * depth * TILE_CHANNELS,
-                                           tile_bias, lo, hi, tile);
-        for (int r = 0; r < positions; r++) {
-            float *out = y + m0 * plane + first + r;
-            for (int64_t c = 0; c < kept; c++) out[c * plane] = tile[r][c];
+                                           tile_bias, residual ? -INFINITY : lo, residual ? INFINITY : hi, tile);
+        float *out = y + m0 * plane + first;
+        if (residual) {
+            const float *z = residual + m0 * plane + first;
+            for (int64_t c = 0; c < kept; c++)
+                for (int r = 0; r < positions; r++) out[c * plane + r] = conv_clamp(tile[r][c] + z[c * plane + r], lo, hi);
+        } else {
+            for (int64_t c = 0; c < kept; c++)
+                for (int r = 0; r < positions; r++) out[c * plane + r] = tile[r][c];
         }
     }
 }

@@ -7,7 +7,7 @@
 // every panel of a pass uses it): the blocking OpenBLAS's sgemm does, without its copy of W on
 // every call. Blocks of 128 or 256 lines ran 2-20% slower on ResNet-18's shapes, 48 or 192 rows
 // about the same (conv_panels_timing.c built with -DCONV_PANELS_DEPTH=… -DCONV_PANELS_ROWS=…).
-// Every depth block but the last stores partial sums; the last adds the bias and clamps.
+// Every depth block but the last stores partial sums; the last adds the bias (and a residual) and clamps.
 //
 // Why: OpenBLAS's sgemm copies all of W into its packed layout on every call, and on two threads
 // each thread's sgemm did so again for its own output columns. Here the threads split the
@@ -113,8 +113,8 @@ static void unfold_pass(const swk_conv_geometry *g, const float *x, int64_t chan
 /// Writes the positions of panels panel_begin ..< panel_end of y from those panels (the first at
 /// `panels`), in blocks of CONV_PANELS_DEPTH lines and CONV_PANELS_ROWS rows of W.
 static void multiply_pass(const float *w, int64_t out_channels, int64_t depth, const float *panels,
-                          const swk_conv_geometry *g, int64_t panel_begin, int64_t panel_end, const float *bias, float lo,
-                          float hi, float *y) {
+                          const swk_conv_geometry *g, int64_t panel_begin, int64_t panel_end, const float *bias,
+                          const float *residual, float lo, float hi, float *y) {
     const gemm_product_function product = swk_has_avx2() ? conv_panels_avx2 : conv_panels_portable;
     const int64_t positions = output_positions(g);
     for (int64_t t0 = 0; t0 < depth; t0 += CONV_PANELS_DEPTH) {
@@ -122,11 +122,12 @@ static void multiply_pass(const float *w, int64_t out_channels, int64_t depth, c
         const int last = t0 + block == depth;
         for (int64_t m0 = 0; m0 < out_channels; m0 += CONV_PANELS_ROWS) {
             const int64_t rows = out_channels - m0 < CONV_PANELS_ROWS ? out_channels - m0 : CONV_PANELS_ROWS;
-            const gemm_epilogue e = last ? (gemm_epilogue){1.0f, bias ? bias + m0 : NULL, lo, hi, NULL, t0 > 0}
-                                         : (gemm_epilogue){1.0f, NULL, -INFINITY, INFINITY, NULL, t0 > 0};
+            gemm_epilogue e = last ? (gemm_epilogue){1.0f, bias ? bias + m0 : NULL, lo, hi, NULL, t0 > 0}
+                                   : (gemm_epilogue){1.0f, NULL, -INFINITY, INFINITY, NULL, t0 > 0};
             for (int64_t panel = panel_begin; panel < panel_end; panel++) {
                 const int64_t first = panel * GEMM_TILE;
                 const int64_t width = positions - first < GEMM_TILE ? positions - first : GEMM_TILE;
+                if (last && residual) e.residual = residual + m0 * positions + first, e.residual_ld = positions;
                 const float *lines = panels + (panel - panel_begin) * panel_stride(depth) + t0 * GEMM_TILE;
                 product(w + m0 * depth + t0, depth, rows, block, lines, GEMM_TILE, width, &e, y + m0 * positions + first,
                         positions);
@@ -136,12 +137,12 @@ static void multiply_pass(const float *w, int64_t out_channels, int64_t depth, c
 }
 
 void swk_conv_panels(const swk_conv_geometry *g, const float *x, int64_t channels, const float *w, int64_t out_channels,
-                     int64_t panel_begin, int64_t panel_end, const float *bias, float lo, float hi, float *scratch,
-                     float *y) {
+                     int64_t panel_begin, int64_t panel_end, const float *bias, const float *residual, float lo,
+                     float hi, float *scratch, float *y) {
     const int64_t depth = channels * g->kernel_h * g->kernel_w;
     for (int64_t pass = panel_begin; pass < panel_end; pass += PASS_PANELS) {
         const int64_t pass_end = panel_end - pass < PASS_PANELS ? panel_end : pass + PASS_PANELS;
         unfold_pass(g, x, channels, pass, pass_end, scratch);
-        multiply_pass(w, out_channels, depth, scratch, g, pass, pass_end, bias, lo, hi, y);
+        multiply_pass(w, out_channels, depth, scratch, g, pass, pass_end, bias, residual, lo, hi, y);
     }
 }

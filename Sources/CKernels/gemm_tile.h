@@ -18,23 +18,27 @@
 #define GEMM_TILE 16
 #define GEMM_TILE_ROWS 6
 
-/// out = clamp(scale · sum + bias[row] + column_bias[column]): either bias may be NULL (a
-/// convolution's is per row, a linear layer's per column; none sets both); clamp(v) = v < lo ?
-/// lo : (v > hi ? hi : v), so NaN passes through (lo = −∞, hi = +∞ for none). With `accumulate`
-/// the sum starts from out's values instead of zero, so a long reduction can be taken in blocks
-/// (conv_panels.c: every block but the last stores its partial sums with scale 1, no bias, no
-/// clamp).
+/// out = clamp(scale · sum + bias[row] + column_bias[column] + residual[row · residual_ld +
+/// column]), each term added in that order: either bias may be NULL (a convolution's is per row,
+/// a linear layer's per column; none sets both), and so may the residual (a convolution's fused
+/// Add, laid out like out); clamp(v) = v < lo ? lo : (v > hi ? hi : v), so NaN passes through
+/// (lo = −∞, hi = +∞ for none). With `accumulate` the sum starts from out's values instead of
+/// zero, so a long reduction can be taken in blocks (conv_panels.c: every block but the last
+/// stores its partial sums with scale 1, no bias, no residual, no clamp).
 typedef struct {
     float scale;
     const float *bias;
     float lo, hi;
     const float *column_bias;
     int accumulate;
+    const float *residual;
+    int64_t residual_ld;
 } gemm_epilogue;
 
 static inline float gemm_finish(float sum, const gemm_epilogue *e, int row, int64_t column) {
     float v = e->bias ? sum * e->scale + e->bias[row] : sum * e->scale;
     if (e->column_bias) v += e->column_bias[column];
+    if (e->residual) v += e->residual[row * e->residual_ld + column];
     return v < e->lo ? e->lo : (v > e->hi ? e->hi : v);
 }
 
@@ -121,8 +125,12 @@ GEMM_AVX2 static inline __attribute__((always_inline)) void gemm_tile_avx2_lines
         for (int h = 0; h < 2; h++) {
             // With no bias, a product alone: adding +0 would turn a −0 sum into +0.
             v[h] = e->bias ? _mm256_fmadd_ps(acc[r][h], scale, bias) : _mm256_mul_ps(acc[r][h], scale);
-            // A separate add, as gemm_finish does: both paths round alike.
+            // Separate adds, as gemm_finish does: both paths round alike.
             if (e->column_bias) v[h] = _mm256_add_ps(v[h], column_bias[h]);
+            if (e->residual) {
+                const float *z = e->residual + r * e->residual_ld + h * 8;
+                v[h] = _mm256_add_ps(v[h], full ? _mm256_loadu_ps(z) : _mm256_maskload_ps(z, h ? high : low));
+            }
             // max(lo, v) and min(hi, ·) return their second operand when it is NaN: NaN passes.
             if (clamped) v[h] = _mm256_min_ps(hi, _mm256_max_ps(lo, v[h]));
         }
@@ -161,7 +169,9 @@ typedef void (*gemm_product_function)(const float *a, int64_t a_ld, int64_t rows
                 const float *ar = a + r0 * a_ld;                                                                        \
                 float *o = out + r0 * out_ld + c0;                                                                      \
                 const gemm_epilogue rows_e = {e->scale, e->bias ? e->bias + r0 : NULL, e->lo, e->hi,                    \
-                                             e->column_bias ? e->column_bias + c0 : NULL, e->accumulate};               \
+                                             e->column_bias ? e->column_bias + c0 : NULL, e->accumulate,                \
+                                             e->residual ? e->residual + r0 * e->residual_ld + c0 : NULL,               \
+                                             e->residual_ld};                                                           \
                 switch (rows - r0 < GEMM_TILE_ROWS ? rows - r0 : GEMM_TILE_ROWS) {                                      \
                 case 1: TILE_FUNCTION(1, ar, a_ld, depth, b + c0, b_ld, w, &rows_e, o, out_ld); break;                  \
                 case 2: TILE_FUNCTION(2, ar, a_ld, depth, b + c0, b_ld, w, &rows_e, o, out_ld); break;                  \

@@ -13,9 +13,10 @@ GEMM_PRODUCT(pointwise_avx2, GEMM_AVX2, gemm_tile_avx2)
 GEMM_PRODUCT(pointwise_portable, , gemm_tile_portable)
 
 void swk_pointwise_conv(const float *w, int64_t out_channels, int64_t in_channels, const float *x, int64_t plane,
-                        int64_t p_begin, int64_t p_end, const float *bias, float lo, float hi, float *y) {
+                        int64_t p_begin, int64_t p_end, const float *bias, const float *residual, float lo, float hi,
+                        float *y) {
     if (p_end <= p_begin) return;
-    const gemm_epilogue e = {1.0f, bias, lo, hi};
+    const gemm_epilogue e = {1.0f, bias, lo, hi, NULL, 0, residual ? residual + p_begin : NULL, plane};
     (swk_has_avx2() ? pointwise_avx2 : pointwise_portable)(w, in_channels, out_channels, in_channels, x + p_begin, plane,
                                                            p_end - p_begin, &e, y + p_begin, plane);
 }

@@ -91,12 +91,12 @@ int main(void) {
             blas_path(&g, x, c, w, m, bias, columns, y0);
             t0[r] = now() - t;
             t = now();
-            swk_conv_panels(&g, x, c, w, m, 0, panel_count, bias, 0, INFINITY, panels, y1);
+            swk_conv_panels(&g, x, c, w, m, 0, panel_count, bias, NULL, 0, INFINITY, panels, y1);
             t1[r] = now() - t;
             t = now();
             const int in_place = swk_conv_direct_padded_floats(&g, c) == 0;
             if (!in_place) swk_conv_direct_pad(&g, x, 0, c, padded);
-            swk_conv_direct(&g, in_place ? x : padded, c, taps, packed, m, 0, tiles, bias, 0, INFINITY, y2);
+            swk_conv_direct(&g, in_place ? x : padded, c, taps, packed, m, 0, tiles, bias, NULL, 0, INFINITY, y2);
             t2[r] = now() - t;
         }
         qsort(t0, RUNS, sizeof(double), ascending), qsort(t1, RUNS, sizeof(double), ascending);

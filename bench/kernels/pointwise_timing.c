@@ -47,7 +47,7 @@ int main(void) {
             blas_path(w, m, c, x, plane, bias, y0);
             t0[r] = now() - t;
             t = now();
-            swk_pointwise_conv(w, m, c, x, plane, 0, plane, bias, 0, 6, y1);
+            swk_pointwise_conv(w, m, c, x, plane, 0, plane, bias, NULL, 0, 6, y1);
             t1[r] = now() - t;
         }
         qsort(t0, RUNS, sizeof(double), ascending), qsort(t1, RUNS, sizeof(double), ascending);

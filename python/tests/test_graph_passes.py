@@ -143,6 +143,32 @@ def test_matmul_with_a_computed_right_operand_stays(cli, tmp_path, backend, rng)
     check(cli, tmp_path, build(nodes, feeds, ["y"], opset=17), feeds, backend, {"Linear": 0, "MatMul": 1})
 
 
+# ---- Conv + Add (+ Relu) → Conv with a residual ----------------------------------------------------
+def test_residual_block_becomes_two_convs(cli, tmp_path, backend, rng):
+    """A ResNet downsampling block's tail: Conv → BatchNormalization and a 1×1 strided Conv →
+    BatchNormalization, added, then Relu: the norms fold, the Add and Relu join the first Conv."""
+    nodes = [node("Conv", ["x", "w1"], ["c1"], pads=[1, 1, 1, 1], strides=[2, 2]),
+             node("BatchNormalization", ["c1", "s1", "b1", "m1", "v1"], ["n1"]),
+             node("Conv", ["x", "w2"], ["c2"], strides=[2, 2]),
+             node("BatchNormalization", ["c2", "s2", "b2", "m2", "v2"], ["n2"]),
+             node("Add", ["n1", "n2"], ["sum"]), node("Relu", ["sum"], ["y"])]
+    feeds = {"x": randn(rng, 2, 16, 10, 10)}
+    inits = [init("w1", randn(rng, 32, 16, 3, 3)), init("w2", randn(rng, 32, 16, 1, 1))]
+    for i in "12":
+        inits += [init(f"s{i}", randn(rng, 32)), init(f"b{i}", randn(rng, 32)), init(f"m{i}", randn(rng, 32)),
+                  init(f"v{i}", rng.uniform(0.5, 2.0, 32).astype(np.float32))]
+    check(cli, tmp_path, build(nodes, feeds, ["y"], inits, opset=17), feeds, backend,
+          {"Conv": 2, "BatchNormalization": 0, "Add": 0, "Relu": 0}, terms=144)
+
+
+def test_conv_read_twice_keeps_its_add(cli, tmp_path, backend, rng):
+    """The Conv's output is also a graph output: the Add stays a node of its own."""
+    nodes = [node("Conv", ["x", "w"], ["c"], pads=[1, 1, 1, 1]), node("Add", ["c", "z"], ["y"])]
+    feeds = {"x": randn(rng, 1, 8, 6, 6), "z": randn(rng, 1, 8, 6, 6)}
+    check(cli, tmp_path, build(nodes, feeds, ["y", "c"], [init("w", randn(rng, 8, 8, 3, 3))], opset=17), feeds, backend,
+          {"Conv": 1, "Add": 1})
+
+
 # ---- attention ------------------------------------------------------------------------------------
 def attention_nodes(masked=True, scale_op="Div"):
     scores = "scaled" if masked else "logits"

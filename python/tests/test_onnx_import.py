@@ -1111,6 +1111,15 @@ def test_auto_pad_same(op, mode, tmp_path):
     assert_unsupported(_load_error(model, tmp_path), "node0", op, "opset 17", mode)
 
 
+def test_conv_with_a_fourth_input(tmp_path):
+    """Swiftlet's own Conv takes a fused residual as a fourth input; an ONNX Conv has at most three."""
+    feeds = {"x": np.zeros((1, 1, 5, 5), np.float32), "z": np.zeros((1, 1, 3, 3), np.float32)}
+    node = helper.make_node("Conv", ["x", "w", "b", "z"], ["y"], name="node0")
+    model = build([node], feeds, [vi("y", [1, 1, 3, 3])], [init("w", np.zeros((1, 1, 3, 3), np.float32)),
+                                                           init("b", np.zeros(1, np.float32))], opset=17, check=False)
+    assert_unsupported(_load_error(model, tmp_path), "node0", "Conv", "opset 17", "at most 3 inputs")
+
+
 @pytest.mark.parametrize("what", ["dropout-mask", "maxpool-indices", "batchnorm-training"])
 def test_unsupported_extra_outputs(what, tmp_path):
     x = {"x": np.zeros((1, 2, 4, 4), np.float32)}

@@ -51,12 +51,15 @@ void swk_linear_packed(const float *x, int64_t m, int64_t k, const float *panels
 
 /// A pointwise convolution of one image (pointwise_conv.c: 1×1 kernel, stride 1, no padding,
 /// group 1), positions p_begin ≤ p < p_end of its plane (plane = height · width):
-/// y[m·plane + p] = clamp(Σ_c w[m·in_channels + c] · x[c·plane + p] + bias[m]) for every output
-/// channel m, clamp(v) = v < lo ? lo : (v > hi ? hi : v), so NaN passes through (lo = −∞,
-/// hi = +∞ for none). bias may be NULL. Reads x and writes y only at positions in the range, so
-/// disjoint ranges may run on different threads; with in_channels = 0 every output is the clamped bias.
+/// y[m·plane + p] = clamp(Σ_c w[m·in_channels + c] · x[c·plane + p] + bias[m] + residual[m·plane +
+/// p]) for every output channel m, the terms added in that order, clamp(v) = v < lo ? lo : (v > hi
+/// ? hi : v), so NaN passes through (lo = −∞, hi = +∞ for none). bias and residual (a fused Add,
+/// laid out like y and not overlapping it) may be NULL. Reads x and the residual and writes y only
+/// at positions in the range, so disjoint ranges may run on different threads; with in_channels =
+/// 0 every output is the clamped bias (plus residual).
 void swk_pointwise_conv(const float *w, int64_t out_channels, int64_t in_channels, const float *x, int64_t plane,
-                        int64_t p_begin, int64_t p_end, const float *bias, float lo, float hi, float *y);
+                        int64_t p_begin, int64_t p_end, const float *bias, const float *residual, float lo, float hi,
+                        float *y);
 
 /// One attention head (attention.c). swk_attention_pack_head copies a head's keys K [keys, size] and
 /// values V [keys, size] (rows `stride` floats apart, e.g. heads·size in [B, S, H, D] tensors) into
@@ -151,10 +154,11 @@ typedef struct {
 } swk_conv_geometry;
 
 /// A convolution of one image and group on unfolded panels (conv_panels.c): y [out_channels,
-/// out_h · out_w] = clamp(bias[m] + Σ_t w[m · depth + t] · unfolded[t]) with depth = channels ·
-/// kH · kW, the unfolded input (im2col's rows) read from x [channels, height, width], zero where a
-/// tap falls in the padding; w [out_channels, depth] row-major, bias NULL or out_channels floats,
-/// clamp as swk_pointwise_conv's (NaN passes). The output positions are cut into
+/// out_h · out_w] = clamp(Σ_t w[m · depth + t] · unfolded[t] + bias[m] + residual[m, p]) with depth
+/// = channels · kH · kW, the unfolded input (im2col's rows) read from x [channels, height, width],
+/// zero where a tap falls in the padding; w [out_channels, depth] row-major; bias NULL or
+/// out_channels floats, residual NULL or laid out like y and not overlapping it (y holds partial
+/// sums before the last block of the reduction reads Z); clamp as swk_pointwise_conv's. The output positions are cut into
 /// swk_conv_panel_count(g) panels of 16; one call writes those of panels panel_begin ..<
 /// panel_end (0 ≤ panel_begin < panel_end ≤ the count; channels ≥ 1, strides and dilations ≥ 1,
 /// pads ≥ 0, as ConvOp checks: a convolution with no input channels takes im2col's path), using `scratch`: swk_conv_panels_scratch_floats(g, channels, n) floats for
@@ -163,13 +167,14 @@ typedef struct {
 int64_t swk_conv_panel_count(const swk_conv_geometry *g);
 int64_t swk_conv_panels_scratch_floats(const swk_conv_geometry *g, int64_t channels, int64_t panels);
 void swk_conv_panels(const swk_conv_geometry *g, const float *x, int64_t channels, const float *w, int64_t out_channels,
-                     int64_t panel_begin, int64_t panel_end, const float *bias, float lo, float hi, float *scratch,
-                     float *y);
+                     int64_t panel_begin, int64_t panel_end, const float *bias, const float *residual, float lo,
+                     float hi, float *scratch, float *y);
 
 /// A convolution of one image and group that broadcasts input pixels against W packed once
-/// (conv_direct.c): y [out_channels, out_h · out_w] = clamp(bias[m] + Σ over channels k and taps
-/// (i, j) of w[m, k, i, j] · x[k, oh·sh − pad_top + i·dh, ow·sw − pad_left + j·dw]), reading zero
-/// outside the image, clamp as swk_pointwise_conv's (NaN passes); bias NULL or out_channels floats.
+/// (conv_direct.c): y [out_channels, out_h · out_w] = clamp(Σ over channels k and taps (i, j) of
+/// w[m, k, i, j] · x[k, oh·sh − pad_top + i·dh, ow·sw − pad_left + j·dw] + bias[m] + residual[m,
+/// oh, ow]), reading zero outside the image, clamp as swk_pointwise_conv's (NaN passes); bias NULL
+/// or out_channels floats, residual NULL or laid out like y (a fused Add).
 /// Strides and dilations ≥ 1, pads ≥ 0 (ConvOp checks them), channels ≥ 1.
 /// - `input`: x [channels, height, width] itself when swk_conv_direct_padded_floats(g, channels)
 ///   is 0 (no tap reads padding), else the copy swk_conv_direct_pad writes into that many floats
@@ -179,7 +184,8 @@ void swk_conv_panels(const swk_conv_geometry *g, const float *x, int64_t channel
 ///   swk_conv_direct_packed_floats(out_channels, depth) floats, 32-byte aligned.
 /// The work is cut into swk_conv_direct_tiles(g, out_channels) tiles (16 output channels × 6
 /// positions); one call writes tiles tile_begin ..< tile_end (0 ≤ tile_begin ≤ tile_end ≤ the
-/// count). Disjoint tile ranges may run on different threads at once; the inputs are only read.
+/// count). Disjoint tile ranges may run on different threads at once; the inputs are only read
+/// (the residual only where the call writes y).
 int64_t swk_conv_direct_packed_floats(int64_t out_channels, int64_t depth);
 void swk_conv_direct_pack(const float *w, int64_t out_channels, int64_t depth, float *packed);
 int64_t swk_conv_direct_padded_floats(const swk_conv_geometry *g, int64_t channels);
@@ -188,7 +194,7 @@ int64_t swk_conv_direct_tiles(const swk_conv_geometry *g, int64_t out_channels);
 void swk_conv_direct_taps(const swk_conv_geometry *g, int64_t *taps);
 void swk_conv_direct(const swk_conv_geometry *g, const float *input, int64_t channels, const int64_t *taps,
                      const float *packed, int64_t out_channels, int64_t tile_begin, int64_t tile_end, const float *bias,
-                     float lo, float hi, float *y);
+                     const float *residual, float lo, float hi, float *y);
 
 /// Floats of scratch one call of swk_depthwise_conv needs (out_h, out_w, kernel, strides and
 /// dilations ≥ 1; pads ≥ 0), a multiple of 16. The scratch must be 8-byte aligned.

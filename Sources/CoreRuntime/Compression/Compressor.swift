@@ -125,7 +125,9 @@ public struct Compressor {
         public init(_ model: Model, probe: ShapeProbe.Shapes? = nil) throws {
             var constants = model.constants
             WidenConstants.apply(&constants)
-            let graph = try GraphPasses.optimize(model.graph, &constants)
+            // Residual Adds stay nodes: `--drop-layers` replaces a block's part by the identity, and
+            // a Conv that had absorbed the block's Add and ReLU would take them along.
+            let graph = try GraphPasses.optimize(model.graph, &constants, fusingConvResiduals: false)
             self.graph = graph
             self.constants = constants
             probed = try probe.map { try ShapeProbe(graph, constants, shapes: $0) }
@@ -406,7 +408,7 @@ public struct Compressor {
     }
 
     /// A Conv node as PatternConv (`PatternSparseWeight` with the standard patterns), keeping its
-    /// attributes and bias; its new tensors are named after the node.
+    /// attributes, bias and residual; its new tensors are named after the node.
     static func encodePatternConv(_ node: Node, weight: ConstantTensor, sparsity: Double) throws
         -> (Node, [(name: String, tensor: HostTensor)], kept: Int) {
         let shape = weight.type.shape
@@ -420,8 +422,11 @@ public struct Compressor {
                      part(of: node, ".w_kernels", .i32, [shape[0] + 1], pruned.kernelPointers)]
         var attributes = node.attributes.values.filter { $0.key != "kernel_shape" }
         attributes["weight_shape"] = .array(shape.map { .int($0) })
-        let bias = node.inputs.count > 2 && !node.inputs[2].isEmpty ? [node.inputs[2]] : []
-        let encoded = try Node(name: node.name, opType: PatternConvOp.type, inputs: [node.inputs[0]] + parts.map(\.name) + bias,
+        // Conv's optional bias and residual follow the encoding in the same order ("" for a bias
+        // absent before a residual).
+        var optional = Array(node.inputs.dropFirst(2))
+        while optional.last == "" { optional.removeLast() }
+        let encoded = try Node(name: node.name, opType: PatternConvOp.type, inputs: [node.inputs[0]] + parts.map(\.name) + optional,
                                outputs: node.outputs, attributes: attributes)
         return (encoded, parts, pruned.values.count)
     }

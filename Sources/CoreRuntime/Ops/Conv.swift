@@ -1,8 +1,11 @@
 /// 2-D convolution, NCHW, W = [M, C/group, kH, kW], optional bias [M]; the output is clamped to
-/// [clip_min, clip_max] (a fused activation).
+/// [clip_min, clip_max] (a fused activation). A fourth input Z, which ONNX's Conv does not have
+/// (the importer refuses it there), is a residual added before the clamp (`ConvResidual`).
 public struct ConvOp: Operator {
     public static let type = "Conv"
-    public static let inputArity = 2...3
+    public static let inputArity = 2...4
+    /// Z's input index.
+    public static let residualInput = 3
     public static let outputArity = 1...1
     public let strides: [Int]
     /// top, left, bottom, right
@@ -10,7 +13,7 @@ public struct ConvOp: Operator {
     public let dilations: [Int]
     public let group: Int
     let kernelShape: [Int]?
-    public let clamp: FusedClamp
+    public private(set) var clamp: FusedClamp
 
     public init(attributes: Attributes, inputCount: Int, outputCount: Int) throws {
         try attributes.allowOnly(Set(["strides", "pads", "dilations", "group", "kernel_shape"]).union(FusedClamp.attributeNames), op: Self.type)
@@ -50,6 +53,10 @@ public struct ConvOp: Operator {
         public var outChannelsPerGroup: Int { outChannels / group }
         /// Multiply-accumulates per output element.
         public var reduction: Int { inChannelsPerGroup * kernelH * kernelW }
+        /// One filter per channel (group = C = M > 1).
+        public var isDepthwise: Bool { group == inChannels && outChannels == inChannels && group > 1 }
+        /// [N, M, outH, outW]: the convolution's output, before a residual broadcasts it.
+        public var outputShape: [Int] { [batch, outChannels, outH, outW] }
     }
 
     public func geometry(_ inputs: [TensorType?]) throws -> Geometry {
@@ -81,20 +88,49 @@ public struct ConvOp: Operator {
                         group: group, strides: strides, pads: pads, dilations: dilations)
     }
 
+    /// This convolution with no clamp: what a kernel computes before a residual pass clamps.
+    public var withoutClamp: ConvOp {
+        var copy = self
+        copy.clamp = .none
+        return copy
+    }
+
+    /// The residual Z among `inputs` (nil when absent), for a convolution of geometry `g`.
+    public func residual(_ inputs: [TensorType?], _ g: Geometry) throws -> ConvResidual? {
+        try ConvResidual(inputs, input: Self.residualInput, convolutionShape: g.outputShape, clamp: clamp)
+    }
+
     public func inferTypes(_ inputs: [TensorType?]) throws -> [TensorType] {
         let g = try geometry(inputs)
-        return [TensorType(.f32, [g.batch, g.outChannels, g.outH, g.outW])]
+        return [TensorType(.f32, try residual(inputs, g)?.outputShape ?? g.outputShape)]
     }
 
     public func flops(_ inputs: [TensorType?], _ outputs: [TensorType]) -> Int {
         guard let g = try? geometry(inputs) else { return 0 }
-        return Shape.saturatingProduct(outputs[0].count, 2, g.reduction)
+        let residualAdds = inputs.count > Self.residualInput && inputs[Self.residualInput] != nil ? outputs[0].count : 0
+        return Shape.saturatingProduct(g.outputShape.reduce(1, *), 2, g.reduction) + residualAdds
     }
 
     public func referenceKernel(_ inputs: [TensorType?], _ outputs: [TensorType]) throws -> Kernel {
         let g = try geometry(inputs)
-        let clamp = self.clamp
-        return { args in Self.convolve(g, clamp, x: args.input(0), w: args.input(1), bias: args.optionalInput(2), y: args.output(0)) }
+        return Self.convolving(g, clamp, residual: try residual(inputs, g), weight: { args, body in body(args.input(1)) })
+    }
+
+    /// The reference kernels' convolution of geometry `g`, with W from `weight` (which passes the
+    /// weight to its body: PatternConv decodes it first) and the optional residual: with one, the
+    /// convolution is computed unclamped into a temporary, then `ConvResidual.apply` adds Z.
+    static func convolving(_ g: Geometry, _ clamp: FusedClamp, residual: ConvResidual?, biasInput: Int = 2,
+                           weight: @escaping @Sendable (KernelArguments, (UnsafePointer<Float>) -> Void) -> Void) -> Kernel {
+        { args in
+            weight(args) { w in
+                let x = args.input(0), bias = args.optionalInput(biasInput), y = args.output(0)
+                guard let residual else { return convolve(g, clamp, x: x, w: w, bias: bias, y: y) }
+                let convolution = UnsafeMutablePointer<Float>.allocate(capacity: g.outputShape.reduce(1, *))
+                defer { convolution.deallocate() }
+                convolve(g, .none, x: x, w: w, bias: bias, y: convolution)
+                residual.apply(convolution: convolution, z: args.input(residual.input), y: y)
+            }
+        }
     }
 
     /// The convolution in double precision, straight from the definition (the reference kernels').

@@ -120,6 +120,17 @@ public struct KernelArguments {
     public func output<T>(_ index: Int, as type: T.Type = Float.self) -> UnsafeMutablePointer<T> {
         rawOutput(index).assumingMemoryBound(to: T.self)
     }
+
+    /// Runs `body` with these arguments but output 0 at `output`: a kernel whose result a second
+    /// pass reads before writing the real output (a convolution that Z broadcasts to a larger shape).
+    public func redirectingOutput(to output: UnsafeMutableRawPointer, _ body: (KernelArguments) throws -> Void) rethrows {
+        try withUnsafeTemporaryAllocation(of: UnsafeMutableRawPointer?.self, capacity: table.count + 1) { pointers in
+            _ = pointers.initialize(from: table)
+            pointers[table.count] = output
+            try body(KernelArguments(table: UnsafeBufferPointer(pointers), inputIDs: inputIDs,
+                                     outputIDs: [table.count] + outputIDs.dropFirst(), scratch: scratch))
+        }
+    }
 }
 
 /// Shape-inference failures, phrased for the planner to prefix with the node.

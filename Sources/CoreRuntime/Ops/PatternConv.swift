@@ -1,13 +1,16 @@
 /// `Conv` with a pattern-sparse weight (`PatternSparseWeight`): inputs X [N, C, H, W] F32,
 /// values [kernels, E] F32, patterns [P, E] I32, pattern_ids [kernels] U8, channels [kernels]
-/// I32, kernel_pointers [M + 1] I32, bias? [M] F32; attribute `weight_shape` [M, C/group, kH, kW]
+/// I32, kernel_pointers [M + 1] I32, bias? [M] F32, Z? (Conv's residual, `ConvResidual`);
+/// attribute `weight_shape` [M, C/group, kH, kW]
 /// and Conv's `strides`, `pads`, `dilations`, `group`, `clip_min`, `clip_max`. The index arrays
 /// are checked when the model opens.
 public struct PatternConvOp: Operator {
     public static let type = "PatternConv"
     /// X and the encoding's five tensors, before the optional bias.
     public static let encodingInputs = 6
-    public static let inputArity = 6...7
+    public static let inputArity = 6...8
+    /// Z's input index.
+    public static let residualInput = encodingInputs + 1
     public static let outputArity = 1...1
     /// The convolution the encoded weight takes part in (its attributes, not its weight).
     public let conv: ConvOp
@@ -68,29 +71,34 @@ public struct PatternConvOp: Operator {
         try conv.geometry([inputs[0], TensorType(.f32, weightShape), inputs.count > Self.encodingInputs ? inputs[Self.encodingInputs] : nil])
     }
 
+    /// The residual Z among `inputs` (nil when absent), for a convolution of geometry `g`.
+    public func residual(_ inputs: [TensorType?], _ g: ConvOp.Geometry) throws -> ConvResidual? {
+        try ConvResidual(inputs, input: Self.residualInput, convolutionShape: g.outputShape, clamp: clamp)
+    }
+
     public func inferTypes(_ inputs: [TensorType?]) throws -> [TensorType] {
         let g = try geometry(inputs)
-        return [TensorType(.f32, [g.batch, g.outChannels, g.outH, g.outW])]
+        return [TensorType(.f32, try residual(inputs, g)?.outputShape ?? g.outputShape)]
     }
 
     /// Only the kept taps are multiplied.
     public func flops(_ inputs: [TensorType?], _ outputs: [TensorType]) -> Int {
         guard let g = try? geometry(inputs), let values = inputs[1] else { return 0 }
-        return Shape.saturatingProduct(g.batch * g.outH * g.outW, 2, values.count)
+        let residualAdds = inputs.count > Self.residualInput && inputs[Self.residualInput] != nil ? outputs[0].count : 0
+        return Shape.saturatingProduct(g.batch * g.outH * g.outW, 2, values.count) + residualAdds
     }
 
     /// Decode W, then the dense convolution in double precision.
     public func referenceKernel(_ inputs: [TensorType?], _ outputs: [TensorType]) throws -> Kernel {
         let g = try geometry(inputs)
-        let (shape, entries, clamp) = (weightShape, inputs[2]!.shape[1], conv.clamp)
-        return { args in
+        let (shape, entries) = (weightShape, inputs[2]!.shape[1])
+        return ConvOp.convolving(g, clamp, residual: try residual(inputs, g), biasInput: Self.encodingInputs) { args, body in
             let dense = UnsafeMutablePointer<Float>.allocate(capacity: shape.reduce(1, *))
             defer { dense.deallocate() }
             PatternSparseWeight.densify(shape: shape, patterns: args.input(2, as: Int32.self), entries: entries,
                                         kernelPointers: args.input(5, as: Int32.self), channels: args.input(4, as: Int32.self),
                                         patternIDs: args.input(3, as: UInt8.self), values: args.input(1), into: dense)
-            ConvOp.convolve(g, clamp, x: args.input(0), w: UnsafePointer(dense), bias: args.optionalInput(Self.encodingInputs),
-                            y: args.output(0))
+            body(UnsafePointer(dense))
         }
     }
 }

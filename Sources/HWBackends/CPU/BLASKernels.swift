@@ -91,6 +91,36 @@ enum BLASKernels {
     /// unfolded in chunks that fit, so large batches do not need one huge buffer.
     static let convolutionScratchFloats = 4 << 20
 
+    /// A convolution on the kernel its shape runs fastest on: depthwise, pointwise, the direct
+    /// tiles, the panels, or im2col + sgemm. A residual Z of the convolution's own shape is added
+    /// in the kernel's epilogue (all but the depthwise kernel's); any other Z by a pass after it.
+    static func conv(_ op: ConvOp, _ inputs: [TensorType?], constants: ConstantInputs, threads: Int) throws -> PreparedKernel {
+        let g = try op.geometry(inputs)
+        let residual = try op.residual(inputs, g)
+        if let residual, !residual.isElementwise || g.isDepthwise {
+            return addingResidual(residual, to: try convolution(op.withoutClamp, g, inputs, constants: constants, threads: threads,
+                                                                addsResidual: false))
+        }
+        return try convolution(op, g, inputs, constants: constants, threads: threads, addsResidual: residual != nil)
+    }
+
+    /// The kernel of `conv`; with `addsResidual` it adds Z (input `ConvOp.residualInput`, the
+    /// convolution's shape) before the clamp.
+    private static func convolution(_ op: ConvOp, _ g: ConvOp.Geometry, _ inputs: [TensorType?], constants: ConstantInputs,
+                                    threads: Int, addsResidual: Bool) throws -> PreparedKernel {
+        if g.isDepthwise {
+            precondition(!addsResidual, "the depthwise kernel takes its residual in a pass after it")
+            return try depthwise(op, g, threads: threads)
+        }
+        if takesPointwise(g) { return pointwiseConv(op, g, threads: threads, addsResidual: addsResidual) }
+        if takesDirect(g, inputs), let packed = constants.layout(
+            of: 1, PackedConvWeights.layout(group: g.group), make: { PackedConvWeights($0, group: g.group) }) {
+            return try directConv(op, g, packed: packed, threads: threads, addsResidual: addsResidual)
+        }
+        if try takesPanels(g, threads: threads) { return try panelConv(op, g, threads: threads, addsResidual: addsResidual) }
+        return try im2colConv(op, g, threads: threads, addsResidual: addsResidual)
+    }
+
     /// Convolution as im2col + one product per chunk of images and group (split by output
     /// column over the threads), for the shapes no CKernels convolution takes (few output
     /// channels, and where neither the direct tiles nor the panels take one: 1×1 ones the
@@ -100,17 +130,7 @@ enum BLASKernels {
     /// make one large multiplication instead of many tiny ones (measured: the digits CNN at
     /// batch 360 ran 360 sgemms of N = 64 per layer). A 1×1 stride-1 unpadded convolution of one
     /// image multiplies the input directly.
-    static func conv(_ op: ConvOp, _ inputs: [TensorType?], constants: ConstantInputs, threads: Int) throws -> PreparedKernel {
-        let g = try op.geometry(inputs)
-        if g.group == g.inChannels && g.outChannels == g.inChannels && g.group > 1 {
-            return try depthwise(op, g, threads: threads)
-        }
-        if takesPointwise(g) { return pointwiseConv(op, g, threads: threads) }
-        if takesDirect(g, inputs), let packed = constants.layout(
-            of: 1, PackedConvWeights.layout(group: g.group), make: { PackedConvWeights($0, group: g.group) }) {
-            return try directConv(op, g, packed: packed, threads: threads)
-        }
-        if try takesPanels(g, threads: threads) { return try panelConv(op, g, threads: threads) }
+    private static func im2colConv(_ op: ConvOp, _ g: ConvOp.Geometry, threads: Int, addsResidual: Bool) throws -> PreparedKernel {
         let pointwise = isPointwise(g)
         let outPlane = g.outH * g.outW, inPlane = g.height * g.width
         let (mg, cg, reduction) = (g.outChannelsPerGroup, g.inChannelsPerGroup, g.reduction)
@@ -132,6 +152,7 @@ enum BLASKernels {
         let unfoldSplit = ColumnSplit(columns: cg, threads: threads, workPerColumn: g.kernelH * g.kernelW * outPlane * chunk)
         return PreparedKernel(scratchBytes: (columnFloats + productFloats) * MemoryLayout<Float>.size) { args in
             let x = args.input(0), w = args.input(1), bias = args.optionalInput(2), y = args.output(0)
+            let z = addsResidual ? args.input(ConvOp.residualInput) : nil
             guard outPlane > 0, g.outChannels > 0 else { return }
             let scratch = args.scratch?.assumingMemoryBound(to: Float.self)
             let columns = scratch, product = scratch.map { $0 + columnFloats }
@@ -162,16 +183,24 @@ enum BLASKernels {
                                         target + part.lowerBound, Int32(width))
                         }
                         // The epilogue, while this thread's columns are in its cache. A chunk of
-                        // several images is then scattered into NCHW order.
+                        // several images is then scattered into NCHW order, the residual added
+                        // and the clamp applied on the way.
                         for m in 0..<mg {
-                            epilogue(target + m * width + part.lowerBound, count: part.count, bias: biases?[m] ?? 0, clamp)
+                            let residual = direct ? z.map { $0 + (first * g.outChannels + group * mg + m) * outPlane + part.lowerBound } : nil
+                            epilogue(target + m * width + part.lowerBound, count: part.count, bias: biases?[m] ?? 0,
+                                     z != nil && !direct ? .none : clamp, residual: residual)
                         }
                     }
                     if !direct {
                         for i in 0..<count {
                             for m in 0..<mg {
-                                (y + ((first + i) * g.outChannels + group * mg + m) * outPlane)
-                                    .update(from: product! + m * width + i * outPlane, count: outPlane)
+                                let offset = ((first + i) * g.outChannels + group * mg + m) * outPlane
+                                let source = product! + m * width + i * outPlane
+                                if let z {
+                                    for p in 0..<outPlane { y[offset + p] = clamp.apply(source[p] + z[offset + p]) }
+                                } else {
+                                    (y + offset).update(from: source, count: outPlane)
+                                }
                             }
                         }
                     }
@@ -180,9 +209,18 @@ enum BLASKernels {
         }
     }
 
-    /// Adds a convolution's bias to `count` outputs and applies its fused clamp.
-    private static func epilogue(_ row: UnsafeMutablePointer<Float>, count: Int, bias: Float, _ clamp: FusedClamp) {
-        if clamp.isNone {
+    /// Adds a convolution's bias (and a residual's `count` values) to `count` outputs and applies
+    /// its fused clamp.
+    private static func epilogue(_ row: UnsafeMutablePointer<Float>, count: Int, bias: Float, _ clamp: FusedClamp,
+                                 residual: UnsafePointer<Float>?) {
+        if let residual {
+            // No bias is no addition (adding +0 would turn a −0 sum into +0), as without Z.
+            if bias == 0 {
+                for p in 0..<count { row[p] = clamp.apply(row[p] + residual[p]) }
+            } else {
+                for p in 0..<count { row[p] = clamp.apply(row[p] + bias + residual[p]) }
+            }
+        } else if clamp.isNone {
             if bias != 0 { for p in 0..<count { row[p] += bias } }
         } else {
             for p in 0..<count { row[p] = clamp.apply(row[p] + bias) }

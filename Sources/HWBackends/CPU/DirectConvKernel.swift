@@ -25,8 +25,9 @@ extension BLASKernels {
     /// zero-padded planes (when a tap can read padding; a chunk's copies fit in
     /// `convolutionScratchFloats`), then split the tiles of 16 output channels × 6 positions of
     /// every (image, group) of the chunk, laid end to end, so a batch of small planes still
-    /// spreads over the threads.
-    static func directConv(_ op: ConvOp, _ g: ConvOp.Geometry, packed: PackedConvWeights, threads: Int) throws -> PreparedKernel {
+    /// spreads over the threads. With `addsResidual` the tiles add Z as they are scattered.
+    static func directConv(_ op: ConvOp, _ g: ConvOp.Geometry, packed: PackedConvWeights, threads: Int,
+                           addsResidual: Bool) throws -> PreparedKernel {
         let geometry = try g.planeGeometry()
         let (mg, cg) = (g.outChannelsPerGroup, g.inChannelsPerGroup)
         let tiles = withUnsafePointer(to: geometry) { Int(swk_conv_direct_tiles($0, Int64(mg))) }
@@ -52,11 +53,13 @@ extension BLASKernels {
             ? (paddedFloats / g.inChannels, paddedFloats) : (inPlane, g.inChannels * inPlane)
         return PreparedKernel(scratchBytes: chunk * paddedFloats * MemoryLayout<Float>.size) { args in
             let x = args.input(0), bias = args.optionalInput(2), y = args.output(0)
+            let z = addsResidual ? args.input(ConvOp.residualInput) : nil
             let padded = paddedFloats > 0 ? args.scratch!.assumingMemoryBound(to: Float.self) : nil
             withUnsafePointer(to: geometry) { geometry in
                 for firstImage in stride(from: 0, to: g.batch, by: chunk) {
                     let images = min(chunk, g.batch - firstImage), split = images == chunk ? fullChunk : lastChunk
                     let xChunk = x + firstImage * g.inChannels * inPlane, yChunk = y + firstImage * g.outChannels * outPlane
+                    let zChunk = z.map { $0 + firstImage * g.outChannels * outPlane }
                     var input = xChunk
                     if let padded {
                         split.pad.run { _, columns in  // (image, channel) pairs
@@ -77,11 +80,12 @@ extension BLASKernels {
                             let (pair, first) = unit.quotientAndRemainder(dividingBy: tiles)
                             let end = min(tiles, first + units.upperBound - unit)
                             let (image, group) = pair.quotientAndRemainder(dividingBy: g.group)
+                            let output = (image * g.outChannels + group * mg) * outPlane
                             taps.withUnsafeBufferPointer { taps in
                                 swk_conv_direct(geometry, input + image * imageStride + group * cg * channelStride, Int64(cg),
                                                 taps.baseAddress, packed.panels + group * packed.groupFloats, Int64(mg),
-                                                Int64(first), Int64(end), bias.map { $0 + group * mg }, clamp.min, clamp.max,
-                                                yChunk + (image * g.outChannels + group * mg) * outPlane)
+                                                Int64(first), Int64(end), bias.map { $0 + group * mg }, zChunk.map { $0 + output },
+                                                clamp.min, clamp.max, yChunk + output)
                             }
                             unit += end - first
                         }

@@ -33,9 +33,10 @@ extension BLASKernels {
 
     /// A convolution on unfolded panels in CKernels (conv_panels.c): per image and group, the
     /// input is unfolded 16 output positions at a time into the thread's scratch and multiplied
-    /// by W read in place, bias and clamp in the tiles' epilogue. The threads split the panels of
-    /// every (image, group) laid end to end, so a batch of small planes still spreads over them.
-    static func panelConv(_ op: ConvOp, _ g: ConvOp.Geometry, threads: Int) throws -> PreparedKernel {
+    /// by W read in place, bias, the residual with `addsResidual`, and clamp in the tiles'
+    /// epilogue. The threads split the panels of every (image, group) laid end to end, so a batch
+    /// of small planes still spreads over them.
+    static func panelConv(_ op: ConvOp, _ g: ConvOp.Geometry, threads: Int, addsResidual: Bool) throws -> PreparedKernel {
         let geometry = try g.planeGeometry()
         let (mg, cg) = (g.outChannelsPerGroup, g.inChannelsPerGroup)
         let (panels, split) = try panelSplit(g, threads: threads)
@@ -50,6 +51,7 @@ extension BLASKernels {
         let (inPlane, outPlane, clamp) = (g.height * g.width, g.outH * g.outW, op.clamp)
         return PreparedKernel(scratchBytes: split.ranges.count * scratchStride * MemoryLayout<Float>.size) { args in
             let x = args.input(0), w = args.input(1), bias = args.optionalInput(2), y = args.output(0)
+            let z = addsResidual ? args.input(ConvOp.residualInput) : nil
             let scratch = args.scratch!.assumingMemoryBound(to: Float.self)
             split.run { part, units in
                 var unit = units.lowerBound
@@ -57,11 +59,12 @@ extension BLASKernels {
                     let (pair, first) = unit.quotientAndRemainder(dividingBy: panels)
                     let end = min(panels, first + units.upperBound - unit)
                     let (image, group) = pair.quotientAndRemainder(dividingBy: g.group)
+                    let output = (image * g.outChannels + group * mg) * outPlane
                     withUnsafePointer(to: geometry) { geometry in
                         swk_conv_panels(geometry, x + (image * g.inChannels + group * cg) * inPlane, Int64(cg),
                                         w + group * mg * g.reduction, Int64(mg), Int64(first), Int64(end),
-                                        bias.map { $0 + group * mg }, clamp.min, clamp.max,
-                                        scratch + part * scratchStride, y + (image * g.outChannels + group * mg) * outPlane)
+                                        bias.map { $0 + group * mg }, z.map { $0 + output }, clamp.min, clamp.max,
+                                        scratch + part * scratchStride, y + output)
                     }
                     unit += end - first
                 }

@@ -5,13 +5,21 @@ extension BLASKernels {
     /// PatternConv in CKernels (pattern_conv.c: each kept kernel's taps as contiguous multiply-adds
     /// over its input channel's stride phases). Per image, the input channels' phases are written
     /// by the session's threads into shared scratch, then the threads take ranges of output
-    /// channels, each with its own scratch.
+    /// channels, each with its own scratch. A residual Z is added by a pass after it.
     static func patternConv(_ op: PatternConvOp, _ inputs: [TensorType?], threads: Int) throws -> PreparedKernel {
         let g = try op.geometry(inputs)
+        if let residual = try op.residual(inputs, g) {
+            return addingResidual(residual, to: try patternConv(op, g, inputs, clamp: .none, threads: threads))
+        }
+        return try patternConv(op, g, inputs, clamp: op.clamp, threads: threads)
+    }
+
+    private static func patternConv(_ op: PatternConvOp, _ g: ConvOp.Geometry, _ inputs: [TensorType?], clamp: FusedClamp,
+                                    threads: Int) throws -> PreparedKernel {
         guard g.batch > 0, g.outChannels > 0, g.outH > 0, g.outW > 0 else { return PreparedKernel { _ in } }
         let geometry = try g.planeGeometry()
         let keptTaps = inputs[1]!.count, (patternCount, entries) = (Int32(inputs[2]!.shape[0]), Int32(inputs[2]!.shape[1]))
-        let (outPerGroup, inPerGroup, clamp) = (Int64(g.outChannelsPerGroup), Int64(g.inChannelsPerGroup), op.clamp)
+        let (outPerGroup, inPerGroup) = (Int64(g.outChannelsPerGroup), Int64(g.inChannelsPerGroup))
         let channelSplit = ColumnSplit(columns: g.inChannels, threads: threads, workPerColumn: g.height * g.width)
         let outputSplit = ColumnSplit(columns: g.outChannels, threads: threads,
                                       workPerColumn: g.outH * g.outW * keptTaps / g.outChannels)

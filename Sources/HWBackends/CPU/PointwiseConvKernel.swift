@@ -20,20 +20,23 @@ extension BLASKernels {
     }
 
     /// A pointwise convolution in CKernels (pointwise_conv.c: Y = W·X per image, X read in place,
-    /// bias and clamp in registers). The threads split every image's positions laid end to end,
-    /// so a batch of small planes still spreads over them, in one split per call.
-    static func pointwiseConv(_ op: ConvOp, _ g: ConvOp.Geometry, threads: Int) -> PreparedKernel {
+    /// bias, the residual with `addsResidual`, and clamp in registers). The threads split every
+    /// image's positions laid end to end, so a batch of small planes still spreads over them, in
+    /// one split per call.
+    static func pointwiseConv(_ op: ConvOp, _ g: ConvOp.Geometry, threads: Int, addsResidual: Bool) -> PreparedKernel {
         let plane = g.outH * g.outW  // ≥ 196: takesPointwise
         let split = ColumnSplit(columns: g.batch * plane, threads: threads, workPerColumn: g.outChannels * g.inChannels,
                                 granularity: 16)
         let (imageIn, imageOut, clamp) = (g.inChannels * plane, g.outChannels * plane, op.clamp)
         return PreparedKernel { args in
             let x = args.input(0), w = args.input(1), bias = args.optionalInput(2), y = args.output(0)
+            let z = addsResidual ? args.input(ConvOp.residualInput) : nil
             split.run { _, columns in
                 for image in (columns.lowerBound / plane)..<((columns.upperBound + plane - 1) / plane) {
                     let first = max(columns.lowerBound - image * plane, 0), end = min(columns.upperBound - image * plane, plane)
                     swk_pointwise_conv(w, Int64(g.outChannels), Int64(g.inChannels), x + image * imageIn, Int64(plane),
-                                       Int64(first), Int64(end), bias, clamp.min, clamp.max, y + image * imageOut)
+                                       Int64(first), Int64(end), bias, z.map { $0 + image * imageOut }, clamp.min, clamp.max,
+                                       y + image * imageOut)
                 }
             }
         }

@@ -1,7 +1,8 @@
 /// Folds `BatchNormalization(Conv(x, W, b))` into `Conv(x, W', b')` with
 /// W'[m] = W[m]·k[m] and b'[m] = b[m]·k[m] + o[m], where y = x·k + o is the normalization's
 /// per-channel affine form. Applies only when the Conv's output feeds nothing else and all
-/// parameters are F32 constants; the result is exact up to fp32 rounding of W'.
+/// parameters are F32 constants, and the Conv has no fused clamp or residual; the result is exact
+/// up to fp32 rounding of W'.
 enum FoldBatchNorm {
     static func apply(_ graph: Graph, _ constants: inout [String: ConstantTensor]) throws -> Graph {
         var consumers: [String: Int] = [:]
@@ -12,7 +13,10 @@ enum FoldBatchNorm {
         var replaced: [String: Node] = [:]  // conv name → folded conv
         var removed = Set<String>()          // BN node names
         for bn in graph.nodes {
-            guard let norm = bn.op as? BatchNormalizationOp, let conv = producers[bn.inputs[0]], conv.op is ConvOp,
+            // The normalization must follow the convolution itself: not a clamp or residual fused
+            // into it (a graph read back from a .swl the passes already ran on).
+            guard let norm = bn.op as? BatchNormalizationOp, let conv = producers[bn.inputs[0]],
+                  let convOp = conv.op as? ConvOp, convOp.clamp.isNone, conv.inputs.count <= ConvOp.residualInput,
                   consumers[bn.inputs[0]] == 1, replaced[conv.name] == nil,
                   let weight = constants[conv.inputs[1]], weight.type.dtype == .f32, weight.type.rank == 4
             else { continue }

@@ -1,4 +1,4 @@
-/// Folds `Relu(Conv(…))`, `Clip(Gemm(…))` and the like into the producer's output clamp
+/// Folds `Relu(Conv(…))`, `Clip(Gemm(…))` and the like (Conv, PatternConv, Gemm) into the producer's output clamp
 /// (`clip_min`/`clip_max`), when the producer's output feeds nothing else and has no clamp yet
 /// (two clamps do not always compose into one: disjoint ranges give a constant). Exact: the
 /// clamp is the same float comparison the activation node would do.
@@ -38,6 +38,7 @@ enum FuseActivation {
     private static func clamp(of node: Node) -> FusedClamp? {
         switch node.op {
         case let conv as ConvOp: conv.clamp
+        case let conv as PatternConvOp: conv.clamp
         case let gemm as GemmOp: gemm.clamp
         default: nil
         }

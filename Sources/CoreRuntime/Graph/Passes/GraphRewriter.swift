@@ -4,7 +4,9 @@
 /// A fusion only ever replaces the node at the *root* of its pattern with a node computing the
 /// same outputs; the nodes inside the pattern then lose their consumers and `finish` drops them
 /// (dead-node elimination). So a fusion is correct whatever else uses an intermediate value —
-/// such a value is still computed — and `isPrivate` is only a check that fusing pays.
+/// such a value is still computed — and `privateProducer` is only a check that fusing pays. The
+/// exception: a node whose name the replacement takes (`takingNameOf`) is dropped outright, so
+/// its output must be private to the pattern.
 struct GraphRewriter {
     let graph: Graph
     private(set) var constants: [String: ConstantTensor]
@@ -12,6 +14,8 @@ struct GraphRewriter {
     /// Uses of each value by nodes and as a graph output.
     let useCounts: [String: Int]
     private var replacements: [String: Node] = [:]
+    /// Nodes a replacement took the name of (`replace(…, takingNameOf:)`), dropped by `finish`.
+    private var absorbed = Set<String>()
 
     init(_ graph: Graph, constants: [String: ConstantTensor]) {
         self.graph = graph
@@ -41,9 +45,16 @@ struct GraphRewriter {
     /// True when `node` has not been replaced yet (patterns must not overlap at their roots).
     func isUntouched(_ node: Node) -> Bool { replacements[node.name] == nil }
 
-    /// Replaces `root` by a node of `opType` with the root's name and outputs.
-    mutating func replace(_ root: Node, opType: String, inputs: [String], attributes: [String: JSONValue] = [:]) throws {
-        replacements[root.name] = try Node(name: root.name, opType: opType, inputs: inputs, outputs: root.outputs,
+    /// Replaces `root` by a node of `opType` with the root's outputs and name, or the name of
+    /// `named`: a node of the pattern whose output only the pattern uses, which is then dropped
+    /// (a fused Conv + Add keeps the Conv's name, which profiles and compression rules know).
+    mutating func replace(_ root: Node, opType: String, inputs: [String], attributes: [String: JSONValue] = [:],
+                          takingNameOf named: Node? = nil) throws {
+        if let named {
+            precondition(named.outputs.allSatisfy { useCounts[$0] == 1 }, "a node whose name a fusion takes must be private to it")
+            absorbed.insert(named.name)
+        }
+        replacements[root.name] = try Node(name: named?.name ?? root.name, opType: opType, inputs: inputs, outputs: root.outputs,
                                            attributes: attributes)
     }
 
@@ -59,7 +70,7 @@ struct GraphRewriter {
     func finish(_ what: String) throws -> Graph {
         guard !replacements.isEmpty else { return graph }
         Log.logger.debug("\(what): \(replacements.count) fused")
-        let nodes = graph.nodes.map { replacements[$0.name] ?? $0 }
+        let nodes = graph.nodes.compactMap { absorbed.contains($0.name) ? nil : replacements[$0.name] ?? $0 }
         return try EliminateDeadNodes.apply(
             Graph(inputs: graph.inputs, outputs: graph.outputs, nodes: nodes, constants: constants.mapValues(\.type)),
             constants: constants.mapValues(\.type))

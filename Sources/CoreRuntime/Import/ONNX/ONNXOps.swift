@@ -98,6 +98,8 @@ extension ONNXConversion {
             if let steps = try constantInts(4) { attrs["steps"] = ints(steps) }
             inputs = [inputs[0]]
         case "Conv", "MaxPool", "AveragePool":
+            // Swiftlet's Conv takes a fourth input (a fused residual); ONNX's takes X, W and B.
+            if node.opType == "Conv", inputs.count > 3 { throw unsupported("Conv takes at most 3 inputs, got \(inputs.count)") }
             switch attrs.removeValue(forKey: "auto_pad")?.string ?? "NOTSET" {
             case "NOTSET": break
             case "VALID": attrs["pads"] = ints([0, 0, 0, 0])
