@@ -300,6 +300,20 @@ enum BLASKernels {
 }
 
 extension ConvOp.Geometry {
+    /// A convolution's work cut into `unitsEach` units (tiles, panels) per (image, group), laid
+    /// end to end: calls `body(image, group, units)` once per (image, group) that `units` touches,
+    /// with that pair's part of them (numbered from 0 within the pair).
+    func forEachImageAndGroup(in units: Range<Int>, unitsEach: Int, _ body: (Int, Int, Range<Int>) -> Void) {
+        var unit = units.lowerBound
+        while unit < units.upperBound {
+            let (pair, first) = unit.quotientAndRemainder(dividingBy: unitsEach)
+            let end = min(unitsEach, first + units.upperBound - unit)
+            let (image, group) = pair.quotientAndRemainder(dividingBy: self.group)
+            body(image, group, first..<end)
+            unit += end - first
+        }
+    }
+
     /// The sizes the plane-wise C kernels take (depthwise_conv.c, pattern_conv.c); kernel, strides,
     /// pads and dilations past Int32 are refused at plan time.
     func planeGeometry() throws -> swk_conv_geometry {

@@ -75,19 +75,14 @@ extension BLASKernels {
                         input = UnsafePointer(padded)
                     }
                     split.tiles.run { _, units in
-                        var unit = units.lowerBound
-                        while unit < units.upperBound {  // one call per (image, group) the range touches
-                            let (pair, first) = unit.quotientAndRemainder(dividingBy: tiles)
-                            let end = min(tiles, first + units.upperBound - unit)
-                            let (image, group) = pair.quotientAndRemainder(dividingBy: g.group)
+                        g.forEachImageAndGroup(in: units, unitsEach: tiles) { image, group, range in
                             let output = (image * g.outChannels + group * mg) * outPlane
                             taps.withUnsafeBufferPointer { taps in
                                 swk_conv_direct(geometry, input + image * imageStride + group * cg * channelStride, Int64(cg),
                                                 taps.baseAddress, packed.panels + group * packed.groupFloats, Int64(mg),
-                                                Int64(first), Int64(end), bias.map { $0 + group * mg }, zChunk.map { $0 + output },
-                                                clamp.min, clamp.max, yChunk + output)
+                                                Int64(range.lowerBound), Int64(range.upperBound), bias.map { $0 + group * mg },
+                                                zChunk.map { $0 + output }, clamp.min, clamp.max, yChunk + output)
                             }
-                            unit += end - first
                         }
                     }
                 }

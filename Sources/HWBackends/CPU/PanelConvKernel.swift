@@ -54,19 +54,14 @@ extension BLASKernels {
             let z = addsResidual ? args.input(ConvOp.residualInput) : nil
             let scratch = args.scratch!.assumingMemoryBound(to: Float.self)
             split.run { part, units in
-                var unit = units.lowerBound
-                while unit < units.upperBound {  // one call per (image, group) the range touches
-                    let (pair, first) = unit.quotientAndRemainder(dividingBy: panels)
-                    let end = min(panels, first + units.upperBound - unit)
-                    let (image, group) = pair.quotientAndRemainder(dividingBy: g.group)
+                g.forEachImageAndGroup(in: units, unitsEach: panels) { image, group, range in
                     let output = (image * g.outChannels + group * mg) * outPlane
                     withUnsafePointer(to: geometry) { geometry in
                         swk_conv_panels(geometry, x + (image * g.inChannels + group * cg) * inPlane, Int64(cg),
-                                        w + group * mg * g.reduction, Int64(mg), Int64(first), Int64(end),
+                                        w + group * mg * g.reduction, Int64(mg), Int64(range.lowerBound), Int64(range.upperBound),
                                         bias.map { $0 + group * mg }, z.map { $0 + output }, clamp.min, clamp.max,
                                         scratch + part * scratchStride, y + output)
                     }
-                    unit += end - first
                 }
             }
         }
