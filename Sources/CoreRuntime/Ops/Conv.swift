@@ -107,8 +107,8 @@ public struct ConvOp: Operator {
 
     public func flops(_ inputs: [TensorType?], _ outputs: [TensorType]) -> Int {
         guard let g = try? geometry(inputs) else { return 0 }
-        let residualAdds = inputs.count > Self.residualInput && inputs[Self.residualInput] != nil ? outputs[0].count : 0
-        return Shape.saturatingProduct(g.outputShape.reduce(1, *), 2, g.reduction) + residualAdds
+        return Shape.saturatingProduct(g.outputShape.reduce(1, *), 2, g.reduction)
+            + ConvResidual.flops(inputs, input: Self.residualInput, outputCount: outputs[0].count)
     }
 
     public func referenceKernel(_ inputs: [TensorType?], _ outputs: [TensorType]) throws -> Kernel {

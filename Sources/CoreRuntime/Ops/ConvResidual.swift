@@ -31,6 +31,11 @@ public struct ConvResidual: Sendable {
         walk = BroadcastWalk(shape: shape, aShape: convolutionShape, bShape: z.shape)
     }
 
+    /// The additions Z costs (one per output element) for a node whose Z is input `input`.
+    static func flops(_ inputs: [TensorType?], input: Int, outputCount: Int) -> Int {
+        input < inputs.count && inputs[input] != nil ? outputCount : 0
+    }
+
     /// Whether the convolution must be written apart from y first: Z broadcasts the output to a
     /// larger shape than the convolution's.
     public var needsSeparateConvolution: Bool { outputShape != convolutionShape }

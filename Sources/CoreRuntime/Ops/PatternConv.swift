@@ -84,8 +84,8 @@ public struct PatternConvOp: Operator {
     /// Only the kept taps are multiplied.
     public func flops(_ inputs: [TensorType?], _ outputs: [TensorType]) -> Int {
         guard let g = try? geometry(inputs), let values = inputs[1] else { return 0 }
-        let residualAdds = inputs.count > Self.residualInput && inputs[Self.residualInput] != nil ? outputs[0].count : 0
-        return Shape.saturatingProduct(g.batch * g.outH * g.outW, 2, values.count) + residualAdds
+        return Shape.saturatingProduct(g.batch * g.outH * g.outW, 2, values.count)
+            + ConvResidual.flops(inputs, input: Self.residualInput, outputCount: outputs[0].count)
     }
 
     /// Decode W, then the dense convolution in double precision.
