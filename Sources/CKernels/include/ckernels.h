@@ -196,6 +196,30 @@ void swk_conv_direct(const swk_conv_geometry *g, const float *input, int64_t cha
                      const float *packed, int64_t out_channels, int64_t tile_begin, int64_t tile_end, const float *bias,
                      const float *residual, float lo, float hi, float *y);
 
+/// A 3×3, stride-1, undilated convolution of one image and group by Winograd's F(2×2, 3×3)
+/// (winograd_conv.c): y as swk_conv_direct's (bias, residual laid out like y, clamp with NaN
+/// passing), with kernel_h = kernel_w = 3, strides and dilations 1, pads ≥ 0, channels ≥ 1. The
+/// output is cut into 2×2 tiles, the tiles into swk_winograd_panels(g) panels of 16. In three steps:
+/// - swk_winograd_pack: W [out_channels, channels, 3, 3] into
+///   swk_winograd_packed_floats(out_channels, channels) floats, once.
+/// - swk_winograd_input: x [channels, height, width] into swk_winograd_transformed_floats(g,
+///   channels) floats, channels c_begin ..< c_end per call (disjoint ranges may run on different
+///   threads at once).
+/// - swk_winograd_conv: output channels m_begin ..< m_end of one panel's tiles, with
+///   swk_winograd_scratch_floats(m_end − m_begin) floats of scratch (disjoint (panel, channel
+///   range) pairs may run on different threads at once, each with its own scratch). The
+///   transformed input and the packed W are only read (the residual only where the call writes y).
+int64_t swk_winograd_panels(const swk_conv_geometry *g);
+int64_t swk_winograd_packed_floats(int64_t out_channels, int64_t channels);
+void swk_winograd_pack(const float *w, int64_t out_channels, int64_t channels, float *packed);
+int64_t swk_winograd_transformed_floats(const swk_conv_geometry *g, int64_t channels);
+void swk_winograd_input(const swk_conv_geometry *g, const float *x, int64_t channels, int64_t c_begin, int64_t c_end,
+                        float *transformed);
+int64_t swk_winograd_scratch_floats(int64_t out_channels);
+void swk_winograd_conv(const swk_conv_geometry *g, const float *transformed, int64_t channels, const float *packed,
+                       int64_t out_channels, int64_t panel, int64_t m_begin, int64_t m_end, const float *bias,
+                       const float *residual, float lo, float hi, float *scratch, float *y);
+
 /// Floats of scratch one call of swk_depthwise_conv needs (out_h, out_w, kernel, strides and
 /// dilations ≥ 1; pads ≥ 0), a multiple of 16. The scratch must be 8-byte aligned.
 int64_t swk_depthwise_scratch_floats(const swk_conv_geometry *g);

@@ -91,8 +91,8 @@ enum BLASKernels {
     /// unfolded in chunks that fit, so large batches do not need one huge buffer.
     static let convolutionScratchFloats = 4 << 20
 
-    /// A convolution on the kernel its shape runs fastest on: depthwise, pointwise, the direct
-    /// tiles, the panels, or im2col + sgemm. A residual Z of the convolution's own shape is added
+    /// A convolution on the kernel its shape runs fastest on: depthwise, pointwise, Winograd,
+    /// the direct tiles, the panels, or im2col + sgemm. A residual Z of the convolution's own shape is added
     /// in the kernel's epilogue (all but the depthwise kernel's); any other Z by a pass after it.
     static func conv(_ op: ConvOp, _ inputs: [TensorType?], constants: ConstantInputs, threads: Int) throws -> PreparedKernel {
         let g = try op.geometry(inputs)
@@ -113,12 +113,22 @@ enum BLASKernels {
             return try depthwise(op, g, threads: threads)
         }
         if takesPointwise(g) { return pointwiseConv(op, g, threads: threads, addsResidual: addsResidual) }
-        if takesDirect(g, inputs), let packed = constants.layout(
-            of: 1, PackedConvWeights.layout(group: g.group), make: { PackedConvWeights($0, group: g.group) }) {
+        if takesWinograd(g, inputs), let packed = packedWeights(.winograd, g, constants) {
+            return try winogradConv(op, g, packed: packed, threads: threads, addsResidual: addsResidual)
+        }
+        if takesDirect(g, inputs), let packed = packedWeights(.direct, g, constants) {
             return try directConv(op, g, packed: packed, threads: threads, addsResidual: addsResidual)
         }
         if try takesPanels(g, threads: threads) { return try panelConv(op, g, threads: threads, addsResidual: addsResidual) }
         return try im2colConv(op, g, threads: threads, addsResidual: addsResidual)
+    }
+
+    /// W (input 1) packed for `scheme`'s kernel, once per store; nil when W is not a constant.
+    private static func packedWeights(_ scheme: PackedConvWeights.Scheme, _ g: ConvOp.Geometry,
+                                      _ constants: ConstantInputs) -> PackedConvWeights? {
+        constants.layout(of: 1, PackedConvWeights.layout(scheme, group: g.group)) {
+            PackedConvWeights($0, group: g.group, scheme: scheme)
+        }
     }
 
     /// Convolution as im2col + one product per chunk of images and group (split by output

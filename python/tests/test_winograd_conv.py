@@ -1,0 +1,97 @@
+"""Winograd F(2×2, 3×3) (winograd_conv.c, WinogradConvKernel.swift), which takes a Conv with a
+constant f32 W, 3×3, stride 1, undilated, one group, ≥ 64 input and output channels and an
+output plane of at least 7×7 (BLASKernels.takesWinograd), against numpy in float64. The shapes
+are those where the tiling could go wrong: an odd output height or width (the last tile row or
+column half outside the output), a last panel of 16 tiles only partly filled, a tile row wider
+than the input transform's run of 64 tiles, no padding, asymmetric and over-wide pads, output
+channels off the 64-channel blocks and off the 6-row product tiles, batches split over two
+threads and batches transformed in chunks of images (the scratch cap), fused bias, ReLU/Clip
+that lets NaN through, and a residual Z added before the clamp. The tolerance is
+assert_reduction_close's 1e-5 of Σ|products|: F(2×2, 3×3) only adds and halves, so its rounding
+stays within that of a direct sum."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import numpy_ops as ref
+from conftest import assert_reduction_close, model_bytes, randn, run_bytes
+from swiftlet import swl
+
+P = pytest.param
+CASES = [  # N, C, H, W, M, pads (top, left, bottom, right), threads
+    P(1, 64, 56, 56, 64, (1, 1, 1, 1), 2, id="resnet-layer1"),            # 28·28 = 784 tiles, 49 panels
+    P(1, 512, 7, 7, 512, (1, 1, 1, 1), 2, id="resnet-layer4"),            # odd 7×7: 16 tiles, half-empty edges
+    P(1, 64, 9, 11, 100, (1, 1, 1, 1), 1, id="odd-plane-block-of-36"),    # 5·6 = 30 tiles; M = 64 + 36
+    P(2, 70, 12, 12, 70, (0, 0, 0, 0), 2, id="valid-10x10"),              # no padding; 70 = 64 + 6 channels
+    P(1, 64, 11, 10, 64, (0, 1, 2, 1), 2, id="asymmetric-pads"),          # out 11×10
+    P(1, 64, 7, 8, 64, (2, 2, 2, 2), 1, id="pads-wider-than-the-window"),  # out 9×10: rows of zeros read
+    P(1, 64, 7, 140, 65, (1, 1, 1, 1), 2, id="tile-rows-past-64"),        # 70 tiles a row: two runs
+    P(3, 96, 15, 17, 64, (1, 1, 1, 1), 2, id="batch3-split-by-image"),
+    # 15 panels × 16 points × 256 channels × 16 floats = 983,040 a transformed image: 4 fit the
+    # 4 Mi-float scratch cap, so 5 images run as a chunk of 4 and one of 1.
+    P(5, 256, 30, 30, 64, (1, 1, 1, 1), 2, id="batch-in-chunks"),
+]
+
+
+def conv_model(X, Wt, B, expected, fused=None, residual=False, **attrs):
+    """Conv with W (and B) constant → with `residual`, Add Z → optional Relu/Clip."""
+    steps = [("add", "Add", ["Z"], {})] if residual else []
+    if fused == "relu":
+        steps.append(("relu", "Relu", [], {}))
+    elif fused == "clip":
+        steps.append(("clip", "Clip", [], dict(min=0.0, max=6.0)))
+    names = [f"t{i}" for i in range(len(steps))] + ["Y"]
+    nodes = [swl.node("Conv", ["X", "W"] + (["B"] if B is not None else []), [names[0]], name="conv", **attrs)]
+    nodes += [swl.node(op, [names[i]] + extra, [names[i + 1]], name=name, **kw)
+              for i, (name, op, extra, kw) in enumerate(steps)]
+    inputs = {"X": X, **({"Z": expected} if residual else {})}
+    return model_bytes(nodes, inputs, {"Y": expected.astype(np.float32)},
+                       {"W": Wt, **({"B": B} if B is not None else {})})
+
+
+@pytest.mark.parametrize("N,C,H,W,M,pads,threads", CASES)
+def test_winograd(rng, N, C, H, W, M, pads, threads):
+    X, Wt, B = randn(rng, N, C, H, W), randn(rng, M, C, 3, 3), randn(rng, M)
+    expected = ref.conv2d(X, Wt, B, pads=pads)
+    data = conv_model(X, Wt, B, expected, pads=list(pads))
+    got = run_bytes(data, {"X": X}, "cpu", threads=threads)["Y"]
+    assert_reduction_close(got, expected, ref.conv2d(X, Wt, B, pads=pads, absolute=True))
+
+
+@pytest.mark.parametrize("fused", ["relu", "clip"])
+def test_fused_clamp_lets_nan_through(rng, fused):
+    """A NaN input pixel reaches every output whose window holds it, through the clamp; the
+    transform also spreads it to the rest of those outputs' 2×2 tiles, which must read NaN too
+    (they do in the direct sum: the pixel is in their windows as well, as every tile's 4×4 input
+    window is exactly the union of its outputs' windows)."""
+    X, Wt, B = randn(rng, 1, 64, 10, 10), randn(rng, 64, 64, 3, 3), randn(rng, 64)
+    X[0, 5, 4, 4] = np.nan
+    pre = ref.conv2d(X, Wt, B, pads=(1, 1, 1, 1))
+    expected = np.maximum(pre, 0) if fused == "relu" else np.clip(pre, 0, 6)
+    data = conv_model(X, Wt, B, expected, fused=fused, pads=[1, 1, 1, 1])
+    got = run_bytes(data, {"X": X}, "cpu", threads=2)["Y"]
+    np.testing.assert_array_equal(np.isnan(got), np.isnan(expected))
+    finite = ~np.isnan(expected)
+    bound = ref.conv2d(np.nan_to_num(X), Wt, B, pads=(1, 1, 1, 1), absolute=True)
+    assert_reduction_close(got[finite], expected[finite], bound[finite])
+
+
+@pytest.mark.parametrize("fused", [None, "relu"])
+def test_residual_before_the_clamp(rng, fused):
+    """Conv + Add (+ Relu) fuses into one node; Z is added to the sum before the clamp."""
+    X, Wt, B, Z = randn(rng, 2, 64, 9, 13), randn(rng, 72, 64, 3, 3), randn(rng, 72), randn(rng, 2, 72, 9, 13)
+    pre = ref.conv2d(X, Wt, B, pads=(1, 1, 1, 1)) + np.asarray(Z, np.float64)
+    expected = np.maximum(pre, 0) if fused else pre
+    data = conv_model(X, Wt, B, Z, fused=fused, residual=True, pads=[1, 1, 1, 1])
+    got = run_bytes(data, {"X": X, "Z": Z}, "cpu", threads=2)["Y"]
+    bound = ref.conv2d(X, Wt, B, pads=(1, 1, 1, 1), absolute=True) + np.abs(np.asarray(Z, np.float64))
+    assert_reduction_close(got, expected, bound)
+
+
+def test_no_bias(rng):
+    X, Wt = randn(rng, 1, 64, 8, 8), randn(rng, 64, 64, 3, 3)
+    expected = ref.conv2d(X, Wt, None, pads=(1, 1, 1, 1))
+    data = conv_model(X, Wt, None, expected, pads=[1, 1, 1, 1])
+    got = run_bytes(data, {"X": X}, "cpu", threads=1)["Y"]
+    assert_reduction_close(got, expected, ref.conv2d(X, Wt, None, pads=(1, 1, 1, 1), absolute=True))
