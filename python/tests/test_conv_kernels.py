@@ -2,7 +2,8 @@
 could go wrong, against numpy in float64. Every case runs twice: with W a constant, which a kernel
 larger than 1×1 takes to conv_direct.c (W packed once, input pixels broadcast 6 positions ×
 16 output channels a tile, from a zero-padded copy or, with no padding read, the input itself:
-DirectConvKernel.swift; but a 3×3 stride-1 one with 64 or more channels each way, here
+DirectConvKernel.swift; so does a 1×1 stride-1 one on a plane of at most 14×14 that the pointwise
+tiles leave; but a 3×3 stride-1 one with 64 or more channels each way, here
 resnet-layer1 and three-blocks, takes Winograd instead, which test_winograd_conv.py tests on its
 own shapes); and with W a graph input, which takes conv_panels.c (the input unfolded
 16 output positions at a time, W read in place, the reduction in blocks of 512 with partial sums
@@ -40,6 +41,9 @@ CASES = [  # N, C, H, W, M, kH, kW, strides, pads (top, left, bottom, right), di
     P(3, 16, 15, 17, 32, 3, 3, (1, 1), (1, 1, 1, 1), (1, 1), 1, id="batch3-split-inside-images"),
     P(2, 600, 1, 1, 32, 1, 1, (1, 1), (1, 1, 1, 1), (1, 1), 1, id="1x1-padded-one-pixel"),
     P(1, 40, 20, 21, 48, 3, 3, (2, 2), (0, 0, 0, 0), (1, 1), 1, id="valid-stride2-rows-left-over"),  # 9·10 = 90
+    # 1×1 stride 1 on a 7×7 plane, more channels than pointwise_conv.c takes: the direct tiles
+    # read the input in place; 49 = 8·6 + 1 positions, 100 = 6·16 + 4 channels.
+    P(2, 384, 7, 7, 100, 1, 1, (1, 1), (0, 0, 0, 0), (1, 1), 1, id="1x1-small-plane"),
     P(2, 300, 3, 1, 32, 2, 2, (1, 10), (0, 5, 0, 1), (1, 1), 1, id="pad-wider-than-the-window"),
     # Two images whose padded copies (16 × 364² floats each) do not fit the 4 Mi-float scratch cap
     # together: the direct path pads and multiplies them one chunk at a time.
