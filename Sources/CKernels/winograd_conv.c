@@ -4,7 +4,10 @@
 // elementwise product becomes 16 ordinary products, one per point ξ of the 4×4 transformed
 // window: M[ξ] [M × tiles] = U[ξ] [M × C] · V[ξ] [C × tiles], with U = G g Gᵀ packed once. That is
 // 16 multiply-adds per tile and channel pair where the direct convolution takes 36 (2.25× fewer);
-// the transforms add a few additions per input and output value.
+// the transforms add a few additions per input and output value. They also mix each input and
+// weight with others of opposite sign: an infinite input or weight can come out NaN (∞ − ∞)
+// where the direct sum gives ±∞. A NaN still reaches exactly the outputs whose windows hold it:
+// the zeros of A and B match the windows, so no transform reads an input an output does not.
 //
 // Layout: the tiles are cut into panels of 16 (one B line of gemm_tile.h), V as
 // [panel][ξ][C][16] so each product reads 16-float lines, and a panel's products over a block of

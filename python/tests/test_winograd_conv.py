@@ -61,10 +61,9 @@ def test_winograd(rng, N, C, H, W, M, pads, threads):
 
 @pytest.mark.parametrize("fused", ["relu", "clip"])
 def test_fused_clamp_lets_nan_through(rng, fused):
-    """A NaN input pixel reaches every output whose window holds it, through the clamp; the
-    transform also spreads it to the rest of those outputs' 2×2 tiles, which must read NaN too
-    (they do in the direct sum: the pixel is in their windows as well, as every tile's 4×4 input
-    window is exactly the union of its outputs' windows)."""
+    """A NaN input pixel reaches exactly the outputs whose windows hold it, through the clamp,
+    as in the direct sum: the transforms mix a tile's 16 inputs, but the zeros of Bᵀ and Aᵀ keep
+    each output from reading an input outside its window."""
     X, Wt, B = randn(rng, 1, 64, 10, 10), randn(rng, 64, 64, 3, 3), randn(rng, 64)
     X[0, 5, 4, 4] = np.nan
     pre = ref.conv2d(X, Wt, B, pads=(1, 1, 1, 1))
