@@ -14,8 +14,9 @@
 // panels and share W; the product runs at 89–97 GFLOP/s on ResNet-18's shapes (71 on 7×7
 // planes) where sgemm ran at 74–86 (68), and the unfolding gives part of that back
 // (bench/kernels/conv_panels_timing.c; docs/BENCHMARKS.md, tenth measurement). A constant W with
-// a kernel larger than 1×1 now goes to conv_direct.c, which unfolds nothing (eleventh
-// measurement); the CPU backend sends this kernel what that one leaves (PanelConvKernel.swift).
+// a kernel larger than 1×1 now goes to winograd_conv.c (3×3 stride 1, 64+ channels) or
+// conv_direct.c, which unfold nothing (eleventh and thirteenth measurements); the CPU backend
+// sends this kernel what those leave (PanelConvKernel.swift).
 #include "ckernels.h"
 #include "gemm_tile.h"
 

@@ -4,8 +4,8 @@
 // expansion on 112×112 took 1.15 ms, 34 GFLOP/s, and the bias/ReLU6 pass then re-read its 4.8 MB
 // of output. Here X's rows are read in place as B's 16-float lines (gemm_tile.h; X is already
 // [C][plane]), W's rows as A's, and the epilogue is applied in registers before the single store.
-// sgemm stays the faster path for long reductions on small planes (the CPU backend picks by
-// shape; bench/kernels/pointwise_timing.c measured where).
+// Long reductions and small planes go to conv_direct.c's tiles (up to 196 positions) or stay
+// on sgemm (the CPU backend picks by shape; bench/kernels/pointwise_timing.c measured where).
 #include "ckernels.h"
 #include "gemm_tile.h"
 

@@ -7,8 +7,10 @@ than the input transform's run of 64 tiles, no padding, asymmetric and over-wide
 channels off the 64-channel blocks and off the 6-row product tiles, batches split over two
 threads and batches transformed in chunks of images (the scratch cap), fused bias, ReLU/Clip
 that lets NaN through, and a residual Z added before the clamp. The tolerance is
-assert_reduction_close's 1e-5 of Σ|products|: F(2×2, 3×3) only adds and halves, so its rounding
-stays within that of a direct sum."""
+assert_reduction_close's 1e-5 of Σ|products|: the transforms' few additions and halvings enlarge
+a direct sum's rounding by a small constant factor, far inside it at these reductions, while a
+wrong point, sign or tile is off by whole products. That these shapes take Winograd at all is
+checked in Swift (Tests/HWBackendsTests/ConvKernelChoiceTests.swift)."""
 from __future__ import annotations
 
 import numpy as np
@@ -27,6 +29,8 @@ CASES = [  # N, C, H, W, M, pads (top, left, bottom, right), threads
     P(1, 64, 11, 10, 64, (0, 1, 2, 1), 2, id="asymmetric-pads"),          # out 11×10
     P(1, 64, 7, 8, 64, (2, 2, 2, 2), 1, id="pads-wider-than-the-window"),  # out 9×10: rows of zeros read
     P(1, 64, 7, 140, 65, (1, 1, 1, 1), 2, id="tile-rows-past-64"),        # 70 tiles a row: two runs
+    # out 7×136: the second run of 64 tiles starts at input column 127, past the 7-wide image.
+    P(1, 64, 7, 7, 64, (1, 1, 1, 130), 1, id="a-run-wholly-in-the-padding"),
     P(3, 96, 15, 17, 64, (1, 1, 1, 1), 2, id="batch3-split-by-image"),
     # 15 panels × 16 points × 256 channels × 16 floats = 983,040 a transformed image: 4 fit the
     # 4 Mi-float scratch cap, so 5 images run as a chunk of 4 and one of 1.
@@ -69,7 +73,9 @@ def test_fused_clamp_lets_nan_through(rng, fused):
     pre = ref.conv2d(X, Wt, B, pads=(1, 1, 1, 1))
     expected = np.maximum(pre, 0) if fused == "relu" else np.clip(pre, 0, 6)
     data = conv_model(X, Wt, B, expected, fused=fused, pads=[1, 1, 1, 1])
-    got = run_bytes(data, {"X": X}, "cpu", threads=2)["Y"]
+    got, report = run_bytes(data, {"X": X}, "cpu", optimize=True, report=True, threads=2)
+    got = got["Y"]
+    assert report.node_count == 1  # the clamp was fused into the Conv
     np.testing.assert_array_equal(np.isnan(got), np.isnan(expected))
     finite = ~np.isnan(expected)
     bound = ref.conv2d(np.nan_to_num(X), Wt, B, pads=(1, 1, 1, 1), absolute=True)
@@ -83,7 +89,9 @@ def test_residual_before_the_clamp(rng, fused):
     pre = ref.conv2d(X, Wt, B, pads=(1, 1, 1, 1)) + np.asarray(Z, np.float64)
     expected = np.maximum(pre, 0) if fused else pre
     data = conv_model(X, Wt, B, Z, fused=fused, residual=True, pads=[1, 1, 1, 1])
-    got = run_bytes(data, {"X": X, "Z": Z}, "cpu", threads=2)["Y"]
+    got, report = run_bytes(data, {"X": X, "Z": Z}, "cpu", optimize=True, report=True, threads=2)
+    got = got["Y"]
+    assert report.node_count == 1  # Add (and Relu) fused into the Conv
     bound = ref.conv2d(X, Wt, B, pads=(1, 1, 1, 1), absolute=True) + np.abs(np.asarray(Z, np.float64))
     assert_reduction_close(got, expected, bound)
 

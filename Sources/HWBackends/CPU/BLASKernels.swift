@@ -133,10 +133,9 @@ enum BLASKernels {
 
     /// Convolution as im2col + one product per chunk of images and group (split by output
     /// column over the threads), for the shapes no CKernels convolution takes (few output
-    /// channels, and where neither the direct tiles nor the panels take one: 1×1 ones the
-    /// pointwise tiles leave, and on one thread planes under `panelsAlonePositions`): the images
-    /// of a chunk are
-    /// unfolded side by side into [C/group·kH·kW, images·outH·outW] columns, so small images
+    /// channels, and where neither the direct tiles nor the panels take one: 1×1 stride-1 ones
+    /// the pointwise and direct tiles leave, and on one thread planes under
+    /// `panelsAlonePositions`): the images of a chunk are unfolded side by side into [C/group·kH·kW, images·outH·outW] columns, so small images
     /// make one large multiplication instead of many tiny ones (measured: the digits CNN at
     /// batch 360 ran 360 sgemms of N = 64 per layer). A 1×1 stride-1 unpadded convolution of one
     /// image multiplies the input directly.

@@ -3,19 +3,20 @@ import CoreRuntime
 
 extension BLASKernels {
     /// Whether a convolution takes `directConv`: a constant f32 W (packed once), a kernel larger
-    /// than 1×1 or a 1×1 stride-1 one on a plane of at most 14×14 (which `pointwiseConv` has not
-    /// taken), at least 32 output channels per group and `directMinimumReduction` terms per sum.
-    /// On ResNet-18's 3×3 and 7×7 layers it took 0.79-1.00 of the panels' time, and the whole
-    /// model 49-50 ms against 55-57 on the panels on one thread; on 1×1 strided layers it lost or
-    /// tied (docs/BENCHMARKS.md, eleventh measurement), and those keep their paths. MobileNetV2's
-    /// 1×1 layers with 384-960 input channels or on 7×7 planes ran at 12-14 GFLOP/s on sgemm in
-    /// the model's profile and 30-33 on these tiles; alone they took 0.32-1.00 of sgemm's time
+    /// than 1×1 (3×3 stride-1 ones `winogradConv` has not taken) or a 1×1 stride-1 one of one
+    /// group with at most 196 output positions (which `pointwiseConv` has not taken), at least 32
+    /// output channels per group and `directMinimumReduction` terms per sum. On ResNet-18's 3×3
+    /// and 7×7 layers it took 0.79-1.00 of the panels' time, and the whole model 49-50 ms against
+    /// 55-57 on the panels on one thread; on 1×1 strided layers it lost or tied
+    /// (docs/BENCHMARKS.md, eleventh measurement), and those keep their paths. MobileNetV2's 1×1
+    /// layers with 384-960 input channels or on 7×7 planes ran at 12-14 GFLOP/s on sgemm in the
+    /// model's profile and 30-33 on these tiles; alone they took 0.32-1.00 of sgemm's time
     /// (bench/kernels/pointwise_timing.c, thirteenth measurement). On 28×28 and 56×56 planes the
-    /// tiles took 0.77-1.13 of sgemm's, and those keep sgemm. The 32-channel
-    /// floor is the panels': the digits CNN's 8 and 16 channels do better in one sgemm over a
-    /// chunk of images.
+    /// tiles took 0.77-1.13 of sgemm's, and those keep sgemm; grouped 1×1 ones were not measured
+    /// and keep their paths too. The 32-channel floor is the panels': the digits CNN's 8 and 16
+    /// channels do better in one sgemm over a chunk of images.
     static func takesDirect(_ g: ConvOp.Geometry, _ inputs: [TensorType?]) -> Bool {
-        inputs[1]?.dtype == .f32 && (g.kernelH * g.kernelW > 1 || isPointwise(g) && g.outH * g.outW <= 196)
+        inputs[1]?.dtype == .f32 && (g.kernelH * g.kernelW > 1 || isPointwise(g) && g.group == 1 && g.outH * g.outW <= 196)
             && g.outChannelsPerGroup >= 32 && g.reduction >= directMinimumReduction
     }
 
@@ -84,7 +85,7 @@ extension BLASKernels {
                             let output = (image * g.outChannels + group * mg) * outPlane
                             taps.withUnsafeBufferPointer { taps in
                                 swk_conv_direct(geometry, input + image * imageStride + group * cg * channelStride, Int64(cg),
-                                                taps.baseAddress, packed.panels + group * packed.groupFloats, Int64(mg),
+                                                taps.baseAddress, packed.values + group * packed.groupFloats, Int64(mg),
                                                 Int64(range.lowerBound), Int64(range.upperBound), bias.map { $0 + group * mg },
                                                 zChunk.map { $0 + output }, clamp.min, clamp.max, yChunk + output)
                             }

@@ -6,7 +6,7 @@ import CoreRuntime
 /// `PackedLinearWeights`, a `.swl` file's mapped pages of W are dropped after packing (anything
 /// else that reads W reads them back from the file); an ONNX model's W stays.
 ///
-/// `@unchecked Sendable`: the panels are written only here, before any kernel can read them.
+/// `@unchecked Sendable`: the values are written only here, before any kernel can read them.
 final class PackedConvWeights: @unchecked Sendable {
     /// The kernel the layout is for.
     enum Scheme: String, Sendable {
@@ -19,8 +19,9 @@ final class PackedConvWeights: @unchecked Sendable {
     /// The store's name for this layout; the group count is part of it, as it decides the layout.
     static func layout(_ scheme: Scheme, group: Int) -> String { "\(scheme.rawValue)/group-\(group)" }
 
-    let panels: UnsafeMutablePointer<Float>
-    /// Floats of one group's panels.
+    /// The packed floats, group after group.
+    let values: UnsafeMutablePointer<Float>
+    /// Floats of one group's layout.
     let groupFloats: Int
 
     init(_ w: ConstantTensor, group: Int, scheme: Scheme) {
@@ -30,11 +31,11 @@ final class PackedConvWeights: @unchecked Sendable {
         case .winograd: Int(swk_winograd_packed_floats(Int64(perGroup), Int64(channels)))
         }
         let count = max(1, group * groupFloats)
-        panels = UnsafeMutableRawPointer.allocate(byteCount: count * MemoryLayout<Float>.stride, alignment: 64)
+        values = UnsafeMutableRawPointer.allocate(byteCount: count * MemoryLayout<Float>.stride, alignment: 64)
             .bindMemory(to: Float.self, capacity: count)
         if let weights = w.floats.baseAddress {
             for g in 0..<group {
-                let source = weights + g * perGroup * depth, packed = panels + g * groupFloats
+                let source = weights + g * perGroup * depth, packed = values + g * groupFloats
                 switch scheme {
                 case .direct: swk_conv_direct_pack(source, Int64(perGroup), Int64(depth), packed)
                 case .winograd: swk_winograd_pack(source, Int64(perGroup), Int64(channels), packed)
@@ -44,5 +45,5 @@ final class PackedConvWeights: @unchecked Sendable {
         w.evictMappedPages()
     }
 
-    deinit { panels.deallocate() }
+    deinit { values.deallocate() }
 }

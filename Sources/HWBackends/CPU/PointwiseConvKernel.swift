@@ -6,7 +6,8 @@ extension BLASKernels {
     /// shape where its register tiles beat sgemm + the epilogue pass. Measured on MobileNetV2's
     /// layers (bench/kernels/pointwise_timing.c, one thread): 1.1–1.5× faster for reductions of
     /// up to 192 channels on planes of 14×14 and more; 0.8–0.95× for reductions of 384–960 or on
-    /// 7×7 planes, where sgemm's packed, blocked product wins and a 16-column tile wastes a third.
+    /// 7×7 planes, where sgemm's packed, blocked product won and a 16-column tile wastes a third
+    /// (those now take `directConv` up to 196 positions, and sgemm past that).
     /// W must fit in about half the L2 (256 KB): every 16 positions read all of it, and a review
     /// measured 192→2048 on 56×56 at 0.79× sgemm.
     static func takesPointwise(_ g: ConvOp.Geometry) -> Bool {

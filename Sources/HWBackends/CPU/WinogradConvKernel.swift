@@ -3,13 +3,19 @@ import CoreRuntime
 
 extension BLASKernels {
     /// Whether a convolution takes `winogradConv`: a constant f32 W, 3×3, stride 1, undilated, one
-    /// group, at least 64 input and output channels and a 7×7 output plane. On ResNet-18's 3×3
-    /// stride-1 layers (64–512 channels, 56×56 down to 7×7) it took 0.62–0.81 of the direct
-    /// tiles' time (bench/kernels/winograd_timing.c, docs/BENCHMARKS.md, thirteenth measurement);
-    /// fewer channels or smaller planes were not measured and keep their paths.
+    /// group, at least 64 input and output channels, an output plane of at least 7×7, and one
+    /// image's transformed input within `convolutionScratchFloats` (it is about 4 floats per
+    /// output position and channel, and cannot be cut below an image; the direct tiles' padded
+    /// copy is a quarter of that). On ResNet-18's 3×3 stride-1 layers (64–512 channels, 56×56
+    /// down to 7×7) it took 0.62–0.81 of the direct tiles' time (bench/kernels/winograd_timing.c,
+    /// docs/BENCHMARKS.md, thirteenth measurement); fewer channels or smaller planes were not
+    /// measured and keep their paths.
     static func takesWinograd(_ g: ConvOp.Geometry, _ inputs: [TensorType?]) -> Bool {
-        inputs[1]?.dtype == .f32 && g.kernelH == 3 && g.kernelW == 3 && g.strides == [1, 1] && g.dilations == [1, 1]
-            && g.group == 1 && g.inChannels >= 64 && g.outChannels >= 64 && g.outH >= 7 && g.outW >= 7
+        guard inputs[1]?.dtype == .f32, g.kernelH == 3, g.kernelW == 3, g.strides == [1, 1], g.dilations == [1, 1],
+              g.group == 1, g.inChannels >= 64, g.outChannels >= 64, g.outH >= 7, g.outW >= 7,
+              let geometry = try? g.planeGeometry() else { return false }
+        let transformed = withUnsafePointer(to: geometry) { swk_winograd_transformed_floats($0, Int64(g.inChannels)) }
+        return transformed <= convolutionScratchFloats
     }
 
     /// Output channels one call of swk_winograd_conv computes: its products (16 points × this
@@ -61,7 +67,7 @@ extension BLASKernels {
                             let (panel, channelBlock) = rest.quotientAndRemainder(dividingBy: blocks)
                             let first = channelBlock * block, output = (firstImage + image) * g.outChannels * outPlane
                             swk_winograd_conv(geometry, transformed + image * transformedFloats, Int64(g.inChannels),
-                                              packed.panels, Int64(g.outChannels), Int64(panel), Int64(first),
+                                              packed.values, Int64(g.outChannels), Int64(panel), Int64(first),
                                               Int64(min(first + block, g.outChannels)), bias, z.map { $0 + output },
                                               clamp.min, clamp.max, products + part * productFloats, y + output)
                         }

@@ -1,0 +1,95 @@
+@testable import CoreRuntime
+@testable import HWBackends
+import Testing
+import TestSupport
+
+/// Which CPU kernel a convolution with a constant W takes, seen through the layout its W was
+/// packed in (the Winograd and the direct kernels each keep their own in the model's store). The
+/// numeric tests in python/tests compare outputs only, which any path would pass; these pin the
+/// shapes BLASKernels.takesWinograd and takesDirect were measured on, and check each answer
+/// against the reference backend.
+@Suite struct ConvKernelChoiceTests {
+    /// y = Conv(x, W) with W [outChannels, channels, kernel, kernel] a constant, `pads` on every side.
+    static func convModel(_ random: inout Random, channels: Int, outChannels: Int, height: Int, width: Int, kernel: Int,
+                          pads: Int, group: Int = 1) throws -> (Model, [Int]) {
+        let outH = height + 2 * pads - kernel + 1, outW = width + 2 * pads - kernel + 1
+        let wShape = [outChannels, channels / group, kernel, kernel]
+        let model = try ModelSpec(
+            inputs: [f32("x", [.fixed(1), .fixed(channels), .fixed(height), .fixed(width)])],
+            outputs: [f32("y", [.fixed(1), .fixed(outChannels), .fixed(outH), .fixed(outW)])],
+            nodes: [("Conv", ["x", "w"], ["y"], ["pads": .array(Array(repeating: .int(pads), count: 4)), "group": .int(group)])],
+            tensors: ["w": HostTensor(random.floats(wShape.reduce(1, *)), shape: wShape)]
+        ).model()
+        return (model, wShape)
+    }
+
+    /// Whether the model's store held W packed for `scheme` before this look (which packs it if not).
+    static func packed(_ model: Model, _ scheme: PackedConvWeights.Scheme, group: Int = 1) -> Bool {
+        let constants = ConstantInputs(values: [nil, model.constants["w"]], stores: [nil, model.preparedLayouts], names: ["x", "w"])
+        var madeNow = false
+        let weights = constants.layout(of: 1, PackedConvWeights.layout(scheme, group: group)) { w in
+            madeNow = true
+            return PackedConvWeights(w, group: group, scheme: scheme)
+        }
+        return weights != nil && !madeNow
+    }
+
+    /// Runs the model on the CPU backend (two threads) and checks y against the reference backend:
+    /// sums of up to 64·9 products in fp32 against double, 1e-4 of y's scale.
+    static func runAndCheck(_ model: Model, _ random: inout Random, _ xShape: [Int]) throws {
+        let feeds = ["x": HostTensor(random.floats(xShape.reduce(1, *)), shape: xShape)]
+        var options = SessionOptions()
+        options.threads = 2
+        let got = try Session(model: model, options: options).run(feeds).outputs["y"]!
+        var reference = SessionOptions()
+        try reference.setBackend("reference")
+        let want = try Session(model: model, options: reference).run(feeds).outputs["y"]!
+        let scale = max(1, want.floats.map(abs).max() ?? 0)
+        #expect(got.shape == want.shape)
+        #expect(zip(got.floats, want.floats).allSatisfy { abs($0 - $1) <= 1e-4 * scale })
+    }
+
+    @Test func resnetShaped3x3TakesWinograd() throws {
+        var random = Random(21)
+        let (model, _) = try Self.convModel(&random, channels: 64, outChannels: 64, height: 9, width: 11, kernel: 3, pads: 1)
+        try Self.runAndCheck(model, &random, [1, 64, 9, 11])
+        #expect(Self.packed(model, .winograd))
+        #expect(!Self.packed(model, .direct))
+    }
+
+    /// Fewer than 64 channels, two groups, or an output plane under 7×7: the direct tiles.
+    @Test(arguments: [(32, 64, 9, 1), (64, 64, 9, 2), (64, 64, 6, 1)])
+    func other3x3TakeTheDirectTiles(channels: Int, outChannels: Int, side: Int, group: Int) throws {
+        var random = Random(22)
+        let (model, _) = try Self.convModel(&random, channels: channels, outChannels: outChannels, height: side, width: side,
+                                            kernel: 3, pads: 0, group: group)
+        try Self.runAndCheck(model, &random, [1, channels, side, side])
+        #expect(Self.packed(model, .direct, group: group))
+        #expect(!Self.packed(model, .winograd, group: group))
+    }
+
+    /// A plane so large that one image's transformed input would pass the scratch cap
+    /// (`convolutionScratchFloats`): the direct tiles, whose padded copy is a quarter of that.
+    /// Planned only (which prepares the kernels): a run would take half a billion multiply-adds.
+    @Test(arguments: [(64, false), (66, true)])
+    func planeWhoseTransformPassesTheScratchCapTakesTheDirectTiles(side: Int, passesTheCap: Bool) throws {
+        var random = Random(23)
+        // 256 channels: 65,536 floats a panel of 16 tiles, so 64 panels (1024 tiles, 64×64
+        // outputs) fill the cap exactly; 66×66 outputs make 1089 tiles in 69 panels.
+        let (model, _) = try Self.convModel(&random, channels: 256, outChannels: 64, height: side, width: side, kernel: 3,
+                                            pads: 1)
+        _ = try Session(model: model, options: SessionOptions()).outputTypes(inputShapes: [[1, 256, side, side]])
+        #expect(Self.packed(model, .direct) == passesTheCap)
+        #expect(Self.packed(model, .winograd) == !passesTheCap)
+    }
+
+    /// 1×1 stride 1 on a 7×7 plane with more input channels than the pointwise tiles take: the
+    /// direct tiles; the same on a 28×28 plane keeps sgemm, which packs nothing.
+    @Test(arguments: [(7, true), (28, false)])
+    func pointwiseShapesPastThePointwiseTiles(side: Int, direct: Bool) throws {
+        var random = Random(24)
+        let (model, _) = try Self.convModel(&random, channels: 256, outChannels: 40, height: side, width: side, kernel: 1, pads: 0)
+        try Self.runAndCheck(model, &random, [1, 256, side, side])
+        #expect(Self.packed(model, .direct) == direct)
+    }
+}
