@@ -92,8 +92,9 @@ enum BLASKernels {
     static let convolutionScratchFloats = 4 << 20
 
     /// A convolution on the kernel its shape runs fastest on: depthwise, pointwise, Winograd,
-    /// the direct tiles, the panels, or im2col + sgemm. A residual Z of the convolution's own shape is added
-    /// in the kernel's epilogue (all but the depthwise kernel's); any other Z by a pass after it.
+    /// the direct tiles, the panels, or im2col + sgemm. A residual Z of the convolution's own
+    /// shape is added in the kernel's epilogue (all but the depthwise kernel's); any other Z by a
+    /// pass after it.
     static func conv(_ op: ConvOp, _ inputs: [TensorType?], constants: ConstantInputs, threads: Int) throws -> PreparedKernel {
         let g = try op.geometry(inputs)
         let residual = try op.residual(inputs, g)
@@ -135,7 +136,8 @@ enum BLASKernels {
     /// column over the threads), for the shapes no CKernels convolution takes (few output
     /// channels, and where neither the direct tiles nor the panels take one: 1×1 stride-1 ones
     /// the pointwise and direct tiles leave, and on one thread planes under
-    /// `panelsAlonePositions`): the images of a chunk are unfolded side by side into [C/group·kH·kW, images·outH·outW] columns, so small images
+    /// `panelsAlonePositions`): the images of a chunk are unfolded side by side into
+    /// [C/group·kH·kW, images·outH·outW] columns, so small images
     /// make one large multiplication instead of many tiny ones (measured: the digits CNN at
     /// batch 360 ran 360 sgemms of N = 64 per layer). A 1×1 stride-1 unpadded convolution of one
     /// image multiplies the input directly.
@@ -309,17 +311,26 @@ enum BLASKernels {
 }
 
 extension ConvOp.Geometry {
+    /// Units laid end to end, `unitsEach` per owner (an image, an (image, group) pair): calls
+    /// `body(owner, units)` once per owner that `units` touches, with that owner's part of them
+    /// (numbered from 0 within the owner).
+    static func forEachOwner(in units: Range<Int>, unitsEach: Int, _ body: (Int, Range<Int>) -> Void) {
+        var unit = units.lowerBound
+        while unit < units.upperBound {
+            let (owner, first) = unit.quotientAndRemainder(dividingBy: unitsEach)
+            let end = min(unitsEach, first + units.upperBound - unit)
+            body(owner, first..<end)
+            unit += end - first
+        }
+    }
+
     /// A convolution's work cut into `unitsEach` units (tiles, panels) per (image, group), laid
     /// end to end: calls `body(image, group, units)` once per (image, group) that `units` touches,
     /// with that pair's part of them (numbered from 0 within the pair).
     func forEachImageAndGroup(in units: Range<Int>, unitsEach: Int, _ body: (Int, Int, Range<Int>) -> Void) {
-        var unit = units.lowerBound
-        while unit < units.upperBound {
-            let (pair, first) = unit.quotientAndRemainder(dividingBy: unitsEach)
-            let end = min(unitsEach, first + units.upperBound - unit)
+        Self.forEachOwner(in: units, unitsEach: unitsEach) { pair, range in
             let (image, group) = pair.quotientAndRemainder(dividingBy: self.group)
-            body(image, group, first..<end)
-            unit += end - first
+            body(image, group, range)
         }
     }
 

@@ -69,13 +69,9 @@ extension BLASKernels {
                     var input = xChunk
                     if let padded {
                         split.pad.run { _, columns in  // (image, channel) pairs
-                            var column = columns.lowerBound
-                            while column < columns.upperBound {
-                                let (image, channel) = column.quotientAndRemainder(dividingBy: g.inChannels)
-                                let end = min(g.inChannels, channel + columns.upperBound - column)
-                                swk_conv_direct_pad(geometry, xChunk + image * g.inChannels * inPlane, Int64(channel), Int64(end),
-                                                    padded + image * paddedFloats)
-                                column += end - channel
+                            ConvOp.Geometry.forEachOwner(in: columns, unitsEach: g.inChannels) { image, channels in
+                                swk_conv_direct_pad(geometry, xChunk + image * g.inChannels * inPlane, Int64(channels.lowerBound),
+                                                    Int64(channels.upperBound), padded + image * paddedFloats)
                             }
                         }
                         input = UnsafePointer(padded)

@@ -52,13 +52,10 @@ extension BLASKernels {
                 for firstImage in stride(from: 0, to: g.batch, by: chunk) {
                     let split = min(chunk, g.batch - firstImage) == chunk ? fullChunk : lastChunk
                     split.input.run { _, columns in  // (image, channel) pairs
-                        var column = columns.lowerBound
-                        while column < columns.upperBound {
-                            let (image, channel) = column.quotientAndRemainder(dividingBy: g.inChannels)
-                            let end = min(g.inChannels, channel + columns.upperBound - column)
+                        ConvOp.Geometry.forEachOwner(in: columns, unitsEach: g.inChannels) { image, channels in
                             swk_winograd_input(geometry, x + (firstImage + image) * g.inChannels * inPlane, Int64(g.inChannels),
-                                               Int64(channel), Int64(end), transformed + image * transformedFloats)
-                            column += end - channel
+                                               Int64(channels.lowerBound), Int64(channels.upperBound),
+                                               transformed + image * transformedFloats)
                         }
                     }
                     split.products.run { part, units in
