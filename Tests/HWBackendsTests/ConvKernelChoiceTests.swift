@@ -25,13 +25,7 @@ import TestSupport
 
     /// Whether the model's store held W packed for `scheme` before this look (which packs it if not).
     static func packed(_ model: Model, _ scheme: PackedConvWeights.Scheme, group: Int = 1) -> Bool {
-        let constants = ConstantInputs(values: [nil, model.constants["w"]], stores: [nil, model.preparedLayouts], names: ["x", "w"])
-        var madeNow = false
-        let weights = constants.layout(of: 1, PackedConvWeights.layout(scheme, group: group)) { w in
-            madeNow = true
-            return PackedConvWeights(w, group: group, scheme: scheme)
-        }
-        return weights != nil && !madeNow
+        model.heldLayout(PackedConvWeights.layout(scheme, group: group)) { PackedConvWeights($0, group: group, scheme: scheme) }
     }
 
     /// Runs the model on the CPU backend (two threads) and checks y against the reference backend:

@@ -19,13 +19,7 @@ import TestSupport
 
     /// Whether the model's store already holds W's panels (looking makes them if not).
     static func panelsWereMade(_ model: Model) -> Bool {
-        let constants = ConstantInputs(values: [nil, model.constants["w"]], stores: [nil, model.preparedLayouts], names: ["x", "w"])
-        var madeNow = false
-        let packed = constants.layout(of: 1, PackedLinearWeights.layout) { w in
-            madeNow = true
-            return PackedLinearWeights(w)
-        }
-        return packed != nil && !madeNow
+        model.heldLayout(PackedLinearWeights.layout) { PackedLinearWeights($0) }
     }
 
     /// The reference backend's y for these inputs.

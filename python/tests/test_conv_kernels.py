@@ -2,8 +2,8 @@
 could go wrong, against numpy in float64. Every case runs twice: with W a constant, which a kernel
 larger than 1×1 takes to conv_direct.c (W packed once, input pixels broadcast 6 positions ×
 16 output channels a tile, from a zero-padded copy or, with no padding read, the input itself:
-DirectConvKernel.swift; so does a 1×1 stride-1 one on a plane of at most 14×14 that the pointwise
-tiles leave; but a 3×3 stride-1 one with 64 or more channels each way, here
+DirectConvKernel.swift; so does a 1×1 stride-1 one of one group with at most 196 output positions
+that the pointwise tiles leave; but a 3×3 stride-1 one with 64 or more channels each way, here
 resnet-layer1 and three-blocks, takes Winograd instead, which test_winograd_conv.py tests on its
 own shapes); and with W a graph input, which takes conv_panels.c (the input unfolded
 16 output positions at a time, W read in place, the reduction in blocks of 512 with partial sums

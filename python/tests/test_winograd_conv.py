@@ -17,8 +17,9 @@ import numpy as np
 import pytest
 
 import numpy_ops as ref
-from conftest import assert_reduction_close, model_bytes, randn, run_bytes
-from swiftlet import swl
+from conftest import assert_reduction_close, randn, run_bytes
+from test_conv_kernels import conv_model  # Conv with W constant on its "direct" path, → Relu / Clip
+from test_conv_residual import residual_model
 
 P = pytest.param
 CASES = [  # N, C, H, W, M, pads (top, left, bottom, right), threads
@@ -38,27 +39,11 @@ CASES = [  # N, C, H, W, M, pads (top, left, bottom, right), threads
 ]
 
 
-def conv_model(X, Wt, B, expected, fused=None, residual=False, **attrs):
-    """Conv with W (and B) constant → with `residual`, Add Z → optional Relu/Clip."""
-    steps = [("add", "Add", ["Z"], {})] if residual else []
-    if fused == "relu":
-        steps.append(("relu", "Relu", [], {}))
-    elif fused == "clip":
-        steps.append(("clip", "Clip", [], dict(min=0.0, max=6.0)))
-    names = [f"t{i}" for i in range(len(steps))] + ["Y"]
-    nodes = [swl.node("Conv", ["X", "W"] + (["B"] if B is not None else []), [names[0]], name="conv", **attrs)]
-    nodes += [swl.node(op, [names[i]] + extra, [names[i + 1]], name=name, **kw)
-              for i, (name, op, extra, kw) in enumerate(steps)]
-    inputs = {"X": X, **({"Z": expected} if residual else {})}
-    return model_bytes(nodes, inputs, {"Y": expected.astype(np.float32)},
-                       {"W": Wt, **({"B": B} if B is not None else {})})
-
-
 @pytest.mark.parametrize("N,C,H,W,M,pads,threads", CASES)
 def test_winograd(rng, N, C, H, W, M, pads, threads):
     X, Wt, B = randn(rng, N, C, H, W), randn(rng, M, C, 3, 3), randn(rng, M)
     expected = ref.conv2d(X, Wt, B, pads=pads)
-    data = conv_model(X, Wt, B, expected, pads=list(pads))
+    data = conv_model(X, Wt, B, expected, "direct", pads=list(pads))
     got = run_bytes(data, {"X": X}, "cpu", threads=threads)["Y"]
     assert_reduction_close(got, expected, ref.conv2d(X, Wt, B, pads=pads, absolute=True))
 
@@ -72,7 +57,7 @@ def test_fused_clamp_lets_nan_through(rng, fused):
     X[0, 5, 4, 4] = np.nan
     pre = ref.conv2d(X, Wt, B, pads=(1, 1, 1, 1))
     expected = np.maximum(pre, 0) if fused == "relu" else np.clip(pre, 0, 6)
-    data = conv_model(X, Wt, B, expected, fused=fused, pads=[1, 1, 1, 1])
+    data = conv_model(X, Wt, B, expected, "direct", fused=fused, pads=[1, 1, 1, 1])
     got, report = run_bytes(data, {"X": X}, "cpu", optimize=True, report=True, threads=2)
     got = got["Y"]
     assert report.node_count == 1  # the clamp was fused into the Conv
@@ -88,7 +73,7 @@ def test_residual_before_the_clamp(rng, fused):
     X, Wt, B, Z = randn(rng, 2, 64, 9, 13), randn(rng, 72, 64, 3, 3), randn(rng, 72), randn(rng, 2, 72, 9, 13)
     pre = ref.conv2d(X, Wt, B, pads=(1, 1, 1, 1)) + np.asarray(Z, np.float64)
     expected = np.maximum(pre, 0) if fused else pre
-    data = conv_model(X, Wt, B, Z, fused=fused, residual=True, pads=[1, 1, 1, 1])
+    data = residual_model(X, Wt, B, Z, expected, w_input=False, activation=fused, pads=[1, 1, 1, 1])
     got, report = run_bytes(data, {"X": X, "Z": Z}, "cpu", optimize=True, report=True, threads=2)
     got = got["Y"]
     assert report.node_count == 1  # Add (and Relu) fused into the Conv
@@ -99,6 +84,6 @@ def test_residual_before_the_clamp(rng, fused):
 def test_no_bias(rng):
     X, Wt = randn(rng, 1, 64, 8, 8), randn(rng, 64, 64, 3, 3)
     expected = ref.conv2d(X, Wt, None, pads=(1, 1, 1, 1))
-    data = conv_model(X, Wt, None, expected, pads=[1, 1, 1, 1])
+    data = conv_model(X, Wt, None, expected, "direct", pads=[1, 1, 1, 1])
     got = run_bytes(data, {"X": X}, "cpu", threads=1)["Y"]
     assert_reduction_close(got, expected, ref.conv2d(X, Wt, None, pads=(1, 1, 1, 1), absolute=True))
