@@ -259,6 +259,7 @@ POOL = [  # shape, kernel, strides, pads, ceil_mode
     # lines past a vector's width, ResNet's stem pool, an odd stride
     P((1, 3, 23, 67), (3, 3), (2, 2), (1, 1, 1, 1), 0, id="wide-3x3s2-pad1"),
     P((1, 2, 9, 41), (2, 4), (1, 3), (1, 2, 0, 3), 1, id="wide-s3-ceil"),
+    P((1, 2, 12, 29), (2, 5), (1, 1), (0, 2, 1, 2), 0, id="wide-s1-k5"),
 ]
 
 
@@ -282,6 +283,13 @@ def test_max_pool_nan_and_infinities(backend, rng):
                                  pads=[1, 1, 1, 1])], {"X": X}, {"Y": expected})
     got = run_bytes(data, {"X": X}, backend)["Y"]
     assert np.isnan(got).sum() == 4 + 1 + 1  # (9, 9) lies where 2×2 windows overlap
+    assert_exact(got, expected)
+    # stride 1: each NaN is first, middle and last in some window, across rows and columns
+    expected = ref.max_pool(X, (3, 3), (1, 1), (1, 1, 1, 1))
+    data = model_bytes([swl.node("MaxPool", ["X"], ["Y"], name="pool", kernel_shape=[3, 3], strides=[1, 1],
+                                 pads=[1, 1, 1, 1])], {"X": X}, {"Y": expected})
+    got = run_bytes(data, {"X": X}, backend)["Y"]
+    assert np.isnan(got).sum() == 9 + 4 + 4
     assert_exact(got, expected)
 
 
