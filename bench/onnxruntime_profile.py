@@ -2,7 +2,7 @@
 side of `swiftlet bench --profile` (docs/BENCHMARKS.md).
 
     .venv/bin/python bench/onnxruntime_profile.py [--model build/minilm/minilm.onnx] [--threads 1]
-        [--seq 128] [--runs 30]
+        [--seq 128] [--runs 30] [--top 15]
 
 ORT_ENABLE_ALL, intra_op_num_threads = --threads; batch 1: all-ones token ids of length --seq for
 integer inputs (MiniLM), a random 1×3×224×224 image for a float input (the CNNs in build/cnn);
@@ -29,6 +29,7 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--seq", type=int, default=128)
     parser.add_argument("--runs", type=int, default=30)
+    parser.add_argument("--top", type=int, default=15, help="slowest nodes listed")
     args = parser.parse_args()
     options = ort.SessionOptions()
     options.intra_op_num_threads = args.threads
@@ -57,7 +58,7 @@ def main() -> None:
     for op, total in per_type.most_common():
         print(f"  {op:28s} {total / 1000:7.3f}")
     print("slowest nodes (ms):")
-    for (op, node), median in sorted(medians.items(), key=lambda item: -item[1])[:15]:
+    for (op, node), median in sorted(medians.items(), key=lambda item: -item[1])[:args.top]:
         print(f"  {node[:60]:60s} {op:16s} {median / 1000:.3f}")
 
 

@@ -24,10 +24,15 @@ struct Bench: ParsableCommand {
     @Flag(help: "Also print time per op type and the slowest nodes.")
     var profile = false
 
+    @Option(help: "Slowest nodes --profile lists.")
+    var top = 15
+
     @OptionGroup var session: SessionFlags
 
     func validate() throws {
-        guard runs >= 1, warmup >= 0, batch >= 1 else { throw ValidationError("--runs and --batch must be ≥ 1, --warmup ≥ 0") }
+        guard runs >= 1, warmup >= 0, batch >= 1, top >= 0 else {
+            throw ValidationError("--runs and --batch must be ≥ 1, --warmup and --top ≥ 0")
+        }
     }
 
     func run() throws {
@@ -82,7 +87,7 @@ struct Bench: ParsableCommand {
             }
             // The nodes where the time goes, with the rate each reached: a slow kernel shows as a
             // low GFLOP/s next to its siblings of the same op type.
-            let slowest = last.nodes.sorted { nodeTimes[$0.name, default: 0] > nodeTimes[$1.name, default: 0] }.prefix(15)
+            let slowest = last.nodes.sorted { nodeTimes[$0.name, default: 0] > nodeTimes[$1.name, default: 0] }.prefix(top)
             print("slowest nodes (ms per run, GFLOP/s):")
             for node in slowest {
                 let ms = nodeTimes[node.name, default: 0] / Double(runs)

@@ -1,7 +1,7 @@
 """The `swiftlet` command-line tool (path in SWIFTLET_CLI):
     swiftlet inspect MODEL [--json]
     swiftlet run MODEL --input [NAME=]x.npy ... --output [NAME=]y.npy ... [--backend B] [--threads N]
-    swiftlet bench MODEL [--batch N] [--runs N] [--warmup N] [--backend B] [--threads N]
+    swiftlet bench MODEL [--batch N] [--runs N] [--warmup N] [--profile [--top N]] [--backend B] [--threads N]
 Errors go to stderr as "error: ..." with a non-zero exit status."""
 from __future__ import annotations
 
@@ -128,6 +128,18 @@ def test_bench_options(cli):
     proc = ok(sh(cli, "bench", path, "--batch", 4, "--runs", 3, "--warmup", 1,
                  "--backend", "reference", "--threads", 1))
     assert re.search(r"p50", proc.stdout + proc.stderr, re.I)
+
+
+def test_bench_profile_lists_top_nodes(cli):
+    path, _, _ = model_info("digits_cnn")
+    listed = {}
+    for top in (0, 2, 100):
+        proc = ok(sh(cli, "bench", path, "--runs", 2, "--warmup", 0, "--profile", "--top", top))
+        listed[top] = proc.stdout.split("slowest nodes")[1].strip().splitlines()[1:]
+    assert len(listed[0]) == 0 and len(listed[2]) == 2
+    assert 2 < len(listed[100]) < 100  # every node of the optimized graph, once
+    assert len({line.split()[0] for line in listed[100]}) == len(listed[100])
+    failed(sh(cli, "bench", path, "--runs", 1, "--top", -1))
 
 
 # ---- errors ------------------------------------------------------------------------------------
