@@ -11,13 +11,14 @@ import TestSupport
 @Suite struct ConvKernelChoiceTests {
     /// y = Conv(x, W) with W [outChannels, channels, kernel, kernel] a constant, `pads` on every side.
     static func convModel(_ random: inout Random, channels: Int, outChannels: Int, height: Int, width: Int, kernel: Int,
-                          pads: Int, group: Int = 1) throws -> (Model, [Int]) {
-        let outH = height + 2 * pads - kernel + 1, outW = width + 2 * pads - kernel + 1
+                          pads: Int, stride: Int = 1, group: Int = 1) throws -> (Model, [Int]) {
+        let outH = (height + 2 * pads - kernel) / stride + 1, outW = (width + 2 * pads - kernel) / stride + 1
         let wShape = [outChannels, channels / group, kernel, kernel]
         let model = try ModelSpec(
             inputs: [f32("x", [.fixed(1), .fixed(channels), .fixed(height), .fixed(width)])],
             outputs: [f32("y", [.fixed(1), .fixed(outChannels), .fixed(outH), .fixed(outW)])],
-            nodes: [("Conv", ["x", "w"], ["y"], ["pads": .array(Array(repeating: .int(pads), count: 4)), "group": .int(group)])],
+            nodes: [("Conv", ["x", "w"], ["y"], ["pads": .array(Array(repeating: .int(pads), count: 4)), "group": .int(group),
+                                                 "strides": .array([.int(stride), .int(stride)])])],
             tensors: ["w": HostTensor(random.floats(wShape.reduce(1, *)), shape: wShape)]
         ).model()
         return (model, wShape)
@@ -84,6 +85,17 @@ import TestSupport
         var random = Random(24)
         let (model, _) = try Self.convModel(&random, channels: 256, outChannels: 40, height: side, width: side, kernel: 1, pads: 0)
         try Self.runAndCheck(model, &random, [1, 256, side, side])
+        #expect(Self.packed(model, .direct) == direct)
+    }
+
+    /// 1×1 stride 2 onto a 7×7 plane: the direct tiles, whose tiles split over both threads where
+    /// sgemm's 49 columns did not; onto a 28×28 plane it keeps sgemm.
+    @Test(arguments: [(14, true), (56, false)])
+    func strided1x1OntoSmallPlanesTakeTheDirectTiles(side: Int, direct: Bool) throws {
+        var random = Random(25)
+        let (model, _) = try Self.convModel(&random, channels: 128, outChannels: 64, height: side, width: side, kernel: 1, pads: 0,
+                                            stride: 2)
+        try Self.runAndCheck(model, &random, [1, 128, side, side])
         #expect(Self.packed(model, .direct) == direct)
     }
 }

@@ -2,12 +2,13 @@
 could go wrong, against numpy in float64. Every case runs twice: with W a constant, which a kernel
 larger than 1×1 takes to conv_direct.c (W packed once, input pixels broadcast 6 positions ×
 16 output channels a tile, from a zero-padded copy or, with no padding read, the input itself:
-DirectConvKernel.swift; so does a 1×1 stride-1 one of one group with at most 196 output positions
-that the pointwise tiles leave; but a 3×3 stride-1 one with 64 or more channels each way, here
+DirectConvKernel.swift; so does a 1×1 one of one group with at most 196 output positions that the
+pointwise tiles leave, strided or padded too; but a 3×3 stride-1 one with 64 or more channels each way, here
 resnet-layer1 and three-blocks, takes Winograd instead, which test_winograd_conv.py tests on its
 own shapes); and with W a graph input, which takes conv_panels.c (the input unfolded
 16 output positions at a time, W read in place, the reduction in blocks of 512 with partial sums
-stored between them: PanelConvKernel.swift), as do 1×1 strided or padded ones either way.
+stored between them: PanelConvKernel.swift), as do 1×1 strided or padded ones onto larger planes
+either way.
 The shapes: position counts that leave a short last panel or tile (one position, four, five,
 fifteen) or fit in one; passes of 16 panels and a short last pass; reductions of one block, of
 exactly 512, and of three with a short last one; output channel counts past a 96-row block, off
@@ -35,6 +36,8 @@ CASES = [  # N, C, H, W, M, kH, kW, strides, pads (top, left, bottom, right), di
     P(2, 512, 7, 7, 40, 3, 3, (1, 1), (1, 1, 1, 1), (1, 1), 1, id="7x7-tail1"),        # 4608; 49 = 3·16 + 1
     P(2, 16, 20, 20, 36, 3, 3, (1, 1), (0, 0, 0, 0), (1, 1), 1, id="valid-18x18"),      # 324 = 20·16 + 4
     P(1, 48, 40, 40, 48, 1, 1, (2, 2), (0, 0, 0, 0), (1, 1), 1, id="1x1-stride2"),
+    # 1×1 stride 2 onto 14×13 = 182 positions (the direct tiles with W constant), asymmetric pads
+    P(2, 72, 27, 25, 40, 1, 1, (2, 2), (0, 1, 1, 0), (1, 1), 1, id="1x1-stride2-small-plane"),
     P(1, 24, 17, 23, 32, 3, 2, (2, 1), (1, 0, 2, 1), (2, 3), 1, id="stride-pads-dilation"),
     P(4, 32, 4, 4, 32, 5, 5, (1, 1), (2, 2, 2, 2), (1, 1), 1, id="kernel-larger-than-input"),
     P(2, 32, 12, 13, 64, 3, 3, (1, 1), (1, 1, 1, 1), (1, 1), 2, id="group2"),         # 16·9 = 144 per group

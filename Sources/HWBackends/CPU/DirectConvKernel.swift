@@ -3,20 +3,22 @@ import CoreRuntime
 
 extension BLASKernels {
     /// Whether a convolution takes `directConv`: a constant f32 W (packed once), a kernel larger
-    /// than 1×1 (3×3 stride-1 ones `winogradConv` has not taken) or a 1×1 stride-1 one of one
-    /// group with at most 196 output positions (which `pointwiseConv` has not taken), at least 32
+    /// than 1×1 (3×3 stride-1 ones `winogradConv` has not taken) or a 1×1 one of one group with at
+    /// most 196 output positions (stride-1 ones which `pointwiseConv` has not taken), at least 32
     /// output channels per group and `directMinimumReduction` terms per sum. On ResNet-18's 3×3
     /// and 7×7 layers it took 0.79-1.00 of the panels' time, and the whole model 49-50 ms against
-    /// 55-57 on the panels on one thread; on 1×1 strided layers it lost or tied
-    /// (docs/BENCHMARKS.md, eleventh measurement), and those keep their paths. MobileNetV2's 1×1
-    /// layers with 384-960 input channels or on 7×7 planes ran at 12-14 GFLOP/s on sgemm in the
-    /// model's profile and 30-33 on these tiles; alone they took 0.32-1.00 of sgemm's time
-    /// (bench/kernels/pointwise_timing.c, thirteenth measurement). On 28×28 and 56×56 planes the
-    /// tiles took 0.77-1.13 of sgemm's, and those keep sgemm; grouped 1×1 ones were not measured
-    /// and keep their paths too. The 32-channel floor is the panels': the digits CNN's 8 and 16
-    /// channels do better in one sgemm over a chunk of images.
+    /// 55-57 on the panels on one thread (docs/BENCHMARKS.md, eleventh measurement).
+    /// MobileNetV2's 1×1 layers with 384-960 input channels or on 7×7 planes ran at 12-14
+    /// GFLOP/s on sgemm in the model's profile and 30-33 on these tiles; alone they took
+    /// 0.32-1.00 of sgemm's time (bench/kernels/pointwise_timing.c, thirteenth measurement). On
+    /// 28×28 and 56×56 planes the tiles took 0.77-1.13 of sgemm's, and those keep sgemm, strided
+    /// or not. ResNet-18's strided 1×1 layers onto 14×14 and 7×7 planes tied sgemm on one thread
+    /// and took 0.48 and 0.74 of its time on two, where sgemm's 49 or 196 columns split badly
+    /// (fourteenth measurement). Grouped 1×1 ones were not measured and keep their paths. The
+    /// 32-channel floor is the panels': the digits CNN's 8 and 16 channels do better in one sgemm
+    /// over a chunk of images.
     static func takesDirect(_ g: ConvOp.Geometry, _ inputs: [TensorType?]) -> Bool {
-        inputs[1]?.dtype == .f32 && (g.kernelH * g.kernelW > 1 || isPointwise(g) && g.group == 1 && g.outH * g.outW <= 196)
+        inputs[1]?.dtype == .f32 && (g.kernelH * g.kernelW > 1 || g.group == 1 && g.outH * g.outW <= 196)
             && g.outChannelsPerGroup >= 32 && g.reduction >= directMinimumReduction
     }
 
