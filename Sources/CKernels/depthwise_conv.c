@@ -100,8 +100,11 @@ INLINE void lanes_positions(const int Q, const swk_conv_geometry *g, const float
                             const float *bias, float lo, float hi, int64_t first, float *out) {
     float acc[8][LANES];
     const float *corner[8];
-    for (int q = 0; q < Q; q++) {
-        const int64_t oh = (first + q) / g->out_w, ow = (first + q) % g->out_w;
+    // One division for the first position; the others step along its row and wrap onto the
+    // next (a division per position was a fifth of the time on 14×14 planes).
+    int64_t oh = first / g->out_w, ow = first % g->out_w;
+    for (int q = 0; q < Q; q++, ow++) {
+        if (ow == g->out_w) ow = 0, oh++;
         corner[q] = in + (oh * g->stride_h * columns + ow * g->stride_w) * LANES;
         for (int lane = 0; lane < LANES; lane++) acc[q][lane] = bias[lane];
     }
