@@ -89,7 +89,18 @@ INLINE float fast_erf(float x) {
     return x < 0 ? -magnitude : magnitude;
 }
 
+/// Put before each elementwise loop below: four vectors in flight per iteration. One element is
+/// a chain of ~30 dependent operations (erf: a division, ten multiply-adds, then exp's), and clang
+/// vectorized the loops one vector at a time, leaving them latency-bound; four at a time took
+/// 0.65–0.77 of the time (bench/kernels/fast_math_timing.c; docs/BENCHMARKS.md, fourteenth
+/// measurement). The Swift toolchain builds CKernels with clang, the compiler that reads the
+/// pragma; the harness defines it empty to time the loops without it.
+#ifndef ELEMENTWISE_LOOP
+#define ELEMENTWISE_LOOP _Pragma("clang loop interleave_count(4)")
+#endif
+
 INLINE void exp_loop(float *values, int64_t count) {
+    ELEMENTWISE_LOOP
     for (int64_t i = 0; i < count; i++) values[i] = fast_exp(values[i]);
 }
 
@@ -109,10 +120,12 @@ INLINE float accurate_erf(float x) {
 }
 
 INLINE void erf_loop(float *values, int64_t count) {
+    ELEMENTWISE_LOOP
     for (int64_t i = 0; i < count; i++) values[i] = accurate_erf(values[i]);
 }
 
 INLINE void gelu_loop(float *values, int64_t count) {
+    ELEMENTWISE_LOOP
     for (int64_t i = 0; i < count; i++) {
         const float x = values[i];
         values[i] = 0.5f * x * (1.0f + fast_erf(x * 0.7071067811865476f));
@@ -121,6 +134,7 @@ INLINE void gelu_loop(float *values, int64_t count) {
 
 /// 1 + tanh(u) = 2 − 2/(e^{2u} + 1).
 INLINE void gelu_tanh_loop(float *values, int64_t count) {
+    ELEMENTWISE_LOOP
     for (int64_t i = 0; i < count; i++) {
         const float x = values[i];
         const float u = 0.7978845608028654f * (x + 0.044715f * x * x * x);
