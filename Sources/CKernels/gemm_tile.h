@@ -86,8 +86,11 @@ GEMM_AVX2 static inline __m256i gemm_lanes(int64_t n) {
 
 /// One tile with its accumulators in registers; `full` (a constant at each call site) reads and
 /// writes whole lines, else masked loads and stores touch only the first `width` columns (a
-/// masked load does not fault past them).
-GEMM_AVX2 static inline __attribute__((always_inline)) void gemm_tile_avx2_lines(const int R, const int full, const float *a,
+/// masked load does not fault past them). H (a constant too) is the vectors of 8 columns the tile
+/// spans: 1 for a width of at most 8, which then takes half the multiply-adds (the last panel of
+/// Winograd's 49 tiles on a 14×14 plane holds one).
+GEMM_AVX2 static inline __attribute__((always_inline)) void gemm_tile_avx2_lines(const int R, const int full, const int H,
+                                                                                const float *a,
                                                                                 int64_t a_ld, int64_t depth, const float *b,
                                                                                 int64_t b_ld, int64_t width,
                                                                                 const gemm_epilogue *e, float *out,
@@ -97,7 +100,8 @@ GEMM_AVX2 static inline __attribute__((always_inline)) void gemm_tile_avx2_lines
     for (int r = 0; r < R; r++) {
         if (e->accumulate) {
             acc[r][0] = full ? _mm256_loadu_ps(out + r * out_ld) : _mm256_maskload_ps(out + r * out_ld, low);
-            acc[r][1] = full ? _mm256_loadu_ps(out + r * out_ld + 8) : _mm256_maskload_ps(out + r * out_ld + 8, high);
+            if (H == 2)
+                acc[r][1] = full ? _mm256_loadu_ps(out + r * out_ld + 8) : _mm256_maskload_ps(out + r * out_ld + 8, high);
         } else {
             acc[r][0] = acc[r][1] = _mm256_setzero_ps();
         }
@@ -105,11 +109,11 @@ GEMM_AVX2 static inline __attribute__((always_inline)) void gemm_tile_avx2_lines
     for (int64_t t = 0; t < depth; t++) {
         const float *line = b + t * b_ld;
         const __m256 b0 = full ? _mm256_loadu_ps(line) : _mm256_maskload_ps(line, low);
-        const __m256 b1 = full ? _mm256_loadu_ps(line + 8) : _mm256_maskload_ps(line + 8, high);
+        const __m256 b1 = H == 1 ? b0 : full ? _mm256_loadu_ps(line + 8) : _mm256_maskload_ps(line + 8, high);
         for (int r = 0; r < R; r++) {
             const __m256 x = _mm256_broadcast_ss(a + r * a_ld + t);
             acc[r][0] = _mm256_fmadd_ps(x, b0, acc[r][0]);
-            acc[r][1] = _mm256_fmadd_ps(x, b1, acc[r][1]);
+            if (H == 2) acc[r][1] = _mm256_fmadd_ps(x, b1, acc[r][1]);
         }
     }
     const __m256 scale = _mm256_set1_ps(e->scale), lo = _mm256_set1_ps(e->lo), hi = _mm256_set1_ps(e->hi);
@@ -117,12 +121,13 @@ GEMM_AVX2 static inline __attribute__((always_inline)) void gemm_tile_avx2_lines
     __m256 column_bias[2] = {_mm256_setzero_ps(), _mm256_setzero_ps()};
     if (e->column_bias) {
         column_bias[0] = full ? _mm256_loadu_ps(e->column_bias) : _mm256_maskload_ps(e->column_bias, low);
-        column_bias[1] = full ? _mm256_loadu_ps(e->column_bias + 8) : _mm256_maskload_ps(e->column_bias + 8, high);
+        if (H == 2)
+            column_bias[1] = full ? _mm256_loadu_ps(e->column_bias + 8) : _mm256_maskload_ps(e->column_bias + 8, high);
     }
     for (int r = 0; r < R; r++) {
         const __m256 bias = _mm256_set1_ps(e->bias ? e->bias[r] : 0.0f);
         __m256 v[2];
-        for (int h = 0; h < 2; h++) {
+        for (int h = 0; h < H; h++) {
             // With no bias, a product alone: adding +0 would turn a −0 sum into +0.
             v[h] = e->bias ? _mm256_fmadd_ps(acc[r][h], scale, bias) : _mm256_mul_ps(acc[r][h], scale);
             // Separate adds, as gemm_finish does: both paths round alike.
@@ -136,10 +141,10 @@ GEMM_AVX2 static inline __attribute__((always_inline)) void gemm_tile_avx2_lines
         }
         if (full) {
             _mm256_storeu_ps(out + r * out_ld, v[0]);
-            _mm256_storeu_ps(out + r * out_ld + 8, v[1]);
+            if (H == 2) _mm256_storeu_ps(out + r * out_ld + 8, v[1]);
         } else {
             _mm256_maskstore_ps(out + r * out_ld, low, v[0]);
-            _mm256_maskstore_ps(out + r * out_ld + 8, high, v[1]);
+            if (H == 2) _mm256_maskstore_ps(out + r * out_ld + 8, high, v[1]);
         }
     }
 }
@@ -150,8 +155,10 @@ GEMM_AVX2 static inline __attribute__((always_inline)) void gemm_tile_avx2(const
                                                                           int64_t depth, const float *b, int64_t b_ld,
                                                                           int64_t width, const gemm_epilogue *e, float *out,
                                                                           int64_t out_ld) {
-    if (width >= GEMM_TILE) gemm_tile_avx2_lines(R, 1, a, a_ld, depth, b, b_ld, width, e, out, out_ld);
-    else gemm_tile_avx2_lines(R, 0, a, a_ld, depth, b, b_ld, width, e, out, out_ld);
+    if (width >= GEMM_TILE) gemm_tile_avx2_lines(R, 1, 2, a, a_ld, depth, b, b_ld, width, e, out, out_ld);
+    else if (width > 8) gemm_tile_avx2_lines(R, 0, 2, a, a_ld, depth, b, b_ld, width, e, out, out_ld);
+    else if (width == 8) gemm_tile_avx2_lines(R, 1, 1, a, a_ld, depth, b, b_ld, width, e, out, out_ld);
+    else gemm_tile_avx2_lines(R, 0, 1, a, a_ld, depth, b, b_ld, width, e, out, out_ld);
 }
 
 /// out[r·out_ld + c] = finish(Σ_t a[r·a_ld + t]·b[t·b_ld + c]) (from out's value with
