@@ -2,9 +2,10 @@
 // window are reduced into one line (contiguous, any window height), then the line is reduced
 // across each window's columns. The line carries −∞ where the padding is, so neither pass tests
 // bounds per element. On AVX2 both passes run on 8 floats at a time, the second for strides 1 and
-// 2 (a stride-2 window's columns are the even floats of 16, taken with two shuffles); the scalar
-// loops they replace, compiled for SSE2, took 0.70 ms for ResNet-18's 3×3/2 MaxPool on
-// 64×112×112, onnxruntime 0.14 (docs/BENCHMARKS.md, fourteenth measurement).
+// 2 (a stride-2 window's columns are the even floats of 16, taken with two shuffles). The loops
+// they replace, which the compiler vectorized for SSE2 only around a scalar strided copy, took
+// 0.70 ms for ResNet-18's 3×3/2 MaxPool on 64×112×112, onnxruntime 0.14 (docs/BENCHMARKS.md,
+// fourteenth measurement); they remain the portable path.
 #include "ckernels.h"
 #include <immintrin.h>
 #include <math.h>
@@ -15,10 +16,11 @@
 /// The larger of two values, NaN winning (numpy.max's rule, as the reference kernel does).
 static inline float max_nan(float best, float v) { return (v > best || v != v) ? v : best; }
 
-/// max_nan on 8 lanes. maxps returns its second operand when either is NaN, so v's NaN passes;
-/// the blend keeps best where best is NaN.
+/// max_nan on 8 lanes, bit for bit: maxps(v, best) is v where v > best and best otherwise (on a
+/// tie, so +0 against −0 keeps best as max_nan does, and where either is NaN); the blend then
+/// takes v where v is NaN.
 AVX2 static inline __m256 max_nan8(__m256 best, __m256 v) {
-    return _mm256_blendv_ps(_mm256_max_ps(best, v), best, _mm256_cmp_ps(best, best, _CMP_UNORD_Q));
+    return _mm256_blendv_ps(_mm256_max_ps(v, best), v, _mm256_cmp_ps(v, v, _CMP_UNORD_Q));
 }
 
 /// at[0], at[2], …, at[14]: the 8 windows' column at stride 2.

@@ -1,7 +1,7 @@
 // max_pool.c's AVX2 path against its portable one (the SSE2-vectorized loops every MaxPool ran
 // before the AVX2 path existed) on ResNet-18's stem pool and smaller shapes, one thread, one
-// process: medians of RUNS runs each, and whether the two outputs are bitwise equal (NaN and −∞
-// placed in the input). The numbers behind docs/BENCHMARKS.md's fourteenth measurement.
+// process: medians of RUNS runs each, and whether the two outputs are bitwise equal (NaN, −∞ and
+// signed zeros placed in the input). The numbers behind docs/BENCHMARKS.md's fourteenth measurement.
 //
 //     clang -O2 -o /tmp/max_pool_timing bench/kernels/max_pool_timing.c -ISources/CKernels/include -lm && /tmp/max_pool_timing
 #include "../../Sources/CKernels/max_pool.c"
@@ -28,6 +28,7 @@ int main(void) {
         float *x = malloc(sizeof(float) * (size_t)in_floats), *y[2];
         for (int64_t i = 0; i < in_floats; i++) x[i] = (float)(rand() % 2000 - 1000) * 0.01f;
         x[5] = x[in_floats - 1] = NAN, x[in_floats / 2] = -INFINITY;
+        x[7] = 0.0f, x[8] = -0.0f, x[9] = -0.0f;  // ties of signed zeros: the paths must keep the same one
         float *scratch = malloc(sizeof(float) * (size_t)swk_max_pool_scratch_floats(&g));
         double times[2][RUNS];
         for (int path = 0; path < 2; path++) y[path] = malloc(sizeof(float) * (size_t)out_floats);
