@@ -31,6 +31,8 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=30)
     parser.add_argument("--top", type=int, default=15, help="slowest nodes listed")
     args = parser.parse_args()
+    if args.top < 0:
+        parser.error("--top must be ≥ 0")
     options = ort.SessionOptions()
     options.intra_op_num_threads = args.threads
     options.inter_op_num_threads = 1

@@ -139,7 +139,8 @@ def test_bench_profile_lists_top_nodes(cli):
     assert len(listed[0]) == 0 and len(listed[2]) == 2
     assert 2 < len(listed[100]) < 100  # every node of the optimized graph, once
     assert len({line.split()[0] for line in listed[100]}) == len(listed[100])
-    failed(sh(cli, "bench", path, "--runs", 1, "--top", -1))
+    proc = failed(sh(cli, "bench", path, "--runs", 1, "--top=-1"))
+    assert "--top" in proc.stderr and "≥ 0" in proc.stderr
 
 
 # ---- errors ------------------------------------------------------------------------------------
