@@ -136,6 +136,9 @@ CONV = [  # N, C, H, W, M, kH, kW, strides, pads, dilations, group, bias
     P(1, 5, 9, 41, 5, 3, 3, (1, 1), (1, 1, 1, 1), (1, 1), 5, True, id="depthwise-wide"),
     P(2, 4, 13, 12, 4, 3, 2, (3, 2), (0, 2, 1, 0), (2, 3), 4, True, id="depthwise-stride3-dilated"),
     P(1, 3, 6, 1, 3, 3, 1, (2, 1), (1, 0, 1, 0), (1, 1), 3, True, id="depthwise-width1"),
+    # outputs 20×1 and 10×2: every group of 8 positions wraps onto new rows 8 and 4 times
+    P(1, 3, 20, 1, 3, 3, 1, (1, 1), (1, 0, 1, 0), (1, 1), 3, True, id="depthwise-width1-lanes"),
+    P(1, 3, 20, 4, 3, 3, 3, (2, 2), (1, 1, 1, 0), (1, 1), 3, True, id="depthwise-width2-lanes"),
     P(1, 2, 3, 3, 2, 5, 5, (1, 1), (3, 3, 3, 3), (1, 1), 2, True, id="depthwise-pads-past-kernel"),
     P(1, 3, 4, 5, 3, 1, 1, (1, 1), (0, 0, 0, 0), (1, 1), 3, False, id="depthwise-1x1"),
     P(1, 5, 90, 41, 5, 3, 3, (1, 1), (1, 1, 1, 1), (1, 1), 5, True, id="depthwise-wide-phases"),
