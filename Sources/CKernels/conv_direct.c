@@ -7,10 +7,10 @@
 // The sums are finished (bias, a fused residual, clamp) and scattered into the NCHW output once
 // per tile. MLAS's NCHW convolution does much the same. On ResNet-18's 3×3 and 7×7 layers it took 0.79-1.00 of
 // the time of conv_panels.c, which unfolds the input 16 positions at a time and reads W in place
-// (docs/BENCHMARKS.md, eleventh measurement; bench/kernels/conv_panels_timing.c); on 1×1
-// strided ones it lost or tied. On 1×1 stride-1 ones with at most 196 output positions that
-// pointwise_conv.c leaves it beat sgemm (thirteenth measurement); 3×3 stride-1 ones with 64+
-// channels go to winograd_conv.c.
+// (docs/BENCHMARKS.md, eleventh measurement; bench/kernels/conv_panels_timing.c). It also takes
+// 1×1 layers of one group onto at most 196 output positions that pointwise_conv.c leaves,
+// strided or not (thirteenth and fourteenth measurements); 3×3 stride-1 ones with 64+ channels
+// go to winograd_conv.c.
 #include "ckernels.h"
 #include "conv_phases.h"  // conv_padded_rows/columns, conv_clamp
 #include "gemm_tile.h"

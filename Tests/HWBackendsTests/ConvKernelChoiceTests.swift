@@ -88,8 +88,8 @@ import TestSupport
         #expect(Self.packed(model, .direct) == direct)
     }
 
-    /// 1×1 stride 2 onto a 7×7 plane: the direct tiles, whose tiles split over both threads where
-    /// sgemm's 49 columns did not; onto a 28×28 plane it keeps sgemm.
+    /// 1×1 stride 2 onto a 7×7 plane: the direct tiles; onto a 28×28 plane it keeps its path (on
+    /// these two threads the panels, which pack nothing into the store).
     @Test(arguments: [(14, true), (56, false)])
     func strided1x1OntoSmallPlanesTakeTheDirectTiles(side: Int, direct: Bool) throws {
         var random = Random(25)

@@ -11,10 +11,12 @@ extension BLASKernels {
     /// MobileNetV2's 1×1 layers with 384-960 input channels or on 7×7 planes ran at 12-14
     /// GFLOP/s on sgemm in the model's profile and 30-33 on these tiles; alone they took
     /// 0.32-1.00 of sgemm's time (bench/kernels/pointwise_timing.c, thirteenth measurement). On
-    /// 28×28 and 56×56 planes the tiles took 0.77-1.13 of sgemm's, and those keep sgemm, strided
-    /// or not. ResNet-18's strided 1×1 layers onto 14×14 and 7×7 planes tied sgemm on one thread
-    /// and took 0.48 and 0.74 of its time on two, where sgemm's 49 or 196 columns split badly
-    /// (fourteenth measurement). Grouped 1×1 ones were not measured and keep their paths. The
+    /// 28×28 and 56×56 planes the tiles took 0.77-1.13 of sgemm's (stride 1), and 1×1 layers
+    /// onto those keep their paths, strided or not. ResNet-18's strided 1×1 layers onto 14×14
+    /// and 7×7 planes, which ran on im2col + sgemm on one thread and on the panels on two, took
+    /// 0.94-1.03 of sgemm's time on one and 0.48 and 0.74 of the panels' on two (in the model;
+    /// fourteenth measurement, where conv_panels_timing.c put them at 0.99 and 0.94 of sgemm's
+    /// against the eleventh's 1.09-1.34). Grouped 1×1 ones were not measured and keep their paths. The
     /// 32-channel floor is the panels': the digits CNN's 8 and 16 channels do better in one sgemm
     /// over a chunk of images.
     static func takesDirect(_ g: ConvOp.Geometry, _ inputs: [TensorType?]) -> Bool {

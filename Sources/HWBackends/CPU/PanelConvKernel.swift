@@ -3,7 +3,8 @@ import CoreRuntime
 
 extension BLASKernels {
     /// Whether a convolution that `winogradConv` and `directConv` leave (1×1 strided or padded
-    /// ones, short reductions, a W known only at run time) takes `panelConv` rather than
+    /// ones onto more than 196 positions or of several groups, short reductions, a W known only
+    /// at run time) takes `panelConv` rather than
     /// im2col + sgemm: one that needs unfolding (1×1 stride-1 unpadded ones multiply the input in place instead),
     /// with at least 32 output channels per group, whose panels split over two or more threads
     /// or whose plane has `panelsAlonePositions` outputs. Measured in ResNet-18 (`swiftlet bench … --profile`,
