@@ -175,14 +175,28 @@ INLINE void softmax_loop(float *row, int64_t count) {
 /// softmax_loop with the exponentials summed as they are written, eight lanes at a time: the
 /// compiler's vectors of softmax_loop took 0.215 ms over MiniLM-L6's 196 608 scores per layer,
 /// this 0.136 (a C harness, best of 50).
+/// The softmax numerators of the 8 scores at `at`: e^(v − shift), and 0 where v is −∞ (a masked
+/// key) whatever the shift.
+AVX2 INLINE __m256 softmax_numerators8(const float *at, __m256 shift) {
+    const __m256 v = _mm256_loadu_ps(at);
+    return _mm256_andnot_ps(_mm256_cmp_ps(v, _mm256_set1_ps(-INFINITY), _CMP_EQ_OQ), fast_exp8(_mm256_sub_ps(v, shift)));
+}
+
 AVX2 static void softmax_avx2(float *row, int64_t count) {
-    __m256 maxima = _mm256_set1_ps(-INFINITY), nans = _mm256_setzero_ps();
+    // Two running maxima: one maxps a step waited on the last (its latency, not its throughput).
+    __m256 maxima = _mm256_set1_ps(-INFINITY), maxima2 = maxima, nans = _mm256_setzero_ps();
     int64_t j = 0;
+    for (; j + 16 <= count; j += 16) {
+        const __m256 v = _mm256_loadu_ps(row + j), w = _mm256_loadu_ps(row + j + 8);
+        maxima = _mm256_max_ps(maxima, v), maxima2 = _mm256_max_ps(maxima2, w);
+        nans = _mm256_or_ps(nans, _mm256_cmp_ps(v, w, _CMP_UNORD_Q));
+    }
     for (; j + 8 <= count; j += 8) {
         const __m256 v = _mm256_loadu_ps(row + j);
         maxima = _mm256_max_ps(maxima, v);
         nans = _mm256_or_ps(nans, _mm256_cmp_ps(v, v, _CMP_UNORD_Q));
     }
+    maxima = _mm256_max_ps(maxima, maxima2);
     float lanes[8];
     _mm256_storeu_ps(lanes, maxima);
     float maximum = -INFINITY;
@@ -197,11 +211,20 @@ AVX2 static void softmax_avx2(float *row, int64_t count) {
         memset(row, 0, (size_t)count * sizeof(float));
         return;
     }
-    const __m256 shift = _mm256_set1_ps(maximum), minus_infinity = _mm256_set1_ps(-INFINITY);
+    const __m256 shift = _mm256_set1_ps(maximum);
     __m256 sums = _mm256_setzero_ps();
-    for (j = 0; j + 8 <= count; j += 8) {
-        const __m256 v = _mm256_loadu_ps(row + j);
-        const __m256 e = _mm256_andnot_ps(_mm256_cmp_ps(v, minus_infinity, _CMP_EQ_OQ), fast_exp8(_mm256_sub_ps(v, shift)));
+    // Four vectors of exps in flight, summed in row order as one at a time would: each exp is a
+    // chain of ~12 dependent operations, and one vector per step left the loop latency-bound
+    // (bench/kernels/fast_math_timing.c: a layer's rows at s128, 0.39 → 0.25–0.29 ms).
+    for (j = 0; j + 32 <= count; j += 32) {
+        const __m256 e0 = softmax_numerators8(row + j, shift), e1 = softmax_numerators8(row + j + 8, shift),
+                     e2 = softmax_numerators8(row + j + 16, shift), e3 = softmax_numerators8(row + j + 24, shift);
+        _mm256_storeu_ps(row + j, e0), _mm256_storeu_ps(row + j + 8, e1);
+        _mm256_storeu_ps(row + j + 16, e2), _mm256_storeu_ps(row + j + 24, e3);
+        sums = _mm256_add_ps(_mm256_add_ps(_mm256_add_ps(_mm256_add_ps(sums, e0), e1), e2), e3);
+    }
+    for (; j + 8 <= count; j += 8) {
+        const __m256 e = softmax_numerators8(row + j, shift);
         _mm256_storeu_ps(row + j, e);
         sums = _mm256_add_ps(sums, e);
     }

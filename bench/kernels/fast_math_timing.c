@@ -1,8 +1,11 @@
 // fast_math.c's elementwise loops (exp, erf, GELU, GELU's tanh form) over 196,608 floats, MiniLM's
-// FFN output at batch 1, sequence 128 (128 × 1536), one thread: medians of RUNS runs of each on the
+// FFN output at batch 1, sequence 128 (128 × 1536), and softmax over the same floats as 1536 rows
+// of 128 (one layer's attention scores at s128), one thread: medians of RUNS runs of each on the
 // same inputs (uniform in [−4, 4)). Built as below it times the loops as they ship; built again
-// with -DELEMENTWISE_LOOP= it times them without their interleave pragma, one vector at a time as
-// clang vectorized them before (docs/BENCHMARKS.md, fourteenth measurement).
+// with -DELEMENTWISE_LOOP= it times the elementwise loops without their interleave pragma, one
+// vector at a time as clang vectorized them before (softmax, in intrinsics, is the same either
+// way; its earlier one-vector loop is timed by building this file in a worktree of 54b4dca)
+// (docs/BENCHMARKS.md, fourteenth measurement).
 //
 //     clang -O2 -o /tmp/fast_math_timing bench/kernels/fast_math_timing.c -ISources/CKernels/include -lm && /tmp/fast_math_timing
 //     clang -O2 -DELEMENTWISE_LOOP= -o /tmp/fast_math_timing_one bench/kernels/fast_math_timing.c -ISources/CKernels/include -lm \
@@ -32,7 +35,16 @@ int main(void) {
         qsort(times, RUNS, sizeof(double), ascending);
         printf("  %s %.3f", names[l], times[RUNS / 2] * 1e3);
     }
-    printf("\n");
+    // Softmax over the same floats as 1536 rows of 128: one MiniLM layer's attention scores at s128.
+    double times[RUNS];
+    for (int r = 0; r < RUNS; r++) {
+        memcpy(values, inputs, sizeof(float) * COUNT);
+        const double t = now();
+        for (int row = 0; row < COUNT / 128; row++) swk_softmax(values + row * 128, 128);
+        times[r] = now() - t;
+    }
+    qsort(times, RUNS, sizeof(double), ascending);
+    printf("  softmax (rows of 128) %.3f\n", times[RUNS / 2] * 1e3);
     free(values), free(inputs);
     return 0;
 }
