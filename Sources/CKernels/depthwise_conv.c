@@ -6,7 +6,9 @@
 //   14×14 plane never amortizes (1.75–7 GFLOP/s on MobileNetV2's last stages).
 // - lanes: 8 consecutive planes (channels, running on into the next image) side by side in a
 //   vector, interleaved in and out through 8×8 transposes; each tap is one vector multiply-add
-//   per output position, whatever the plane's size.
+//   per output position, whatever the plane's size. Kernels 3 columns wide at column stride 1 or
+//   2 (MobileNetV2's) go a row at a time (row_run): each input vector loaded once per kernel
+//   row, the sums transposed straight into the output planes.
 #include "ckernels.h"
 #include "conv_phases.h"
 #include "transpose8.h"
@@ -136,23 +138,29 @@ static void interleave_portable(const swk_conv_geometry *g, int64_t count, const
     }
 }
 
-/// interleave_portable, 8 columns × 8 planes at a time through an 8×8 transpose (the columns
-/// short of 8 by the portable loop).
+/// interleave_portable, 8 columns × 8 planes at a time through an 8×8 transpose, a row's last
+/// columns short of 8 through masked loads (on 14×14 planes a scalar loop over those 6 columns
+/// had taken a sixth of the path's time; perf on bench/kernels/depthwise_timing.c's shapes).
 AVX2 static void interleave_avx2(const swk_conv_geometry *g, int64_t count, const float *x, int64_t last_row,
                                  int64_t first_column, int64_t last_column, int64_t columns, float *in) {
-    const int64_t plane = g->height * g->width, whole = first_column + (last_column - first_column) / 8 * 8;
+    const int64_t plane = g->height * g->width;
     for (int64_t ih = 0; ih < last_row; ih++) {
         float *line = in + ((ih + g->pad_top) * columns + g->pad_left) * LANES;
         const float *source = x + ih * g->width;
-        for (int64_t iw = first_column; iw < whole; iw += 8) {
+        for (int64_t iw = first_column; iw < last_column; iw += 8) {
+            const int64_t kept = last_column - iw < 8 ? last_column - iw : 8;
+            const __m256i mask = _mm256_cmpgt_epi32(_mm256_set1_epi32((int)kept), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
             __m256 v[8];
+            // A masked load reads nothing past `kept`, but costs far more than a plain one (a third
+            // of the path's time on 112×112 planes when every block took one).
             for (int lane = 0; lane < 8; lane++)
-                v[lane] = lane < count ? _mm256_loadu_ps(source + lane * plane + iw) : _mm256_setzero_ps();
+                v[lane] = lane >= count ? _mm256_setzero_ps()
+                          : kept == 8   ? _mm256_loadu_ps(source + lane * plane + iw)
+                                        : _mm256_maskload_ps(source + lane * plane + iw, mask);
             swk_transpose8(v);
-            for (int k = 0; k < 8; k++) _mm256_storeu_ps(line + (iw + k) * LANES, v[k]);
+            for (int k = 0; k < kept; k++) _mm256_storeu_ps(line + (iw + k) * LANES, v[k]);
         }
     }
-    interleave_portable(g, count, x, last_row, whole, last_column, columns, in);
 }
 
 /// y[lane·positions + p] = out[p·8 + lane] for lanes < count and first ≤ p < positions.
@@ -172,6 +180,82 @@ AVX2 static void deinterleave_avx2(const float *out, int64_t first, int64_t posi
         for (int64_t lane = 0; lane < count; lane++) _mm256_storeu_ps(y + lane * positions + p, v[lane]);
     }
     deinterleave_portable(out, whole, positions, count, y);
+}
+
+/// dst[i] = v[i] for i < n (a constant at each call).
+AVX2 INLINE void store_first(float *dst, __m256 v, const int n) {
+    __m128 part = _mm256_castps256_ps128(v);
+    int left = n;
+    if (left == 8) {
+        _mm256_storeu_ps(dst, v);
+        return;
+    }
+    if (left >= 4) _mm_storeu_ps(dst, part), part = _mm256_extractf128_ps(v, 1), dst += 4, left -= 4;
+    if (left >= 2) _mm_storel_pi((__m64 *)dst, part), part = _mm_movehl_ps(part, part), dst += 2, left -= 2;
+    if (left == 1) _mm_store_ss(dst, part);
+}
+
+/// Output row oh's positions ow … ow+Q−1 (Q ≤ 8) of a kernel 3 columns wide, undilated across,
+/// at column stride SW (Q and SW constants at each call) for 8 planes in lanes, each written
+/// straight to its plane of y through an 8×8 transpose (lanes < count). Along a kernel row, every
+/// input vector is loaded once and multiplied into each sum whose window covers it (3 at stride
+/// 1): lanes_positions loads one per tap and position, and on 14×14 planes spent half the path's
+/// time in those loads and their addresses (perf). The sums take their taps in lanes_positions'
+/// order, so the two agree bit for bit.
+AVX2 INLINE void row_run(const int Q, const int SW, const swk_conv_geometry *g, const float *in, int64_t columns,
+                         const float *weights, const float *bias, float lo, float hi, int64_t count, int64_t oh, int64_t ow,
+                         float *y) {
+    __m256 acc[8];
+    for (int q = 0; q < Q; q++) acc[q] = _mm256_loadu_ps(bias);
+    for (int i = 0; i < g->kernel_h; i++) {
+        const float *row = in + ((oh * g->stride_h + (int64_t)i * g->dilation_h) * columns + ow * SW) * LANES;
+        const __m256 w[3] = {_mm256_loadu_ps(weights + (i * 3) * LANES), _mm256_loadu_ps(weights + (i * 3 + 1) * LANES),
+                             _mm256_loadu_ps(weights + (i * 3 + 2) * LANES)};
+#pragma clang loop unroll(full)
+        for (int c = 0; c < (Q - 1) * SW + 3; c++) {
+            const __m256 x = _mm256_loadu_ps(row + c * LANES);
+            // Column c is tap j of position (c − j) / SW.
+#pragma clang loop unroll(full)
+            for (int j = 0; j < 3; j++)
+                if (c >= j && (c - j) % SW == 0 && (c - j) / SW < Q) acc[(c - j) / SW] = _mm256_fmadd_ps(w[j], x, acc[(c - j) / SW]);
+        }
+    }
+    const __m256 low = _mm256_set1_ps(lo), high = _mm256_set1_ps(hi);
+    __m256 v[8];
+    for (int q = 0; q < 8; q++)  // max then min pass NaN, as conv_clamp does
+        v[q] = q < Q ? _mm256_min_ps(high, _mm256_max_ps(low, acc[q])) : _mm256_setzero_ps();
+    swk_transpose8(v);
+    const int64_t out_plane = g->out_h * g->out_w;
+    for (int64_t lane = 0; lane < count; lane++) store_first(y + lane * out_plane + oh * g->out_w + ow, v[lane], Q);
+}
+
+/// Every output row of 8 planes in lanes by row_run, 8 positions at a time and the row's last
+/// ones in one shorter run. Column stride SW (1 or 2) is a constant at each call.
+AVX2 INLINE void row_runs(const int SW, const swk_conv_geometry *g, const float *in, int64_t columns, const float *weights,
+                          const float *bias, float lo, float hi, int64_t count, float *y) {
+    for (int64_t oh = 0; oh < g->out_h; oh++) {
+        int64_t ow = 0;
+        for (; ow + 8 <= g->out_w; ow += 8) row_run(8, SW, g, in, columns, weights, bias, lo, hi, count, oh, ow, y);
+        switch (g->out_w - ow) {
+#define SHORT_RUN(N)                                                                                                    \
+    case N: row_run(N, SW, g, in, columns, weights, bias, lo, hi, count, oh, ow, y); break;
+            SHORT_RUN(1) SHORT_RUN(2) SHORT_RUN(3) SHORT_RUN(4) SHORT_RUN(5) SHORT_RUN(6) SHORT_RUN(7)
+#undef SHORT_RUN
+        default: break;
+        }
+    }
+}
+
+/// Whether row_runs takes a geometry: kernels 3 columns wide, undilated across, at column stride 1
+/// or 2 (all of MobileNetV2's).
+static int takes_row_runs(const swk_conv_geometry *g) {
+    return g->kernel_w == 3 && g->dilation_w == 1 && (g->stride_w == 1 || g->stride_w == 2);
+}
+
+AVX2 static void row_runs_avx2(const swk_conv_geometry *g, const float *in, int64_t columns, const float *weights,
+                               const float *bias, float lo, float hi, int64_t count, float *y) {
+    if (g->stride_w == 1) row_runs(1, g, in, columns, weights, bias, lo, hi, count, y);
+    else row_runs(2, g, in, columns, weights, bias, lo, hi, count, y);
 }
 
 /// `count` ≤ 8 consecutive planes (x and y at the first one; plane `first_plane` of the call, so
@@ -198,6 +282,10 @@ INLINE void lanes_loop(const int AVX2_PATH, const swk_conv_geometry *g, int64_t 
         const int64_t c = (first_plane + lane) % channels;
         for (int64_t tap = 0; tap < taps; tap++) weights[tap * LANES + lane] = lane < count ? w[c * taps + tap] : 0;
         lane_bias[lane] = lane < count && bias ? bias[c] : 0;
+    }
+    if (AVX2_PATH && takes_row_runs(g)) {
+        row_runs_avx2(g, in, columns, weights, lane_bias, lo, hi, count, y);
+        return;
     }
     int64_t first = 0;
     for (; first + 8 <= out_plane; first += 8) lanes_positions(8, g, in, columns, weights, lane_bias, lo, hi, first, out);

@@ -150,6 +150,12 @@ CONV = [  # N, C, H, W, M, kH, kW, strides, pads, dilations, group, bias
     P(1, 8, 8, 8, 8, 3, 3, (2, 2), (0, 0, 0, 0), (1, 1), 8, True, id="depthwise-short-rows"),
     P(1, 10, 10, 18, 10, 3, 3, (2, 2), (0, 0, 0, 0), (1, 1), 10, True, id="depthwise-short-columns"),
     P(5, 3, 6, 7, 3, 3, 3, (1, 1), (1, 1, 1, 1), (1, 1), 3, True, id="depthwise-groups-across-images"),
+    # Kernels 3 wide at column stride 1 or 2 go a row at a time on the lanes path, 8 positions
+    # per run and the rest of the row in one shorter run: rows of 14 (8 + 6) under a 5-tall
+    # kernel strided and dilated down the rows; rows of 13 (8 + 5) at stride 2, 9 channels of 2
+    # images in groups of 8.
+    P(1, 13, 14, 14, 13, 5, 3, (2, 1), (2, 1, 2, 1), (2, 1), 13, True, id="depthwise-row-runs-tall-kernel"),
+    P(2, 9, 11, 25, 9, 3, 3, (2, 2), (1, 1, 1, 1), (1, 1), 9, False, id="depthwise-row-runs-stride2"),
     P(1, 64, 7, 7, 32, 1, 1, (1, 1), (0, 0, 0, 0), (1, 1), 1, True, id="1x1-64ch"),
     # 1×1 with up to 192 input channels on planes of 196+ positions run pointwise_conv.c's tiles:
     # a short last tile of 4 and of 1 position, row tiles of 6, 6 and 1, one input channel, the
