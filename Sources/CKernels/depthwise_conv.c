@@ -27,7 +27,7 @@ static int64_t offset_floats(const swk_conv_geometry *g) {
 }
 
 /// Floats the planes-in-lanes path takes: the interleaved padded input, the taps' and the
-/// bias's lanes, the interleaved output.
+/// bias's lanes, the interleaved output (which row_runs, writing the planes directly, leaves unused).
 static int64_t lanes_floats(const swk_conv_geometry *g) {
     const int64_t taps = (int64_t)g->kernel_h * g->kernel_w;
     return (conv_padded_rows(g) * conv_padded_columns(g) + taps + 1 + g->out_h * g->out_w) * LANES;
@@ -125,15 +125,15 @@ INLINE void lanes_positions(const int Q, const swk_conv_geometry *g, const float
 }
 
 /// in[(r·columns + col)·8 + lane] = plane `lane`'s value under padded (r, col), for lanes < count,
-/// image rows < last_row and columns first_column ≤ iw < last_column; the rest of `in` stays as
-/// it was. x is the first plane; planes are height·width floats apart.
+/// image rows < last_row and columns < last_column; the rest of `in` stays as it was. x is the
+/// first plane; planes are height·width floats apart.
 static void interleave_portable(const swk_conv_geometry *g, int64_t count, const float *x, int64_t last_row,
-                                int64_t first_column, int64_t last_column, int64_t columns, float *in) {
+                                int64_t last_column, int64_t columns, float *in) {
     for (int64_t lane = 0; lane < count; lane++) {
         for (int64_t ih = 0; ih < last_row; ih++) {
             float *cell = in + ((ih + g->pad_top) * columns + g->pad_left) * LANES + lane;
             const float *source = x + lane * g->height * g->width + ih * g->width;
-            for (int64_t iw = first_column; iw < last_column; iw++) cell[iw * LANES] = source[iw];
+            for (int64_t iw = 0; iw < last_column; iw++) cell[iw * LANES] = source[iw];
         }
     }
 }
@@ -142,12 +142,12 @@ static void interleave_portable(const swk_conv_geometry *g, int64_t count, const
 /// columns short of 8 through masked loads (on 14×14 planes a scalar loop over those 6 columns
 /// had taken a sixth of the path's time; perf on bench/kernels/depthwise_timing.c's shapes).
 AVX2 static void interleave_avx2(const swk_conv_geometry *g, int64_t count, const float *x, int64_t last_row,
-                                 int64_t first_column, int64_t last_column, int64_t columns, float *in) {
+                                 int64_t last_column, int64_t columns, float *in) {
     const int64_t plane = g->height * g->width;
     for (int64_t ih = 0; ih < last_row; ih++) {
         float *line = in + ((ih + g->pad_top) * columns + g->pad_left) * LANES;
         const float *source = x + ih * g->width;
-        for (int64_t iw = first_column; iw < last_column; iw += 8) {
+        for (int64_t iw = 0; iw < last_column; iw += 8) {
             const int64_t kept = last_column - iw < 8 ? last_column - iw : 8;
             const __m256i mask = _mm256_cmpgt_epi32(_mm256_set1_epi32((int)kept), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
             __m256 v[8];
@@ -277,7 +277,7 @@ INLINE void lanes_loop(const int AVX2_PATH, const swk_conv_geometry *g, int64_t 
     // The image rows and columns some output reads (the extent may stop short of the image).
     const int64_t last_row = rows - g->pad_top < g->height ? rows - g->pad_top : g->height;
     const int64_t last_column = columns - g->pad_left < g->width ? columns - g->pad_left : g->width;
-    (AVX2_PATH ? interleave_avx2 : interleave_portable)(g, count, x, last_row, 0, last_column, columns, in);
+    (AVX2_PATH ? interleave_avx2 : interleave_portable)(g, count, x, last_row, last_column, columns, in);
     for (int64_t lane = 0; lane < LANES; lane++) {
         const int64_t c = (first_plane + lane) % channels;
         for (int64_t tap = 0; tap < taps; tap++) weights[tap * LANES + lane] = lane < count ? w[c * taps + tap] : 0;
