@@ -98,4 +98,15 @@ import TestSupport
         try Self.runAndCheck(model, &random, [1, 128, side, side])
         #expect(Self.packed(model, .direct) == direct)
     }
+
+    /// MobileNetV2's stem, 3 channels × 3×3 at stride 2 (27 terms a sum): the direct tiles; with
+    /// 2 channels (18 terms) it keeps its path.
+    @Test(arguments: [(3, true), (2, false)])
+    func stemShapedTakeTheDirectTilesFrom27Terms(channels: Int, direct: Bool) throws {
+        var random = Random(26)
+        let (model, _) = try Self.convModel(&random, channels: channels, outChannels: 32, height: 23, width: 23, kernel: 3,
+                                            pads: 1, stride: 2)
+        try Self.runAndCheck(model, &random, [1, channels, 23, 23])
+        #expect(Self.packed(model, .direct) == direct)
+    }
 }

@@ -26,9 +26,11 @@ extension BLASKernels {
 
     /// Terms per output sum from which the direct tiles pay: each tile also works out its 6 window
     /// starts and scatters 96 sums, which a short reduction does not cover. MobileNetV2's stem
-    /// (3 channels × 3×3 = 27) ran 6-21% slower on them than on the panels; ResNet-18's
-    /// (3 × 7×7 = 147) ran faster.
-    static let directMinimumReduction = 64
+    /// (3 channels × 3×3 = 27) ran 6-21% slower on them than on the panels while the scatter was
+    /// scalar; since it goes through transposes it runs at 0.82-0.91 of the panels' time
+    /// (bench/kernels/conv_panels_timing.c, fifteenth measurement). ResNet-18's (3 × 7×7 = 147)
+    /// ran faster on them throughout. Shorter reductions were not measured.
+    static let directMinimumReduction = 27
 
     /// A convolution in CKernels (conv_direct.c) that broadcasts input pixels against W's panels,
     /// a chunk of images at a time: the threads first copy the chunk's input channels into
