@@ -138,9 +138,12 @@ static void interleave_portable(const swk_conv_geometry *g, int64_t count, const
     }
 }
 
-/// interleave_portable, 8 columns × 8 planes at a time through an 8×8 transpose, a row's last
-/// columns short of 8 through masked loads (on 14×14 planes a scalar loop over those 6 columns
-/// had taken a sixth of the path's time; perf on bench/kernels/depthwise_timing.c's shapes).
+/// interleave_portable, 8 columns × 8 planes at a time through an 8×8 transpose (from memory,
+/// swk_transpose8_load, where all 8 planes and columns are there: 0.84-0.94 of the time of
+/// swk_transpose8's on 28×28 to 112×112 planes at stride 2, where the input is 4 times the
+/// output, and no steady change at stride 1; fifteenth measurement), a row's last columns short of 8 through masked loads (on 14×14
+/// planes a scalar loop over those 6 columns had taken a sixth of the path's time; perf on
+/// bench/kernels/depthwise_timing.c's shapes).
 AVX2 static void interleave_avx2(const swk_conv_geometry *g, int64_t count, const float *x, int64_t last_row,
                                  int64_t last_column, int64_t columns, float *in) {
     const int64_t plane = g->height * g->width;
@@ -151,6 +154,11 @@ AVX2 static void interleave_avx2(const swk_conv_geometry *g, int64_t count, cons
             const int64_t kept = last_column - iw < 8 ? last_column - iw : 8;
             const __m256i mask = _mm256_cmpgt_epi32(_mm256_set1_epi32((int)kept), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
             __m256 v[8];
+            if (count == LANES && kept == 8) {  // the usual block: 8 planes, 8 whole columns
+                swk_transpose8_load(source + iw, plane, v);
+                for (int k = 0; k < 8; k++) _mm256_storeu_ps(line + (iw + k) * LANES, v[k]);
+                continue;
+            }
             // A masked load reads nothing past `kept`, but costs far more than a plain one (a third
             // of the path's time on 112×112 planes when every block took one).
             for (int lane = 0; lane < 8; lane++)
