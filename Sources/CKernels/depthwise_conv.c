@@ -33,19 +33,28 @@ static int64_t lanes_floats(const swk_conv_geometry *g) {
     return (conv_padded_rows(g) * conv_padded_columns(g) + taps + 1 + g->out_h * g->out_w) * LANES;
 }
 
+/// Whether row_runs takes a geometry: kernels 3 columns wide, undilated across, at column stride 1
+/// or 2 (all of MobileNetV2's).
+static int takes_row_runs(const swk_conv_geometry *g) {
+    return g->kernel_w == 3 && g->dilation_w == 1 && (g->stride_w == 1 || g->stride_w == 2);
+}
+
 /// Planes in lanes while that path's scratch (8 planes' interleaved input and output) stays within
-/// 160 KiB, a third of L2, and at any stride past 1 up to 4 MiB (224×224 at stride 2 takes 2 MiB;
-/// past that, the phase path's scratch of one plane keeps a huge image's memory down); the phase
-/// path otherwise. Measured on MobileNetV2's depthwise layers (bench/kernels/depthwise_timing.c,
-/// phases time over lanes time, two runs): 7×7 and 14×14 planes 1.19–2.67×, 28×28 1.02–1.09× (stride 1) and
-/// 1.66–2.26× (stride 2), 56×56 stride 2 (126 KiB) 1.31–1.67×; past the bound at stride 1, 56×56
-/// (203 KiB) 0.77–0.83× and 112×112 0.61–0.64×. At stride 2 past the bound lanes won too: 112×112
-/// 0.99–1.25× that day and 1.20–1.41× in three runs of a later one (in the model, onnxruntime's
-/// layer took 0.38 ms to our 0.83 on phases), 224×224 1.69–1.86×, 80×80 1.48–1.54×, 160×160 with
-/// 16 channels 0.99–1.12×: splitting a large plane into phases moves it through memory twice more.
+/// 160 KiB, a third of L2, and at any stride past 1 or on row_runs (with AVX2) up to 4 MiB
+/// (224×224 at stride 2 takes 2 MiB; past that, the phase path's scratch of one plane keeps a huge
+/// image's memory down); the phase path otherwise. Measured on MobileNetV2's depthwise layers
+/// (bench/kernels/depthwise_timing.c, phases time over lanes time, two runs): 7×7 and 14×14
+/// planes 1.19–2.67×, 28×28 1.02–1.09× (stride 1) and 1.66–2.26× (stride 2), 56×56 stride 2
+/// (126 KiB) 1.31–1.67×. At stride 2 past the bound lanes won too: 112×112 0.99–1.25× that day
+/// and 1.20–1.41× in three runs of a later one (in the model, onnxruntime's layer took 0.38 ms to
+/// our 0.83 on phases), 224×224 1.69–1.86×, 80×80 1.48–1.54×, 160×160 with 16 channels
+/// 0.99–1.12×: splitting a large plane into phases moves it through memory twice more. Past the
+/// bound at stride 1, 56×56 (203 KiB) ran 0.77–0.83× and 112×112 0.61–0.64× until row_runs; since
+/// then 1.15–1.20× and 1.10–1.14× (fifteenth measurement).
 static int use_lanes(const swk_conv_geometry *g) {
     const int64_t bytes = lanes_floats(g) * (int64_t)sizeof(float);
-    return bytes <= 160 * 1024 || ((g->stride_h > 1 || g->stride_w > 1) && bytes <= 4 << 20);
+    const int large_pays = g->stride_h > 1 || g->stride_w > 1 || (swk_has_avx2() && takes_row_runs(g));
+    return bytes <= 160 * 1024 || (large_pays && bytes <= 4 << 20);
 }
 
 /// Floats the phase path takes: the taps' offsets, the phases, their slack, then the flat output run.
@@ -255,12 +264,6 @@ AVX2 INLINE void row_runs(const int SW, const swk_conv_geometry *g, const float 
         default: break;
         }
     }
-}
-
-/// Whether row_runs takes a geometry: kernels 3 columns wide, undilated across, at column stride 1
-/// or 2 (all of MobileNetV2's).
-static int takes_row_runs(const swk_conv_geometry *g) {
-    return g->kernel_w == 3 && g->dilation_w == 1 && (g->stride_w == 1 || g->stride_w == 2);
 }
 
 AVX2 static void row_runs_avx2(const swk_conv_geometry *g, const float *in, int64_t columns, const float *weights,

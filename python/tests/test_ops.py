@@ -126,8 +126,9 @@ CONV = [  # N, C, H, W, M, kH, kW, strides, pads, dilations, group, bias
     P(2, 8, 7, 7, 8, 3, 3, (2, 2), (1, 1, 1, 1), (1, 1), 8, True, id="depthwise"),
     P(1, 8, 5, 5, 16, 3, 3, (1, 1), (1, 1, 1, 1), (1, 1), 8, False, id="depthwise-multiplier2"),
     # The CPU's depthwise kernel puts 8 planes in a vector's lanes on small planes ("lanes", its
-    # scratch ≤ 160 KiB) and at any stride past 1, and computes a flat run of 32-wide steps over
-    # stride phases on large planes at stride 1 ("phases"): widths past one step, uneven pads, a
+    # scratch ≤ 160 KiB) and, up to 4 MiB, at any stride past 1 or a kernel 3 wide, and computes a
+    # flat run of 32-wide steps over stride phases on large planes at stride 1 ("phases"; a 3×3
+    # kernel past 4 MiB, 262×257): widths past one step, uneven pads, a
     # 1-wide image, pads wider than the kernel, 1×1, each on both; strides 3 with dilations on a
     # small and a large plane ("large": lanes past the 160 KiB bound), and stride 2 on a plane
     # whose lanes scratch would pass 4 MiB (phases again); on lanes also an extent that
@@ -141,7 +142,7 @@ CONV = [  # N, C, H, W, M, kH, kW, strides, pads, dilations, group, bias
     P(1, 3, 20, 4, 3, 3, 3, (2, 2), (1, 1, 1, 0), (1, 1), 3, True, id="depthwise-width2-lanes"),
     P(1, 2, 3, 3, 2, 5, 5, (1, 1), (3, 3, 3, 3), (1, 1), 2, True, id="depthwise-pads-past-kernel"),
     P(1, 3, 4, 5, 3, 1, 1, (1, 1), (0, 0, 0, 0), (1, 1), 3, False, id="depthwise-1x1"),
-    P(1, 5, 90, 41, 5, 3, 3, (1, 1), (1, 1, 1, 1), (1, 1), 5, True, id="depthwise-wide-phases"),
+    P(1, 5, 262, 257, 5, 3, 3, (1, 1), (1, 1, 1, 1), (1, 1), 5, True, id="depthwise-wide-phases"),
     P(2, 4, 130, 120, 4, 3, 2, (3, 2), (0, 2, 1, 0), (2, 3), 4, True, id="depthwise-stride3-dilated-large"),
     P(1, 3, 4000, 1, 3, 3, 1, (1, 1), (1, 0, 1, 0), (1, 1), 3, True, id="depthwise-width1-phases"),
     P(1, 2, 80, 80, 2, 5, 5, (1, 1), (3, 3, 3, 3), (1, 1), 2, True, id="depthwise-pads-past-kernel-phases"),
@@ -205,10 +206,10 @@ def test_pointwise_conv_with_fused_relu6_passes_nan(backend, rng):
     np.testing.assert_allclose(got[finite], expected[finite], rtol=1e-5, atol=1e-5)
 
 
-@pytest.mark.parametrize("size", [9, 72], ids=["lanes", "phases"])
+@pytest.mark.parametrize("size", [9, 260], ids=["lanes", "phases"])
 def test_depthwise_conv_with_fused_relu6_passes_nan(backend, rng, size):
     """Conv → Clip(0, 6) fuses into the Conv's clamp; a NaN input must come out NaN, not 0 or 6
-    (on both of the CPU's depthwise paths: a 72×72 plane's scratch is past the lanes bound)."""
+    (on both of the CPU's depthwise paths: a 260×260 plane's scratch is past the lanes bound)."""
     X, Wt = randn(rng, 1, 4, size, size), randn(rng, 4, 1, 3, 3)
     X[0, 1, 4, 4] = np.nan
     expected = np.clip(ref.conv2d(X, Wt, pads=(1, 1, 1, 1), group=4), 0, 6)

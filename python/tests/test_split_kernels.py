@@ -74,10 +74,11 @@ def test_linear_fused_from_matmul_add(rng, rows):
     # end to end, the second thread starting inside image 1.
     ((4, 32, 14, 14), (32, 32, 1, 1), (0, 0, 0, 0), (1, 1)),
     ((1, 200, 20, 20), (24, 200, 1, 1), (0, 0, 0, 0), (1, 1)),  # a long reduction: sgemm on the input in place
-    # Depthwise on large planes (scratch past the lanes path's 160 KiB): at stride 2 in lanes, at
-    # stride 1 over stride phases; planes split.
+    # Depthwise on large planes (scratch past the lanes path's 160 KiB): at stride 2 in lanes; at
+    # stride 1 over stride phases once past 4 MiB (3×3 kernels stay in lanes until then); planes
+    # split.
     ((2, 64, 80, 81), (64, 1, 3, 3), (1, 1, 1, 1), (2, 2)),
-    ((2, 32, 64, 64), (32, 1, 3, 3), (1, 1, 1, 1), (1, 1)),
+    ((2, 8, 260, 260), (8, 1, 3, 3), (1, 1, 1, 1), (1, 1)),
     # Depthwise with planes in lanes (a small plane): the second thread's range starts at plane
     # 150 (channel 50 of image 1), so its groups of 8 begin off the first thread's grid and run
     # across the boundary into image 2.
