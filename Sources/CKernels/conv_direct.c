@@ -149,9 +149,10 @@ GEMM_AVX2 static void tile_avx2(const float *input, int64_t plane, int64_t chann
 /// clamps (lo = −∞, hi = +∞ for none), through 4×4
 /// transposes, 4 channels at a time: one 4-float and one 2-float store per channel instead of 6
 /// scalar ones. The scalar scatter was 6% of ResNet-18's stem and 22% of a 1×1 stride-2 layer with
-/// 64 input channels (fourteenth measurement); this one took those layers' time to 0.96-0.98 and
-/// 0.95-0.96, and MobileNetV2's 1×1 layers with 64-96 input channels on 14×14 to 0.94-0.97
-/// (fifteenth measurement, the old kernel timed alongside, bit for bit the same outputs).
+/// 64 input channels (fourteenth measurement); this one took the stem to 0.98 of the old time, the
+/// 1×1 stride-2 layers with 64 and 128 input channels to 0.92-0.97 (256: 0.99-1.04) and
+/// MobileNetV2's 1×1 layers with 64-96 input channels on 14×14 to 0.94-1.00 (fifteenth
+/// measurement, the old kernel timed alongside, bit for bit the same outputs).
 GEMM_AVX2 static void scatter_tile_avx2(const float tile[TILE_POSITIONS][TILE_CHANNELS], int64_t plane, const float *residual,
                                         float lo, float hi, float *out) {
     const __m128 low = _mm_set1_ps(lo), high = _mm_set1_ps(hi);

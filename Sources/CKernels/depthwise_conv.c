@@ -1,4 +1,5 @@
-// Depthwise convolution (see ckernels.h), two ways, chosen by plane size and stride (use_lanes):
+// Depthwise convolution (see ckernels.h), two ways, chosen by plane size, stride and kernel width
+// (use_lanes):
 // - phases: over the stride phases of each channel (conv_phases.h), every tap one contiguous
 //   multiply-add over the whole output plane. (The per-line loop this replaced ran MobileNetV2's
 //   stride-2 layers at 3–4 GFLOP/s: `swiftlet bench … --profile`, docs/BENCHMARKS.md.) Each
@@ -49,8 +50,9 @@ static int takes_row_runs(const swk_conv_geometry *g) {
 /// and 1.20–1.41× in three runs of a later one (in the model, onnxruntime's layer took 0.38 ms to
 /// our 0.83 on phases), 224×224 1.69–1.86×, 80×80 1.48–1.54×, 160×160 with 16 channels
 /// 0.99–1.12×: splitting a large plane into phases moves it through memory twice more. Past the
-/// bound at stride 1, 56×56 (203 KiB) ran 0.77–0.83× and 112×112 0.61–0.64× until row_runs; since
-/// then 1.15–1.20× and 1.10–1.14× (fifteenth measurement).
+/// bound at stride 1, 56×56 (203 KiB) ran 0.77–0.83× and 112×112 0.61–0.64× until row_runs and
+/// the interleave's transposes from memory; since then 1.15–1.20× and 1.10–1.14× (fifteenth
+/// measurement).
 static int use_lanes(const swk_conv_geometry *g) {
     const int64_t bytes = lanes_floats(g) * (int64_t)sizeof(float);
     const int large_pays = g->stride_h > 1 || g->stride_w > 1 || (swk_has_avx2() && takes_row_runs(g));
@@ -279,7 +281,8 @@ AVX2 static void row_runs_avx2(const swk_conv_geometry *g, const float *in, int6
 /// splitting, a run of a few dozen positions, copying out — with one pass per 8 planes.
 /// `zeroed`: the caller has already zeroed the interleaved input once; the padding cells are
 /// never written, and lanes past `count` keep the previous group's values, which weigh 0 and whose
-/// outputs are dropped. AVX2_PATH (a constant at each call) picks the transposing copies.
+/// outputs are dropped. AVX2_PATH (a constant at each call) picks the transposing copies, and
+/// with them row_runs where it takes the kernel (which writes y itself and leaves `out` unused).
 INLINE void lanes_loop(const int AVX2_PATH, const swk_conv_geometry *g, int64_t count, int64_t first_plane, int64_t channels,
                        int zeroed, const float *x, const float *w, const float *bias, float lo, float hi, float *scratch,
                        float *y) {

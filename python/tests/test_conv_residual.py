@@ -33,6 +33,9 @@ PATHS = [  # N, C, H, W, M, k, stride, pad, group, w_input, threads
     P(1, 64, 48, 50, 64, 3, 1, 1, 2, True, 2, id="panels-group2"),
     # pointwise_conv.c: 1×1 stride 1, 48 ≤ 192 input channels, 16×16 ≥ 196 positions.
     P(2, 48, 16, 16, 40, 1, 1, 0, 1, False, 2, id="pointwise"),
+    # 40×30 = 1200 positions: blocks of 512 (the last one 176), Z offset by block and row tile.
+    P(1, 48, 40, 30, 40, 1, 1, 0, 1, False, 1, id="pointwise-blocks"),
+    P(1, 48, 40, 30, 40, 1, 1, 0, 1, False, 2, id="pointwise-blocks-2-threads"),
     # 14×14 = 196 positions: the last 4 of each image in a masked tile (Z read masked too).
     P(1, 48, 14, 14, 40, 1, 1, 0, 1, False, 1, id="pointwise-short-tile"),
     # im2col + sgemm, one image written straight into Y: 1×1 stride 2, 16 < 32 output channels.

@@ -157,6 +157,20 @@ CONV = [  # N, C, H, W, M, kH, kW, strides, pads, dilations, group, bias
     # images in groups of 8.
     P(1, 13, 14, 14, 13, 5, 3, (2, 1), (2, 1, 2, 1), (2, 1), 13, True, id="depthwise-row-runs-tall-kernel"),
     P(2, 9, 11, 25, 9, 3, 3, (2, 2), (1, 1, 1, 1), (1, 1), 9, False, id="depthwise-row-runs-stride2"),
+    # Every other length of a row's last run (each its own compiled run), at stride 1 and 2 across
+    # (row stride 1 under column stride 2 too); and 3-wide kernels the row runs must leave,
+    # dilated across or at column stride 3.
+    P(1, 4, 3, 12, 4, 3, 3, (1, 1), (1, 1, 1, 1), (1, 1), 4, True, id="depthwise-row-runs-8-4"),
+    P(1, 4, 3, 10, 4, 3, 3, (1, 1), (1, 1, 1, 1), (1, 1), 4, True, id="depthwise-row-runs-8-2"),
+    P(1, 4, 3, 11, 4, 3, 3, (1, 1), (1, 1, 1, 1), (1, 1), 4, True, id="depthwise-row-runs-8-3"),
+    P(1, 4, 3, 5, 4, 3, 3, (1, 1), (1, 1, 1, 1), (1, 1), 4, True, id="depthwise-row-runs-5"),
+    P(1, 4, 5, 13, 4, 3, 3, (2, 2), (1, 1, 1, 1), (1, 1), 4, True, id="depthwise-row-runs-stride2-7"),
+    P(1, 4, 5, 29, 4, 3, 3, (2, 2), (1, 1, 1, 1), (1, 1), 4, True, id="depthwise-row-runs-stride2-8-7"),
+    P(1, 4, 5, 3, 4, 3, 3, (2, 2), (0, 0, 0, 0), (1, 1), 4, True, id="depthwise-row-runs-stride2-1"),
+    P(1, 4, 5, 23, 4, 3, 3, (1, 2), (1, 1, 1, 1), (1, 1), 4, True, id="depthwise-row-runs-stride1x2-8-4"),
+    P(1, 4, 5, 13, 4, 3, 3, (1, 2), (1, 0, 1, 1), (1, 1), 4, True, id="depthwise-row-runs-stride1x2-6"),
+    P(1, 5, 16, 20, 5, 3, 3, (1, 1), (2, 2, 2, 2), (1, 2), 5, True, id="depthwise-3wide-dilated-across"),
+    P(1, 5, 16, 17, 5, 3, 3, (1, 3), (1, 1, 1, 1), (1, 1), 5, True, id="depthwise-3wide-stride3-across"),
     P(1, 64, 7, 7, 32, 1, 1, (1, 1), (0, 0, 0, 0), (1, 1), 1, True, id="1x1-64ch"),
     # 1×1 with up to 192 input channels on planes of 196+ positions run pointwise_conv.c's tiles:
     # a short last tile of 4 and of 1 position, row tiles of 6, 6 and 1, one input channel, the
