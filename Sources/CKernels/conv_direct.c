@@ -146,9 +146,8 @@ GEMM_AVX2 static void tile_avx2(const float *input, int64_t plane, int64_t chann
 
 /// A whole tile (6 positions × 16 channels) into its NCHW places: out[c·plane + r] =
 /// clamp(tile[r][c] + residual[c·plane + r]) (no residual: clamp(tile[r][c])), as conv_clamp
-/// clamps (lo = −∞, hi = +∞ for none), through 4×4
-/// transposes, 4 channels at a time: one 4-float and one 2-float store per channel instead of 6
-/// scalar ones. The scalar scatter was 6% of ResNet-18's stem and 22% of a 1×1 stride-2 layer with
+/// clamps (lo = −∞, hi = +∞ for none), through 4×4 transposes, 4 channels at a time: one 4-float
+/// and one 2-float store per channel instead of 6 scalar ones. The scalar scatter was 6% of ResNet-18's stem and 22% of a 1×1 stride-2 layer with
 /// 64 input channels (fourteenth measurement); this one took the stem to 0.98 of the old time, the
 /// 1×1 stride-2 layers with 64 and 128 input channels to 0.92-0.97 (256: 0.99-1.04) and
 /// MobileNetV2's 1×1 layers with 64-96 input channels on 14×14 to 0.94-1.00 (fifteenth

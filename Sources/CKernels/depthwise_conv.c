@@ -28,7 +28,8 @@ static int64_t offset_floats(const swk_conv_geometry *g) {
 }
 
 /// Floats the planes-in-lanes path takes: the interleaved padded input, the taps' and the
-/// bias's lanes, the interleaved output (which row_runs, writing the planes directly, leaves unused).
+/// bias's lanes, the interleaved output (which row_runs, writing the planes directly, leaves
+/// unused; it still counts toward use_lanes' bounds, which were measured with it).
 static int64_t lanes_floats(const swk_conv_geometry *g) {
     const int64_t taps = (int64_t)g->kernel_h * g->kernel_w;
     return (conv_padded_rows(g) * conv_padded_columns(g) + taps + 1 + g->out_h * g->out_w) * LANES;
@@ -149,14 +150,14 @@ static void interleave_portable(const swk_conv_geometry *g, int64_t count, const
     }
 }
 
-/// interleave_portable, 8 columns × 8 planes at a time through an 8×8 transpose (from memory,
-/// swk_transpose8_load, where all 8 planes and columns are there: 0.84-0.94 of the time of
-/// swk_transpose8's on 28×28 to 112×112 planes at stride 2, where the input is 4 times the
-/// output, and no steady change at stride 1; fifteenth measurement), a row's last columns short of 8 through masked loads (on 14×14
-/// planes a scalar loop over those 6 columns had taken a sixth of the path's time; perf on
-/// bench/kernels/depthwise_timing.c's shapes).
-/// (no_builtin: clang turned the 8 stores of a whole block, 256 contiguous bytes, into a spill of
-/// the vectors and a call to memcpy, 14% of the path's time on 112×112 planes.)
+/// interleave_portable, 8 columns × 8 planes at a time through an 8×8 transpose. A whole block (8
+/// planes, 8 columns) is transposed straight from memory (swk_transpose8_load: 0.84-0.94 of
+/// swk_transpose8's time on 28×28 to 112×112 planes at stride 2, where the input is 4 times the
+/// output; no steady change at stride 1; fifteenth measurement). A row's last columns short of 8
+/// come through masked loads (a scalar loop over the 6 of a 14×14 plane had taken a sixth of the
+/// path's time; perf on bench/kernels/depthwise_timing.c's shapes). no_builtin: clang turned the 8
+/// stores of a whole block, 256 contiguous bytes, into a spill of the vectors and a call to
+/// memcpy, 14% of the path's time on 112×112 planes.
 AVX2 __attribute__((no_builtin("memcpy"))) static void interleave_avx2(const swk_conv_geometry *g, int64_t count,
                                                                        const float *x, int64_t last_row, int64_t last_column,
                                                                        int64_t columns, float *in) {
@@ -166,13 +167,13 @@ AVX2 __attribute__((no_builtin("memcpy"))) static void interleave_avx2(const swk
         const float *source = x + ih * g->width;
         for (int64_t iw = 0; iw < last_column; iw += 8) {
             const int64_t kept = last_column - iw < 8 ? last_column - iw : 8;
-            const __m256i mask = _mm256_cmpgt_epi32(_mm256_set1_epi32((int)kept), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
             __m256 v[8];
             if (count == LANES && kept == 8) {  // the usual block: 8 planes, 8 whole columns
                 swk_transpose8_load(source + iw, plane, v);
                 for (int k = 0; k < 8; k++) _mm256_storeu_ps(line + (iw + k) * LANES, v[k]);
                 continue;
             }
+            const __m256i mask = _mm256_cmpgt_epi32(_mm256_set1_epi32((int)kept), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
             // A masked load reads nothing past `kept`, but costs far more than a plain one (a third
             // of the path's time on 112×112 planes when every block took one).
             for (int lane = 0; lane < 8; lane++)

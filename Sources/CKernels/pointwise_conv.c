@@ -53,22 +53,32 @@ static inline __attribute__((always_inline)) void pointwise_blocks(const int AVX
     }
 }
 
-/// pointwise_blocks for each path, specialized on whether bias and residual are given.
-#define POINTWISE_PATH(NAME, ATTRIBUTES, AVX2)                                                                          \
-    ATTRIBUTES static void NAME(const float *w, int64_t out_channels, int64_t in_channels, const float *x, int64_t plane, \
-                                int64_t p_begin, int64_t p_end, const float *bias, const float *residual, float lo,     \
-                                float hi, float *y) {                                                                   \
-        if (bias && residual)                                                                                           \
-            pointwise_blocks(AVX2, 1, 1, w, out_channels, in_channels, x, plane, p_begin, p_end, bias, residual, lo, hi, y); \
-        else if (bias)                                                                                                  \
-            pointwise_blocks(AVX2, 1, 0, w, out_channels, in_channels, x, plane, p_begin, p_end, bias, residual, lo, hi, y); \
-        else if (residual)                                                                                              \
-            pointwise_blocks(AVX2, 0, 1, w, out_channels, in_channels, x, plane, p_begin, p_end, bias, residual, lo, hi, y); \
-        else                                                                                                            \
-            pointwise_blocks(AVX2, 0, 0, w, out_channels, in_channels, x, plane, p_begin, p_end, bias, residual, lo, hi, y); \
-    }
-POINTWISE_PATH(pointwise_avx2, GEMM_AVX2, 1)
-POINTWISE_PATH(pointwise_portable, , 0)
+/// pointwise_blocks specialized on whether bias and residual are given.
+static inline __attribute__((always_inline)) void pointwise_path(const int AVX2, const float *w, int64_t out_channels,
+                                                                 int64_t in_channels, const float *x, int64_t plane,
+                                                                 int64_t p_begin, int64_t p_end, const float *bias,
+                                                                 const float *residual, float lo, float hi, float *y) {
+#define BLOCKS(BIASED, RESIDUAL)                                                                                        \
+    pointwise_blocks(AVX2, BIASED, RESIDUAL, w, out_channels, in_channels, x, plane, p_begin, p_end, bias, residual, lo, \
+                     hi, y)
+    if (bias && residual) BLOCKS(1, 1);
+    else if (bias) BLOCKS(1, 0);
+    else if (residual) BLOCKS(0, 1);
+    else BLOCKS(0, 0);
+#undef BLOCKS
+}
+
+GEMM_AVX2 static void pointwise_avx2(const float *w, int64_t out_channels, int64_t in_channels, const float *x, int64_t plane,
+                                     int64_t p_begin, int64_t p_end, const float *bias, const float *residual, float lo,
+                                     float hi, float *y) {
+    pointwise_path(1, w, out_channels, in_channels, x, plane, p_begin, p_end, bias, residual, lo, hi, y);
+}
+
+static void pointwise_portable(const float *w, int64_t out_channels, int64_t in_channels, const float *x, int64_t plane,
+                               int64_t p_begin, int64_t p_end, const float *bias, const float *residual, float lo, float hi,
+                               float *y) {
+    pointwise_path(0, w, out_channels, in_channels, x, plane, p_begin, p_end, bias, residual, lo, hi, y);
+}
 
 void swk_pointwise_conv(const float *w, int64_t out_channels, int64_t in_channels, const float *x, int64_t plane,
                         int64_t p_begin, int64_t p_end, const float *bias, const float *residual, float lo, float hi,

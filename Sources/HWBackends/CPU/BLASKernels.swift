@@ -279,8 +279,9 @@ enum BLASKernels {
     /// Depthwise convolution (one filter per channel: group = C = M) in CKernels
     /// (depthwise_conv.c: 8 channels side by side in a vector's lanes on small planes, on strided
     /// ones and, for kernels 3 columns wide, on planes up to 4 MiB of its scratch; otherwise each
-    /// channel's input split into stride phases; either way every tap is a vector multiply-add). im2col + sgemm would run one M = 1 multiplication per channel. Planes
-    /// (image, channel) are split across the session's threads.
+    /// channel's input split into stride phases; either way every tap is a vector multiply-add).
+    /// im2col + sgemm would run one M = 1 multiplication per channel. Planes (image, channel) are
+    /// split across the session's threads.
     static func depthwise(_ op: ConvOp, _ g: ConvOp.Geometry, threads: Int) throws -> PreparedKernel {
         let geometry = try g.planeGeometry()
         let planes = g.batch * g.inChannels
