@@ -105,9 +105,13 @@ static void tile_portable(const float *input, int64_t plane, int64_t channels, c
         for (int c = 0; c < TILE_CHANNELS; c++) tile[r][c] = conv_clamp(acc[r][c] + (bias ? bias[c] : 0.0f), lo, hi);
 }
 
-GEMM_AVX2 static void tile_avx2(const float *input, int64_t plane, int64_t channels, const int64_t *taps, int64_t kk,
-                                const int64_t at[TILE_POSITIONS], const float *panel, const float *bias, float lo, float hi,
-                                float tile[TILE_POSITIONS][TILE_CHANNELS]) {
+/// tile_portable's sums for the tile's first R positions (R a constant at each call site, so the
+/// unused sums and steps fold away): a plane's positions are dealt out evenly, so a tile holds 5
+/// or 6 of them unless the plane is smaller, instead of every tile computing 6.
+GEMM_AVX2 static inline __attribute__((always_inline)) void tile_avx2_positions(
+    const int R, const float *input, int64_t plane, int64_t channels, const int64_t *taps, int64_t kk,
+    const int64_t at[TILE_POSITIONS], const float *panel, const float *bias, float lo, float hi,
+    float tile[TILE_POSITIONS][TILE_CHANNELS]) {
     // Twelve named sums and one flat loop over the reduction: with an array of sums and a loop
     // per channel and tap, clang kept half the sums in memory.
     __m256 s00 = _mm256_setzero_ps(), s01 = s00, s10 = s00, s11 = s00, s20 = s00, s21 = s00, s30 = s00, s31 = s00,
@@ -124,42 +128,57 @@ GEMM_AVX2 static void tile_avx2(const float *input, int64_t plane, int64_t chann
         // the next broadcast (a load) below these multiply-adds: clang otherwise hoisted all six
         // broadcasts, and 12 sums + 2 weights + 6 broadcasts overflow the 16 registers (4 spills
         // a step, 1.5-1.9× the sgemm path's time).
-#define POSITION_STEP(P, S0, S1)                                                                                        \
-    {                                                                                                                   \
+#define POSITION_STEP(N, P, S0, S1)                                                                                     \
+    if (R > N) {                                                                                                        \
         const __m256 x = _mm256_broadcast_ss(P + offset);                                                               \
         S0 = _mm256_fmadd_ps(x, w0, S0), S1 = _mm256_fmadd_ps(x, w1, S1);                                               \
         __asm__ volatile("" : "+x"(S0), "+x"(S1)::"memory");                                                            \
     }
-        POSITION_STEP(p0, s00, s01) POSITION_STEP(p1, s10, s11) POSITION_STEP(p2, s20, s21)
-        POSITION_STEP(p3, s30, s31) POSITION_STEP(p4, s40, s41) POSITION_STEP(p5, s50, s51)
+        POSITION_STEP(0, p0, s00, s01) POSITION_STEP(1, p1, s10, s11) POSITION_STEP(2, p2, s20, s21)
+        POSITION_STEP(3, p3, s30, s31) POSITION_STEP(4, p4, s40, s41) POSITION_STEP(5, p5, s50, s51)
 #undef POSITION_STEP
     }
     const __m256 sums[TILE_POSITIONS][2] = {{s00, s01}, {s10, s11}, {s20, s21}, {s30, s31}, {s40, s41}, {s50, s51}};
     const __m256 b0 = bias ? _mm256_loadu_ps(bias) : _mm256_setzero_ps(), b1 = bias ? _mm256_loadu_ps(bias + 8) : b0;
     const __m256 low = _mm256_set1_ps(lo), high = _mm256_set1_ps(hi);
-    for (int r = 0; r < TILE_POSITIONS; r++) {
+    for (int r = 0; r < R; r++) {
         // max(lo, v) and min(hi, ·) return their second operand when it is NaN: NaN passes.
         _mm256_storeu_ps(tile[r], _mm256_min_ps(high, _mm256_max_ps(low, _mm256_add_ps(sums[r][0], b0))));
         _mm256_storeu_ps(tile[r] + 8, _mm256_min_ps(high, _mm256_max_ps(low, _mm256_add_ps(sums[r][1], b1))));
     }
 }
 
-/// A whole tile (6 positions × 16 channels) into its NCHW places: out[c·plane + r] =
+/// tile_portable for the tile's first `positions` (1-6) rows of `tile`.
+GEMM_AVX2 static void tile_avx2(int positions, const float *input, int64_t plane, int64_t channels, const int64_t *taps,
+                                int64_t kk, const int64_t at[TILE_POSITIONS], const float *panel, const float *bias,
+                                float lo, float hi, float tile[TILE_POSITIONS][TILE_CHANNELS]) {
+    switch (positions) {
+#define POSITIONS(R)                                                                                                    \
+    case R: tile_avx2_positions(R, input, plane, channels, taps, kk, at, panel, bias, lo, hi, tile); break;
+        POSITIONS(1) POSITIONS(2) POSITIONS(3) POSITIONS(4) POSITIONS(5)
+        default: tile_avx2_positions(6, input, plane, channels, taps, kk, at, panel, bias, lo, hi, tile); break;
+#undef POSITIONS
+    }
+}
+
+/// A tile of all 16 channels and 5 or 6 positions into its NCHW places: out[c·plane + r] =
 /// clamp(tile[r][c] + residual[c·plane + r]) (no residual: clamp(tile[r][c])), as conv_clamp
 /// clamps (lo = −∞, hi = +∞ for none), through 4×4 transposes, 4 channels at a time: one 4-float
-/// and one 2-float store per channel instead of 6 scalar ones. The scalar scatter was 6% of ResNet-18's stem and 22% of a 1×1 stride-2 layer with
-/// 64 input channels (fourteenth measurement); this one took the stem to 0.98 of the old time, the
-/// 1×1 stride-2 layers with 64 and 128 input channels to 0.92-0.97 (256: 0.99-1.04) and
-/// MobileNetV2's 1×1 layers with 64-96 input channels on 14×14 to 0.94-1.00 (fifteenth
-/// measurement, the old kernel timed alongside, bit for bit the same outputs).
-GEMM_AVX2 static void scatter_tile_avx2(const float tile[TILE_POSITIONS][TILE_CHANNELS], int64_t plane, const float *residual,
-                                        float lo, float hi, float *out) {
+/// and one 2- or 1-float store per channel instead of 5-6 scalar ones. The scalar scatter was 6%
+/// of ResNet-18's stem and 22% of a 1×1 stride-2 layer with 64 input channels (fourteenth
+/// measurement); this one took the stem to 0.98 of the old time, the 1×1 stride-2 layers with 64
+/// and 128 input channels to 0.92-0.97 (256: 0.99-1.04) and MobileNetV2's 1×1 layers with 64-96
+/// input channels on 14×14 to 0.94-1.00 (fifteenth measurement, the old kernel timed alongside,
+/// bit for bit the same outputs).
+GEMM_AVX2 static void scatter_tile_avx2(const float tile[TILE_POSITIONS][TILE_CHANNELS], int positions, int64_t plane,
+                                        const float *residual, float lo, float hi, float *out) {
     const __m128 low = _mm_set1_ps(lo), high = _mm_set1_ps(hi);
     for (int c = 0; c < TILE_CHANNELS; c += 4) {
         __m128 r0 = _mm_load_ps(tile[0] + c), r1 = _mm_load_ps(tile[1] + c), r2 = _mm_load_ps(tile[2] + c),
                r3 = _mm_load_ps(tile[3] + c);
         _MM_TRANSPOSE4_PS(r0, r1, r2, r3);  // r[k]: channel c + k at positions 0-3
-        const __m128 r4 = _mm_load_ps(tile[4] + c), r5 = _mm_load_ps(tile[5] + c);
+        // (5 positions: the tile wrote no row 5, and row 4 stands in, its lanes never stored)
+        const __m128 r4 = _mm_load_ps(tile[4] + c), r5 = positions == 6 ? _mm_load_ps(tile[5] + c) : r4;
         const __m128 t01 = _mm_unpacklo_ps(r4, r5), t23 = _mm_unpackhi_ps(r4, r5);
         // channel c + k at positions 4-5, in the low half
         const __m128 head[4] = {r0, r1, r2, r3}, tail[4] = {t01, _mm_movehl_ps(t01, t01), t23, _mm_movehl_ps(t23, t23)};
@@ -169,11 +188,14 @@ GEMM_AVX2 static void scatter_tile_avx2(const float tile[TILE_POSITIONS][TILE_CH
             if (residual) {
                 const float *z = residual + (c + k) * plane;
                 first = _mm_add_ps(first, _mm_loadu_ps(z));
-                last = _mm_add_ps(last, _mm_loadl_pi(_mm_setzero_ps(), (const __m64 *)(z + 4)));
+                last = _mm_add_ps(last, positions == 6 ? _mm_loadl_pi(_mm_setzero_ps(), (const __m64 *)(z + 4))
+                                                       : _mm_load_ss(z + 4));
             }
             // max(lo, v) then min(hi, ·) return v when v is NaN: NaN passes, as conv_clamp does.
             _mm_storeu_ps(o, _mm_min_ps(high, _mm_max_ps(low, first)));
-            _mm_storel_pi((__m64 *)(o + 4), _mm_min_ps(high, _mm_max_ps(low, last)));
+            last = _mm_min_ps(high, _mm_max_ps(low, last));
+            if (positions == 6) _mm_storel_pi((__m64 *)(o + 4), last);
+            else _mm_store_ss(o + 4, last);
         }
     }
 }
@@ -183,23 +205,29 @@ void swk_conv_direct(const swk_conv_geometry *g, const float *input, int64_t cha
                      const float *residual, float lo, float hi, float *y) {
     const direct_input in = input_of(g);
     const int64_t kk = (int64_t)g->kernel_h * g->kernel_w, depth = channels * kk, plane = g->out_h * g->out_w;
+    // The plane's positions dealt out evenly over the fewest tiles of at most 6: the first `longer`
+    // tiles take one more than `shortest`. 7×7's 49 positions go 6, 6, 6, 6, 5, 5, 5, 5, 5, where
+    // 6 each had computed 54 (ninth tile: 1 position, 6 computed).
     const int64_t position_tiles = (plane + TILE_POSITIONS - 1) / TILE_POSITIONS;
+    const int64_t shortest = plane / position_tiles, longer = plane % position_tiles;
     const int avx2 = swk_has_avx2();
     float tile[TILE_POSITIONS][TILE_CHANNELS] __attribute__((aligned(64)));
     float block_bias[TILE_CHANNELS];
     for (int64_t unit = tile_begin; unit < tile_end; unit++) {
-        const int64_t block = unit / position_tiles, first = unit % position_tiles * TILE_POSITIONS;
+        const int64_t block = unit / position_tiles, j = unit % position_tiles;
+        const int64_t first = j * shortest + (j < longer ? j : longer);
+        const int positions = (int)(shortest + (j < longer));
         const int64_t m0 = block * TILE_CHANNELS;
         const int64_t kept = out_channels - m0 < TILE_CHANNELS ? out_channels - m0 : TILE_CHANNELS;
-        const int64_t positions = plane - first < TILE_POSITIONS ? plane - first : TILE_POSITIONS;
         const float *tile_bias = bias;
         if (bias) {  // the last block's channels past out_channels read a bias of 0
             for (int64_t c = 0; c < TILE_CHANNELS; c++) block_bias[c] = c < kept ? bias[m0 + c] : 0.0f;
             tile_bias = block_bias;
         }
-        // Where each position's window starts; a short last tile repeats its last position. One
-        // division a tile, the other positions stepping along the row: a division per position
-        // cost more than the tile's sums on short reductions (fourteenth measurement).
+        // Where each position's window starts; a tile of fewer than 6 repeats its last position
+        // (which only the portable tile computes). One division a tile, the other positions
+        // stepping along the row: a division per position cost more than the tile's sums on short
+        // reductions (fourteenth measurement).
         int64_t at[TILE_POSITIONS], oh = first / g->out_w, ow = first % g->out_w;
         for (int r = 0; r < TILE_POSITIONS; r++) {
             at[r] = oh * g->stride_h * in.row + ow * g->stride_w;
@@ -207,12 +235,14 @@ void swk_conv_direct(const swk_conv_geometry *g, const float *input, int64_t cha
         }
         // With a residual the tile stops at sum + bias: Z is added, then the clamp applied, as the
         // tile is scattered, channel by channel (each a run of positions in y and Z).
-        (avx2 ? tile_avx2 : tile_portable)(input, in.plane, channels, taps, kk, at, packed + block * depth * TILE_CHANNELS,
-                                           tile_bias, residual ? -INFINITY : lo, residual ? INFINITY : hi, tile);
+        const float *panel = packed + block * depth * TILE_CHANNELS;
+        const float tile_lo = residual ? -INFINITY : lo, tile_hi = residual ? INFINITY : hi;
+        if (avx2) tile_avx2(positions, input, in.plane, channels, taps, kk, at, panel, tile_bias, tile_lo, tile_hi, tile);
+        else tile_portable(input, in.plane, channels, taps, kk, at, panel, tile_bias, tile_lo, tile_hi, tile);
         float *out = y + m0 * plane + first;
-        if (avx2 && positions == TILE_POSITIONS && kept == TILE_CHANNELS) {
+        if (avx2 && positions >= 5 && kept == TILE_CHANNELS) {
             const float *z = residual ? residual + m0 * plane + first : NULL;
-            scatter_tile_avx2(tile, plane, z, z ? lo : -INFINITY, z ? hi : INFINITY, out);
+            scatter_tile_avx2(tile, positions, plane, z, z ? lo : -INFINITY, z ? hi : INFINITY, out);
         } else if (residual) {
             const float *z = residual + m0 * plane + first;
             for (int64_t c = 0; c < kept; c++)

@@ -45,10 +45,14 @@ CASES = [  # N, C, H, W, M, kH, kW, strides, pads (top, left, bottom, right), di
     P(2, 600, 1, 1, 32, 1, 1, (1, 1), (1, 1, 1, 1), (1, 1), 1, id="1x1-padded-one-pixel"),
     P(1, 40, 20, 21, 48, 3, 3, (2, 2), (0, 0, 0, 0), (1, 1), 1, id="valid-stride2-rows-left-over"),  # 9·10 = 90
     # 1×1 stride 1 on a 7×7 plane, more channels than pointwise_conv.c takes: the direct tiles
-    # read the input in place (W a graph input: im2col + sgemm); 49 = 8·6 + 1 positions,
+    # read the input in place (W a graph input: im2col + sgemm); 49 = 4·6 + 5·5 positions,
     # 100 = 6·16 + 4 channels.
     P(2, 384, 7, 7, 100, 1, 1, (1, 1), (0, 0, 0, 0), (1, 1), 1, id="1x1-small-plane"),
     P(2, 300, 3, 1, 32, 2, 2, (1, 10), (0, 5, 0, 1), (1, 1), 1, id="pad-wider-than-the-window"),
+    # Planes smaller than a tile: the direct tiles deal positions out evenly, so these take tiles
+    # of 1 and of 4 + 3 positions, each summing only its own (48 channels: three whole blocks).
+    P(2, 40, 3, 3, 48, 3, 3, (1, 1), (0, 0, 0, 0), (1, 1), 1, id="one-position"),
+    P(1, 40, 3, 9, 48, 3, 3, (1, 1), (0, 0, 0, 0), (1, 1), 1, id="seven-positions"),
     # Two images whose padded copies (16 × 364² floats each) do not fit the 4 Mi-float scratch cap
     # together: the direct path pads and multiplies them one chunk at a time.
     P(2, 16, 362, 362, 32, 2, 2, (1, 1), (1, 1, 1, 1), (1, 1), 1, id="batch-in-chunks-of-one"),

@@ -182,8 +182,8 @@ void swk_conv_panels(const swk_conv_geometry *g, const float *x, int64_t channel
 /// - `taps`: the kernel_h · kernel_w offsets swk_conv_direct_taps(g, taps) writes.
 /// - `packed`: W [out_channels, depth = channels·kH·kW] as swk_conv_direct_pack lays it out in
 ///   swk_conv_direct_packed_floats(out_channels, depth) floats, 32-byte aligned.
-/// The work is cut into swk_conv_direct_tiles(g, out_channels) tiles (16 output channels × 6
-/// positions); one call writes tiles tile_begin ..< tile_end (0 ≤ tile_begin ≤ tile_end ≤ the
+/// The work is cut into swk_conv_direct_tiles(g, out_channels) tiles (16 output channels × the
+/// plane's positions dealt out evenly, at most 6 a tile); one call writes tiles tile_begin ..< tile_end (0 ≤ tile_begin ≤ tile_end ≤ the
 /// count). Disjoint tile ranges may run on different threads at once; the inputs are only read
 /// (the residual only where the call writes y).
 int64_t swk_conv_direct_packed_floats(int64_t out_channels, int64_t depth);
