@@ -287,7 +287,12 @@ enum BLASKernels {
         let planes = g.batch * g.inChannels
         guard planes > 0, g.outH > 0, g.outW > 0 else { return PreparedKernel { _ in } }
         let scratchFloats = withUnsafePointer(to: geometry) { Int(swk_depthwise_scratch_floats($0)) }
-        let split = ColumnSplit(columns: planes, threads: threads, workPerColumn: g.outH * g.outW * g.kernelH * g.kernelW)
+        // Each multiply-add counts as 4 of a product's: MobileNetV2's depthwise layers run at 6-19
+        // GFLOP/s on one thread where its 1×1 ones run at 33-42, and counted as 1, its 7×7 and
+        // 14×14 stride-2 layers stayed on one thread (two threads: p50 12.0-12.1 ms against
+        // 12.6-13.4 before, `swiftlet bench … --threads 2`).
+        let split = ColumnSplit(columns: planes, threads: threads,
+                                workPerColumn: 4 * g.outH * g.outW * g.kernelH * g.kernelW)
         let (channels, clamp) = (Int64(g.inChannels), op.clamp)
         return PreparedKernel(scratchBytes: split.ranges.count * scratchFloats * MemoryLayout<Float>.size) { args in
             let x = args.input(0), w = args.input(1), bias = args.optionalInput(2), y = args.output(0)
