@@ -200,11 +200,15 @@ GEMM_AVX2 static void scatter_tile_avx2(const float tile[TILE_POSITIONS][TILE_CH
     }
 }
 
-void swk_conv_direct(const swk_conv_geometry *g, const float *input, int64_t channels, const int64_t *taps,
-                     const float *packed, int64_t out_channels, int64_t tile_begin, int64_t tile_end, const float *bias,
-                     const float *residual, float lo, float hi, float *y) {
+void swk_conv_direct(const swk_conv_geometry *g, const float *input, int64_t channels, int64_t c_begin, int64_t c_end,
+                     const int64_t *taps, const float *packed, int64_t out_channels, int64_t tile_begin, int64_t tile_end,
+                     const float *bias, const float *residual, float lo, float hi, float *y) {
     const direct_input in = input_of(g);
     const int64_t kk = (int64_t)g->kernel_h * g->kernel_w, depth = channels * kk, plane = g->out_h * g->out_w;
+    // The call's channels: the tiles sum them from their first, in the input and in each panel.
+    input += c_begin * in.plane;
+    packed += c_begin * kk * TILE_CHANNELS;
+    const int64_t summed = c_end - c_begin;
     // The plane's positions dealt out evenly over the fewest tiles of at most 6: the first `longer`
     // tiles take one more than `shortest`. 7×7's 49 positions go 6, 6, 6, 6, 5, 5, 5, 5, 5, where
     // 6 each had computed 54 (ninth tile: 1 position, 6 computed).
@@ -237,8 +241,8 @@ void swk_conv_direct(const swk_conv_geometry *g, const float *input, int64_t cha
         // tile is scattered, channel by channel (each a run of positions in y and Z).
         const float *panel = packed + block * depth * TILE_CHANNELS;
         const float tile_lo = residual ? -INFINITY : lo, tile_hi = residual ? INFINITY : hi;
-        if (avx2) tile_avx2(positions, input, in.plane, channels, taps, kk, at, panel, tile_bias, tile_lo, tile_hi, tile);
-        else tile_portable(input, in.plane, channels, taps, kk, at, panel, tile_bias, tile_lo, tile_hi, tile);
+        if (avx2) tile_avx2(positions, input, in.plane, summed, taps, kk, at, panel, tile_bias, tile_lo, tile_hi, tile);
+        else tile_portable(input, in.plane, summed, taps, kk, at, panel, tile_bias, tile_lo, tile_hi, tile);
         float *out = y + m0 * plane + first;
         if (avx2 && positions >= 5 && kept == TILE_CHANNELS) {
             const float *z = residual ? residual + m0 * plane + first : NULL;
@@ -250,6 +254,25 @@ void swk_conv_direct(const swk_conv_geometry *g, const float *input, int64_t cha
         } else {
             for (int64_t c = 0; c < kept; c++)
                 for (int r = 0; r < positions; r++) out[c * plane + r] = tile[r][c];
+        }
+    }
+}
+
+void swk_conv_direct_add_partials(int64_t plane, int64_t out_channels, int64_t c_begin, int64_t c_end,
+                                  const float *partials, int64_t count, const float *bias, const float *residual, float lo,
+                                  float hi, float *y) {
+    for (int64_t c = c_begin; c < c_end; c++) {
+        float *out = y + c * plane;
+        for (int64_t i = 0; i < count; i++) {
+            const float *partial = partials + (i * out_channels + c) * plane;
+            for (int64_t p = 0; p < plane; p++) out[p] += partial[p];
+        }
+        const float b = bias ? bias[c] : 0.0f;
+        const float *z = residual ? residual + c * plane : NULL;
+        for (int64_t p = 0; p < plane; p++) {
+            float v = bias ? out[p] + b : out[p];  // no bias: no +0 to turn a −0 sum into +0
+            if (z) v += z[p];
+            out[p] = conv_clamp(v, lo, hi);
         }
     }
 }

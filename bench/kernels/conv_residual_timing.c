@@ -58,7 +58,7 @@ int main(void) {
                     swk_pointwise_conv(w, m, c, x, plane, 0, plane, bias, fuse ? z : NULL, fuse ? 0 : -INFINITY, INFINITY, y);
                 } else {
                     swk_conv_direct_pad(&g, x, 0, c, padded);
-                    swk_conv_direct(&g, padded, c, taps, packed, m, 0, tiles, bias, fuse ? z : NULL, fuse ? 0 : -INFINITY,
+                    swk_conv_direct(&g, padded, c, 0, c, taps, packed, m, 0, tiles, bias, fuse ? z : NULL, fuse ? 0 : -INFINITY,
                                     INFINITY, y);
                 }
                 if (!fuse) add_relu(y, z, count);

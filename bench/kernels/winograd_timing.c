@@ -54,7 +54,7 @@ int main(void) {
                                               scratch, y1);
                 } else {
                     swk_conv_direct_pad(&g, x, 0, c, padded);
-                    swk_conv_direct(&g, padded, c, taps, packed, m, 0, tiles, bias, z, 0, INFINITY, y0);
+                    swk_conv_direct(&g, padded, c, 0, c, taps, packed, m, 0, tiles, bias, z, 0, INFINITY, y0);
                 }
                 (wino ? winograd : direct)[r] = now() - t;
             }

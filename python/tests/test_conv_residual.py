@@ -24,8 +24,11 @@ PATHS = [  # N, C, H, W, M, k, stride, pad, group, w_input, threads
     # conv_direct.c: a constant W, 3×3, 576 terms a sum; 40 output channels leave the second block
     # of 16 half empty, 11×13 = 143 positions a short last tile.
     P(1, 64, 11, 13, 40, 3, 1, 1, 1, False, 2, id="direct"),
-    # conv_direct.c on a 1×1 stride-1 convolution of a 7×7 plane: the input read in place.
+    # conv_direct.c on a 1×1 stride-1 convolution of a 7×7 plane: the input read in place; more
+    # input channels than output ones, so the threads split the input channels (a partial sum
+    # each, finished with bias, Z and clamp after): on 2 threads, and on 3 (two partials).
     P(1, 240, 7, 7, 40, 1, 1, 0, 1, False, 2, id="direct-1x1"),
+    P(1, 576, 14, 14, 96, 1, 1, 0, 1, False, 3, id="direct-1x1-channels-over-3-threads"),
     # conv_panels.c: W a graph input, 48×50 = 2400 positions (the panels even on one thread);
     # 576 terms a sum, two blocks of the reduction, Z added after the last only.
     P(1, 64, 48, 50, 32, 3, 1, 1, 1, True, 1, id="panels"),

@@ -182,19 +182,31 @@ void swk_conv_panels(const swk_conv_geometry *g, const float *x, int64_t channel
 /// - `taps`: the kernel_h · kernel_w offsets swk_conv_direct_taps(g, taps) writes.
 /// - `packed`: W [out_channels, depth = channels·kH·kW] as swk_conv_direct_pack lays it out in
 ///   swk_conv_direct_packed_floats(out_channels, depth) floats, 32-byte aligned.
+/// - c_begin ≤ c < c_end (0 ≤ c_begin < c_end ≤ channels): the input channels this call sums. Less
+///   than all of them, it writes a partial sum, which swk_conv_direct_add_partials finishes (pass
+///   bias and residual NULL, lo = −∞, hi = +∞).
 /// The work is cut into swk_conv_direct_tiles(g, out_channels) tiles (16 output channels × the
-/// plane's positions dealt out evenly, at most 6 a tile); one call writes tiles tile_begin ..< tile_end (0 ≤ tile_begin ≤ tile_end ≤ the
-/// count). Disjoint tile ranges may run on different threads at once; the inputs are only read
-/// (the residual only where the call writes y).
+/// plane's positions dealt out evenly, at most 6 a tile); one call writes tiles tile_begin ..<
+/// tile_end (0 ≤ tile_begin ≤ tile_end ≤ the count). Disjoint tile ranges may run on different
+/// threads at once; the inputs are only read (the residual only where the call writes y).
 int64_t swk_conv_direct_packed_floats(int64_t out_channels, int64_t depth);
 void swk_conv_direct_pack(const float *w, int64_t out_channels, int64_t depth, float *packed);
 int64_t swk_conv_direct_padded_floats(const swk_conv_geometry *g, int64_t channels);
 void swk_conv_direct_pad(const swk_conv_geometry *g, const float *x, int64_t c_begin, int64_t c_end, float *padded);
 int64_t swk_conv_direct_tiles(const swk_conv_geometry *g, int64_t out_channels);
 void swk_conv_direct_taps(const swk_conv_geometry *g, int64_t *taps);
-void swk_conv_direct(const swk_conv_geometry *g, const float *input, int64_t channels, const int64_t *taps,
-                     const float *packed, int64_t out_channels, int64_t tile_begin, int64_t tile_end, const float *bias,
-                     const float *residual, float lo, float hi, float *y);
+void swk_conv_direct(const swk_conv_geometry *g, const float *input, int64_t channels, int64_t c_begin, int64_t c_end,
+                     const int64_t *taps, const float *packed, int64_t out_channels, int64_t tile_begin, int64_t tile_end,
+                     const float *bias, const float *residual, float lo, float hi, float *y);
+
+/// Finishes output channels c_begin ≤ c < c_end of a reduction split over channel ranges:
+/// y[c, p] = clamp(y[c, p] + partials[0][c, p] + … + partials[count − 1][c, p] + bias[c] +
+/// residual[c, p]) for p < plane, each term added in that order; partial i starts at partials +
+/// i · out_channels · plane (laid out like y). bias and residual may be NULL; clamp as
+/// swk_conv_direct's. Disjoint channel ranges may run on different threads at once.
+void swk_conv_direct_add_partials(int64_t plane, int64_t out_channels, int64_t c_begin, int64_t c_end,
+                                  const float *partials, int64_t count, const float *bias, const float *residual, float lo,
+                                  float hi, float *y);
 
 /// A 3×3, stride-1, undilated convolution of one image and group by Winograd's F(2×2, 3×3)
 /// (winograd_conv.c): y as swk_conv_direct's (bias, residual laid out like y, clamp with NaN

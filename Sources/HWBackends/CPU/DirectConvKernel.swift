@@ -42,6 +42,9 @@ extension BLASKernels {
     /// spreads over the threads. With `addsResidual` the tiles add Z as they are scattered.
     static func directConv(_ op: ConvOp, _ g: ConvOp.Geometry, packed: PackedConvWeights, threads: Int,
                            addsResidual: Bool) throws -> PreparedKernel {
+        if let channels = directChannelSplit(g, threads: threads) {
+            return try directConv(op, g, packed: packed, summingOver: channels, addsResidual: addsResidual)
+        }
         let geometry = try g.planeGeometry()
         let (mg, cg) = (g.outChannelsPerGroup, g.inChannelsPerGroup)
         let tiles = withUnsafePointer(to: geometry) { Int(swk_conv_direct_tiles($0, Int64(mg))) }
@@ -54,12 +57,7 @@ extension BLASKernels {
              ColumnSplit(columns: images * g.group * tiles, threads: threads, workPerColumn: 6 * 16 * g.reduction))
         }
         let (fullChunk, lastChunk) = (splits(chunk), splits(g.batch % chunk == 0 ? chunk : g.batch % chunk))
-        let taps = withUnsafePointer(to: geometry) { geometry in
-            [Int64](unsafeUninitializedCapacity: g.kernelH * g.kernelW) { taps, count in
-                swk_conv_direct_taps(geometry, taps.baseAddress!)
-                count = taps.count
-            }
-        }
+        let taps = directTaps(geometry, g)
         let (inPlane, outPlane, clamp) = (g.height * g.width, g.outH * g.outW, op.clamp)
         // Floats from one input channel to the next, and from one image to the next, where the
         // kernel reads (the padded copies, or the input itself).
@@ -89,13 +87,23 @@ extension BLASKernels {
                             let output = (image * g.outChannels + group * mg) * outPlane
                             taps.withUnsafeBufferPointer { taps in
                                 swk_conv_direct(geometry, input + image * imageStride + group * cg * channelStride, Int64(cg),
-                                                taps.baseAddress, packed.values + group * packed.groupFloats, Int64(mg),
+                                                0, Int64(cg), taps.baseAddress, packed.values + group * packed.groupFloats, Int64(mg),
                                                 Int64(range.lowerBound), Int64(range.upperBound), bias.map { $0 + group * mg },
                                                 zChunk.map { $0 + output }, clamp.min, clamp.max, yChunk + output)
                             }
                         }
                     }
                 }
+            }
+        }
+    }
+
+    /// Where each tap reads, from a position's window start (swk_conv_direct_taps).
+    static func directTaps(_ geometry: swk_conv_geometry, _ g: ConvOp.Geometry) -> [Int64] {
+        withUnsafePointer(to: geometry) { geometry in
+            [Int64](unsafeUninitializedCapacity: g.kernelH * g.kernelW) { taps, count in
+                swk_conv_direct_taps(geometry, taps.baseAddress!)
+                count = taps.count
             }
         }
     }
