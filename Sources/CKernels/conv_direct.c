@@ -257,22 +257,3 @@ void swk_conv_direct(const swk_conv_geometry *g, const float *input, int64_t cha
         }
     }
 }
-
-void swk_conv_direct_add_partials(int64_t plane, int64_t out_channels, int64_t c_begin, int64_t c_end,
-                                  const float *partials, int64_t count, const float *bias, const float *residual, float lo,
-                                  float hi, float *y) {
-    for (int64_t c = c_begin; c < c_end; c++) {
-        float *out = y + c * plane;
-        for (int64_t i = 0; i < count; i++) {
-            const float *partial = partials + (i * out_channels + c) * plane;
-            for (int64_t p = 0; p < plane; p++) out[p] += partial[p];
-        }
-        const float b = bias ? bias[c] : 0.0f;
-        const float *z = residual ? residual + c * plane : NULL;
-        for (int64_t p = 0; p < plane; p++) {
-            float v = bias ? out[p] + b : out[p];  // no bias: no +0 to turn a −0 sum into +0
-            if (z) v += z[p];
-            out[p] = conv_clamp(v, lo, hi);
-        }
-    }
-}

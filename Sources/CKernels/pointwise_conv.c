@@ -24,21 +24,22 @@ enum { BLOCK = 512 };
 /// against 0.56-0.58 with it folded).
 static inline __attribute__((always_inline)) void pointwise_blocks(const int AVX2, const int BIASED, const int RESIDUAL,
                                                                    const float *w, int64_t out_channels, int64_t in_channels,
-                                                                   const float *x, int64_t plane, int64_t p_begin,
+                                                                   int64_t c_begin, int64_t c_end, const float *x,
+                                                                   int64_t plane, int64_t p_begin,
                                                                    int64_t p_end, const float *bias, const float *residual,
                                                                    float lo, float hi, float *y) {
     for (int64_t p0 = p_begin; p0 < p_end; p0 += BLOCK) {
         const int64_t block_end = p_end - p0 < BLOCK ? p_end : p0 + BLOCK;
         for (int64_t r0 = 0; r0 < out_channels; r0 += GEMM_TILE_ROWS) {
-            const float *a = w + r0 * in_channels;
+            const float *a = w + r0 * in_channels + c_begin;
             for (int64_t c0 = p0; c0 < block_end; c0 += GEMM_TILE) {
                 const gemm_epilogue e = {1.0f, BIASED ? bias + r0 : NULL, lo, hi, NULL, 0,
                                          RESIDUAL ? residual + r0 * plane + c0 : NULL, plane};
-                const float *b = x + c0;
+                const float *b = x + c_begin * plane + c0;
                 float *out = y + r0 * plane + c0;
                 const int64_t width = block_end - c0;
 #define TILE(R)                                                                                                         \
-    (AVX2 ? gemm_tile_avx2 : gemm_tile_portable)(R, a, in_channels, in_channels, b, plane, width, &e, out, plane)
+    (AVX2 ? gemm_tile_avx2 : gemm_tile_portable)(R, a, in_channels, c_end - c_begin, b, plane, width, &e, out, plane)
                 switch (out_channels - r0 < GEMM_TILE_ROWS ? out_channels - r0 : GEMM_TILE_ROWS) {
                 case 1: TILE(1); break;
                 case 2: TILE(2); break;
@@ -55,12 +56,13 @@ static inline __attribute__((always_inline)) void pointwise_blocks(const int AVX
 
 /// pointwise_blocks specialized on whether bias and residual are given.
 static inline __attribute__((always_inline)) void pointwise_path(const int AVX2, const float *w, int64_t out_channels,
-                                                                 int64_t in_channels, const float *x, int64_t plane,
+                                                                 int64_t in_channels, int64_t c_begin, int64_t c_end,
+                                                                 const float *x, int64_t plane,
                                                                  int64_t p_begin, int64_t p_end, const float *bias,
                                                                  const float *residual, float lo, float hi, float *y) {
 #define BLOCKS(BIASED, RESIDUAL)                                                                                        \
-    pointwise_blocks(AVX2, BIASED, RESIDUAL, w, out_channels, in_channels, x, plane, p_begin, p_end, bias, residual, lo, \
-                     hi, y)
+    pointwise_blocks(AVX2, BIASED, RESIDUAL, w, out_channels, in_channels, c_begin, c_end, x, plane, p_begin, p_end, bias, \
+                     residual, lo, hi, y)
     if (bias && residual) BLOCKS(1, 1);
     else if (bias) BLOCKS(1, 0);
     else if (residual) BLOCKS(0, 1);
@@ -68,21 +70,21 @@ static inline __attribute__((always_inline)) void pointwise_path(const int AVX2,
 #undef BLOCKS
 }
 
-GEMM_AVX2 static void pointwise_avx2(const float *w, int64_t out_channels, int64_t in_channels, const float *x, int64_t plane,
-                                     int64_t p_begin, int64_t p_end, const float *bias, const float *residual, float lo,
-                                     float hi, float *y) {
-    pointwise_path(1, w, out_channels, in_channels, x, plane, p_begin, p_end, bias, residual, lo, hi, y);
+GEMM_AVX2 static void pointwise_avx2(const float *w, int64_t out_channels, int64_t in_channels, int64_t c_begin,
+                                     int64_t c_end, const float *x, int64_t plane, int64_t p_begin, int64_t p_end,
+                                     const float *bias, const float *residual, float lo, float hi, float *y) {
+    pointwise_path(1, w, out_channels, in_channels, c_begin, c_end, x, plane, p_begin, p_end, bias, residual, lo, hi, y);
 }
 
-static void pointwise_portable(const float *w, int64_t out_channels, int64_t in_channels, const float *x, int64_t plane,
-                               int64_t p_begin, int64_t p_end, const float *bias, const float *residual, float lo, float hi,
-                               float *y) {
-    pointwise_path(0, w, out_channels, in_channels, x, plane, p_begin, p_end, bias, residual, lo, hi, y);
+static void pointwise_portable(const float *w, int64_t out_channels, int64_t in_channels, int64_t c_begin, int64_t c_end,
+                               const float *x, int64_t plane, int64_t p_begin, int64_t p_end, const float *bias,
+                               const float *residual, float lo, float hi, float *y) {
+    pointwise_path(0, w, out_channels, in_channels, c_begin, c_end, x, plane, p_begin, p_end, bias, residual, lo, hi, y);
 }
 
-void swk_pointwise_conv(const float *w, int64_t out_channels, int64_t in_channels, const float *x, int64_t plane,
-                        int64_t p_begin, int64_t p_end, const float *bias, const float *residual, float lo, float hi,
-                        float *y) {
-    (swk_has_avx2() ? pointwise_avx2 : pointwise_portable)(w, out_channels, in_channels, x, plane, p_begin, p_end, bias,
-                                                           residual, lo, hi, y);
+void swk_pointwise_conv(const float *w, int64_t out_channels, int64_t in_channels, int64_t c_begin, int64_t c_end,
+                        const float *x, int64_t plane, int64_t p_begin, int64_t p_end, const float *bias,
+                        const float *residual, float lo, float hi, float *y) {
+    (swk_has_avx2() ? pointwise_avx2 : pointwise_portable)(w, out_channels, in_channels, c_begin, c_end, x, plane, p_begin,
+                                                           p_end, bias, residual, lo, hi, y);
 }

@@ -60,7 +60,7 @@ int main(void) {
                 const int way = (pass + r) % WAYS;  // rotate which goes first
                 const double t = now();
                 if (way == 0) blas_path(w, m, c, x, plane, bias, y[0]);
-                else if (way == 1) swk_pointwise_conv(w, m, c, x, plane, 0, plane, bias, NULL, 0, 6, y[1]);
+                else if (way == 1) swk_pointwise_conv(w, m, c, 0, c, x, plane, 0, plane, bias, NULL, 0, 6, y[1]);
                 else swk_conv_direct(&g, x, c, 0, c, &tap, packed, m, 0, tiles, bias, NULL, 0, 6, y[2]);
                 times[way][r] = now() - t;
             }

@@ -36,6 +36,12 @@ PATHS = [  # N, C, H, W, M, k, stride, pad, group, w_input, threads
     P(1, 64, 48, 50, 64, 3, 1, 1, 2, True, 2, id="panels-group2"),
     # pointwise_conv.c: 1×1 stride 1, 48 ≤ 192 input channels, 16×16 ≥ 196 positions.
     P(2, 48, 16, 16, 40, 1, 1, 0, 1, False, 2, id="pointwise"),
+    # One image: a projection (3+ times the channels in as out) splits its input channels over
+    # the threads, partial sums finished with bias, Z and clamp after; an expansion splits its
+    # output channels (in 6-row tiles: 40 = 12 + 12 + 16 over 3 threads).
+    P(1, 144, 28, 28, 32, 1, 1, 0, 1, False, 2, id="pointwise-channels-over-2-threads"),
+    P(1, 144, 28, 28, 32, 1, 1, 0, 1, False, 3, id="pointwise-channels-over-3-threads"),
+    P(1, 24, 28, 28, 40, 1, 1, 0, 1, False, 3, id="pointwise-expansion-over-3-threads"),
     # 40×30 = 1200 positions: blocks of 512 (the last one 176), Z offset by block and row tile.
     P(1, 48, 40, 30, 40, 1, 1, 0, 1, False, 1, id="pointwise-blocks"),
     P(1, 48, 40, 30, 40, 1, 1, 0, 1, False, 2, id="pointwise-blocks-2-threads"),

@@ -52,14 +52,25 @@ void swk_linear_packed(const float *x, int64_t m, int64_t k, const float *panels
 /// A pointwise convolution of one image (pointwise_conv.c: 1×1 kernel, stride 1, no padding,
 /// group 1), positions p_begin ≤ p < p_end of its plane (plane = height · width):
 /// y[m·plane + p] = clamp(Σ_c w[m·in_channels + c] · x[c·plane + p] + bias[m] + residual[m·plane +
-/// p]) for every output channel m, the terms added in that order, clamp(v) = v < lo ? lo : (v > hi
-/// ? hi : v), so NaN passes through (lo = −∞, hi = +∞ for none). bias and residual (a fused Add,
-/// laid out like y and not overlapping it) may be NULL. Reads x and the residual and writes y only
-/// at positions in the range, so disjoint ranges may run on different threads; with in_channels =
-/// 0 every output is the clamped bias (plus residual).
-void swk_pointwise_conv(const float *w, int64_t out_channels, int64_t in_channels, const float *x, int64_t plane,
-                        int64_t p_begin, int64_t p_end, const float *bias, const float *residual, float lo, float hi,
-                        float *y);
+/// p]) for every output channel m, the sum over c_begin ≤ c < c_end (0 ≤ c_begin ≤ c_end ≤
+/// in_channels), the terms added in that order, clamp(v) = v < lo ? lo : (v > hi ? hi : v), so
+/// NaN passes through (lo = −∞, hi = +∞ for none). bias and residual (a fused Add, laid out like y
+/// and not overlapping it) may be NULL. Less than all the channels, it writes a partial sum for
+/// swk_conv_add_partials to finish (pass bias and residual NULL, lo = −∞, hi = +∞). Reads x and
+/// the residual and writes y only at positions in the range, so disjoint ranges may run on
+/// different threads; with no channels every output is the clamped bias (plus residual).
+void swk_pointwise_conv(const float *w, int64_t out_channels, int64_t in_channels, int64_t c_begin, int64_t c_end,
+                        const float *x, int64_t plane, int64_t p_begin, int64_t p_end, const float *bias,
+                        const float *residual, float lo, float hi, float *y);
+
+/// Finishes output channels c_begin ≤ c < c_end of a convolution whose reduction was split over
+/// ranges of input channels, each summed on its own (conv_partials.c; swk_conv_direct,
+/// swk_pointwise_conv): y[c, p] = clamp(y[c, p] + partials[0][c, p] + … + partials[count − 1][c,
+/// p] + bias[c] + residual[c, p]) for p < plane, each term added in that order; partial i starts
+/// at partials + i · out_channels · plane (laid out like y). bias and residual may be NULL; clamp as
+/// swk_pointwise_conv's. Disjoint channel ranges may run on different threads at once.
+void swk_conv_add_partials(int64_t plane, int64_t out_channels, int64_t c_begin, int64_t c_end, const float *partials,
+                           int64_t count, const float *bias, const float *residual, float lo, float hi, float *y);
 
 /// One attention head (attention.c). swk_attention_pack_head copies a head's keys K [keys, size] and
 /// values V [keys, size] (rows `stride` floats apart, e.g. heads·size in [B, S, H, D] tensors) into
@@ -183,7 +194,7 @@ void swk_conv_panels(const swk_conv_geometry *g, const float *x, int64_t channel
 /// - `packed`: W [out_channels, depth = channels·kH·kW] as swk_conv_direct_pack lays it out in
 ///   swk_conv_direct_packed_floats(out_channels, depth) floats, 32-byte aligned.
 /// - c_begin ≤ c < c_end (0 ≤ c_begin < c_end ≤ channels): the input channels this call sums. Less
-///   than all of them, it writes a partial sum, which swk_conv_direct_add_partials finishes (pass
+///   than all of them, it writes a partial sum, which swk_conv_add_partials finishes (pass
 ///   bias and residual NULL, lo = −∞, hi = +∞).
 /// The work is cut into swk_conv_direct_tiles(g, out_channels) tiles (16 output channels × the
 /// plane's positions dealt out evenly, at most 6 a tile); one call writes tiles tile_begin ..<
@@ -198,15 +209,6 @@ void swk_conv_direct_taps(const swk_conv_geometry *g, int64_t *taps);
 void swk_conv_direct(const swk_conv_geometry *g, const float *input, int64_t channels, int64_t c_begin, int64_t c_end,
                      const int64_t *taps, const float *packed, int64_t out_channels, int64_t tile_begin, int64_t tile_end,
                      const float *bias, const float *residual, float lo, float hi, float *y);
-
-/// Finishes output channels c_begin ≤ c < c_end of a reduction split over channel ranges:
-/// y[c, p] = clamp(y[c, p] + partials[0][c, p] + … + partials[count − 1][c, p] + bias[c] +
-/// residual[c, p]) for p < plane, each term added in that order; partial i starts at partials +
-/// i · out_channels · plane (laid out like y). bias and residual may be NULL; clamp as
-/// swk_conv_direct's. Disjoint channel ranges may run on different threads at once.
-void swk_conv_direct_add_partials(int64_t plane, int64_t out_channels, int64_t c_begin, int64_t c_end,
-                                  const float *partials, int64_t count, const float *bias, const float *residual, float lo,
-                                  float hi, float *y);
 
 /// A 3×3, stride-1, undilated convolution of one image and group by Winograd's F(2×2, 3×3)
 /// (winograd_conv.c): y as swk_conv_direct's (bias, residual laid out like y, clamp with NaN

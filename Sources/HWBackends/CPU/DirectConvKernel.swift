@@ -42,8 +42,8 @@ extension BLASKernels {
     /// spreads over the threads. With `addsResidual` the tiles add Z as they are scattered.
     static func directConv(_ op: ConvOp, _ g: ConvOp.Geometry, packed: PackedConvWeights, threads: Int,
                            addsResidual: Bool) throws -> PreparedKernel {
-        if let channels = directChannelSplit(g, threads: threads) {
-            return try directConv(op, g, packed: packed, summingOver: channels, addsResidual: addsResidual)
+        if let split = ConvChannelSplit(g, threads: threads) {
+            return try directConv(op, g, packed: packed, splitting: split, addsResidual: addsResidual)
         }
         let geometry = try g.planeGeometry()
         let (mg, cg) = (g.outChannelsPerGroup, g.inChannelsPerGroup)

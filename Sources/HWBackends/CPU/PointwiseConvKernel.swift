@@ -23,21 +23,53 @@ extension BLASKernels {
     /// A pointwise convolution in CKernels (pointwise_conv.c: Y = W·X per image, X read in place,
     /// bias, the residual with `addsResidual`, and clamp in registers). The threads split every
     /// image's positions laid end to end, so a batch of small planes still spreads over them, in
-    /// one split per call.
+    /// one split per call — except on one image: a projection's input channels
+    /// (ConvChannelSplit), an expansion's output channels (more of them than input ones). The
+    /// depthwise layers between them split channels, so each thread reads what its own core
+    /// wrote (MobileNetV2 at two threads, sixteenth measurement).
     static func pointwiseConv(_ op: ConvOp, _ g: ConvOp.Geometry, threads: Int, addsResidual: Bool) -> PreparedKernel {
         let plane = g.outH * g.outW  // ≥ 196: takesPointwise
-        let split = ColumnSplit(columns: g.batch * plane, threads: threads, workPerColumn: g.outChannels * g.inChannels,
-                                granularity: 16)
         let (imageIn, imageOut, clamp) = (g.inChannels * plane, g.outChannels * plane, op.clamp)
+        let work = g.outChannels * g.inChannels * g.batch * plane
+        if let split = ConvChannelSplit(g, threads: threads) {
+            return PreparedKernel(scratchBytes: split.scratchFloats * MemoryLayout<Float>.size) { args in
+                let x = args.input(0), w = args.input(1), bias = args.optionalInput(2), y = args.output(0)
+                let z = addsResidual ? args.input(ConvOp.residualInput) : nil
+                let partials = args.scratch!.assumingMemoryBound(to: Float.self)
+                split.channels.run { part, channels in
+                    swk_pointwise_conv(w, Int64(g.outChannels), Int64(g.inChannels), Int64(channels.lowerBound),
+                                       Int64(channels.upperBound), x, Int64(plane), 0, Int64(plane), nil, nil, -.infinity,
+                                       .infinity, split.output(of: part, y: y, partials: partials))
+                }
+                split.finish(g, y: y, partials: partials, bias: bias, residual: z, clamp: clamp)
+            }
+        }
+        if g.batch == 1 && g.outChannels > g.inChannels {
+            // In multiples of the kernel's 6-row tiles.
+            let split = ColumnSplit(columns: g.outChannels, threads: threads, workPerColumn: work / g.outChannels,
+                                    granularity: 6)
+            return PreparedKernel { args in
+                let x = args.input(0), w = args.input(1), bias = args.optionalInput(2), y = args.output(0)
+                let z = addsResidual ? args.input(ConvOp.residualInput) : nil
+                split.run { _, channels in
+                    let (first, count) = (channels.lowerBound, channels.count)
+                    swk_pointwise_conv(w + first * g.inChannels, Int64(count), Int64(g.inChannels), 0, Int64(g.inChannels),
+                                       x, Int64(plane), 0, Int64(plane), bias.map { $0 + first },
+                                       z.map { $0 + first * plane }, clamp.min, clamp.max, y + first * plane)
+                }
+            }
+        }
+        let split = ColumnSplit(columns: g.batch * plane, threads: threads, workPerColumn: work / (g.batch * plane),
+                                granularity: 16)
         return PreparedKernel { args in
             let x = args.input(0), w = args.input(1), bias = args.optionalInput(2), y = args.output(0)
             let z = addsResidual ? args.input(ConvOp.residualInput) : nil
             split.run { _, columns in
                 for image in (columns.lowerBound / plane)..<((columns.upperBound + plane - 1) / plane) {
                     let first = max(columns.lowerBound - image * plane, 0), end = min(columns.upperBound - image * plane, plane)
-                    swk_pointwise_conv(w, Int64(g.outChannels), Int64(g.inChannels), x + image * imageIn, Int64(plane),
-                                       Int64(first), Int64(end), bias, z.map { $0 + image * imageOut }, clamp.min, clamp.max,
-                                       y + image * imageOut)
+                    swk_pointwise_conv(w, Int64(g.outChannels), Int64(g.inChannels), 0, Int64(g.inChannels),
+                                       x + image * imageIn, Int64(plane), Int64(first), Int64(end), bias,
+                                       z.map { $0 + image * imageOut }, clamp.min, clamp.max, y + image * imageOut)
                 }
             }
         }
