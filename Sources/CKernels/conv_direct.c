@@ -1,6 +1,6 @@
-// A convolution with nothing unfolded: a tile of 6 output positions × 16 output channels keeps
-// its 12 sums of 8 in registers over the whole reduction; each step broadcasts the input pixel
-// that one tap of one channel reads for each of the 6 positions (any stride: every position
+// A convolution with nothing unfolded: a tile of up to 6 output positions × 16 output channels
+// keeps its 12 sums of 8 in registers over the whole reduction (or a range of its channels);
+// each step broadcasts the input pixel that one tap of one channel reads for each position (any stride: every position
 // has its own window start, and a tap is a fixed offset from it) and multiplies it by that
 // tap's 16 weights, one 64-byte line of W packed once as [M/16][C·kH·kW][16]. Where a tap can
 // fall in the padding the input is first copied, channel by channel, into a zero-padded plane.
@@ -107,7 +107,8 @@ static void tile_portable(const float *input, int64_t plane, int64_t channels, c
 
 /// tile_portable's sums for the tile's first R positions (R a constant at each call site, so the
 /// unused sums and steps fold away): a plane's positions are dealt out evenly, so a tile holds 5
-/// or 6 of them unless the plane is smaller, instead of every tile computing 6.
+/// or 6 of them on planes of 20 or more (fewer on some smaller ones: 13 go 5, 4, 4), instead of
+/// every tile computing 6.
 GEMM_AVX2 static inline __attribute__((always_inline)) void tile_avx2_positions(
     const int R, const float *input, int64_t plane, int64_t channels, const int64_t *taps, int64_t kk,
     const int64_t at[TILE_POSITIONS], const float *panel, const float *bias, float lo, float hi,
@@ -204,6 +205,7 @@ void swk_conv_direct(const swk_conv_geometry *g, const float *input, int64_t cha
                      const int64_t *taps, const float *packed, int64_t out_channels, int64_t tile_begin, int64_t tile_end,
                      const float *bias, const float *residual, float lo, float hi, float *y) {
     const direct_input in = input_of(g);
+    if (tile_begin >= tile_end) return;  // also the empty plane's, whose tile count of 0 divides below
     const int64_t kk = (int64_t)g->kernel_h * g->kernel_w, depth = channels * kk, plane = g->out_h * g->out_w;
     // The call's channels: the tiles sum them from their first, in the input and in each panel.
     input += c_begin * in.plane;

@@ -1,7 +1,7 @@
 // 1×1 stride-1 convolutions (batch 1, one thread), three ways with the bias and ReLU6: the
 // OpenBLAS sgemm + epilogue pass, pointwise_conv.c's register tiles (X read in place as B's
-// lines, W's rows as A's, the epilogue fused), and conv_direct.c's tiles (W packed once, 6
-// positions × 16 output channels a tile, the input read in place, the epilogue fused). Every
+// lines, W's rows as A's, the epilogue fused), and conv_direct.c's tiles (W packed once, up to
+// 6 positions × 16 output channels a tile, the input read in place, the epilogue fused). Every
 // distinct 1×1 shape of torchvision's MobileNetV2, then ResNet-50-like ones on larger planes.
 // BLASKernels.takesPointwise and takesDirect pick by these. Prints medians of RUNS runs per layer,
 // the three alternating, and the largest difference from sgemm's output (relative to its

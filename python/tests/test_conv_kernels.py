@@ -1,7 +1,7 @@
 """The two CKernels convolutions for 32 or more output channels per group, each on shapes where it
 could go wrong, against numpy in float64. Every case runs twice: with W a constant, which a kernel
-larger than 1×1 takes to conv_direct.c (W packed once, input pixels broadcast 6 positions ×
-16 output channels a tile, from a zero-padded copy or, with no padding read, the input itself:
+larger than 1×1 takes to conv_direct.c (W packed once, input pixels broadcast up to 6 positions
+× 16 output channels a tile, the plane's positions dealt out evenly, from a zero-padded copy or, with no padding read, the input itself:
 DirectConvKernel.swift; so does a 1×1 one of one group with at most 196 output positions that the
 pointwise tiles leave, strided or padded too; but a 3×3 stride-1 one with 64 or more channels each way, here
 resnet-layer1 and three-blocks, takes Winograd instead, which test_winograd_conv.py tests on its
@@ -9,8 +9,8 @@ own shapes); and with W a graph input, which takes conv_panels.c (the input unfo
 16 output positions at a time, W read in place, the reduction in blocks of 512 with partial sums
 stored between them: PanelConvKernel.swift), as do 1×1 strided or padded ones onto larger planes
 either way.
-The shapes: position counts that leave a short last panel or tile (one position, four, five,
-fifteen) or fit in one; passes of 16 panels and a short last pass; reductions of one block, of
+The shapes: position counts that leave a short last panel or tiles of fewer than 6 (one
+position, four, five, fifteen) or fit in one; passes of 16 panels and a short last pass; reductions of one block, of
 exactly 512, and of three with a short last one; output channel counts past a 96-row block, off
 the 6-row tiles and off the 16-channel blocks; strides, asymmetric pads, dilations, a kernel
 larger than the input, a pad wider than the window reads, an input larger than the windows

@@ -22,13 +22,17 @@ P = pytest.param
 # Shapes that take each CPU path (BLASKernels.conv's order), W a constant unless `w_input`:
 PATHS = [  # N, C, H, W, M, k, stride, pad, group, w_input, threads
     # conv_direct.c: a constant W, 3×3, 576 terms a sum; 40 output channels leave the second block
-    # of 16 half empty, 11×13 = 143 positions a short last tile.
+    # of 16 half empty, 11×13 = 143 positions go 23 tiles of 6 and one of 5.
     P(1, 64, 11, 13, 40, 3, 1, 1, 1, False, 2, id="direct"),
-    # conv_direct.c on a 1×1 stride-1 convolution of a 7×7 plane: the input read in place; more
-    # input channels than output ones, so the threads split the input channels (a partial sum
-    # each, finished with bias, Z and clamp after): on 2 threads, and on 3 (two partials).
+    # conv_direct.c on a 1×1 stride-1 convolution of a 7×7 plane: the input read in place, tiles
+    # of 6 and of 5 positions (too little work to split).
     P(1, 240, 7, 7, 40, 1, 1, 0, 1, False, 2, id="direct-1x1"),
+    # One image reading 3+ times the channels it writes: the threads split the input channels (a
+    # partial sum each, finished with bias, Z and clamp after), on 2 threads, on 3 (two partials),
+    # and from the zero-padded copy each thread makes of its channels.
+    P(1, 576, 7, 7, 160, 1, 1, 0, 1, False, 2, id="direct-1x1-channels-over-2-threads"),
     P(1, 576, 14, 14, 96, 1, 1, 0, 1, False, 3, id="direct-1x1-channels-over-3-threads"),
+    P(1, 96, 10, 10, 32, 3, 1, 1, 1, False, 2, id="direct-padded-channels-over-2-threads"),
     # conv_panels.c: W a graph input, 48×50 = 2400 positions (the panels even on one thread);
     # 576 terms a sum, two blocks of the reduction, Z added after the last only.
     P(1, 64, 48, 50, 32, 3, 1, 1, 1, True, 1, id="panels"),

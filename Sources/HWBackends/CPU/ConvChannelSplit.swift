@@ -4,8 +4,8 @@ import CoreRuntime
 /// A convolution of one image whose threads split its reduction, each summing its own range of
 /// input channels over every output, rather than its outputs: the first range's sums go into Y,
 /// the others' into partial outputs in scratch, then each thread finishes a share of the output
-/// channels (partials, bias, Z, clamp: swk_conv_add_partials). For layers reading at least as
-/// many channels (times taps) as they write — a MobileNetV2 block's projection, which reads the
+/// channels (partials, bias, Z, clamp: swk_conv_add_partials). For layers reading at least 3
+/// times as many channels as they write — a MobileNetV2 block's projection, which reads the
 /// depthwise layer's wide output. Split by outputs, every thread reads all of the input, half of
 /// it from the other core's cache, and leaves those lines shared there, which made the next write
 /// of them cost the depthwise layer 1.7× its time; split by input channels, each thread reads only
@@ -22,17 +22,21 @@ struct ConvChannelSplit {
     /// Floats of one partial output (Y's size).
     let partialFloats: Int
 
-    /// nil where the outputs split as before: more than one image or group, one thread, a layer
-    /// reading less than 3 times what it writes (the partial outputs' extra pass did not pay on
-    /// MobileNetV2's 32→16 projection on 112×112: 0.36 ms against 0.30), work for one thread only,
-    /// or fewer than 16 channels a thread (a stem's 3 split 1 + 2: ResNet-18's at two threads took
-    /// 5.0 ms against onnxruntime's 2.8).
+    /// nil where the outputs split as before: more than one image or group, one thread, fewer
+    /// than 3 input channels per output channel (the partial outputs' extra pass did not pay on
+    /// MobileNetV2's 32→16 projection on 112×112: 0.36 ms against 0.30; ResNet-18's 3×3 stride-2
+    /// layers, 64→128 to 256→512, ran alike either way), work for one thread only, fewer than 16
+    /// channels a thread (a stem's 3 split 1 + 2: ResNet-18's at two threads took 5.0 ms against
+    /// onnxruntime's 2.8), or partial outputs past `convolutionScratchFloats` (on many threads or
+    /// a large plane they would go through memory, and the split is about cache).
     init?(_ g: ConvOp.Geometry, threads: Int) {
-        guard threads > 1, g.batch == 1, g.group == 1, g.reduction >= 3 * g.outChannels else { return nil }
+        guard threads > 1, g.batch == 1, g.group == 1, g.inChannels >= 3 * g.outChannels else { return nil }
         let outPlane = g.outH * g.outW
         let channels = ColumnSplit(columns: g.inChannels, threads: threads,
                                    workPerColumn: g.kernelH * g.kernelW * g.outChannels * outPlane)
-        guard channels.ranges.count > 1, g.inChannels >= 16 * channels.ranges.count else { return nil }
+        guard channels.ranges.count > 1, g.inChannels >= 16 * channels.ranges.count,
+              (channels.ranges.count - 1) * g.outChannels * outPlane <= BLASKernels.convolutionScratchFloats
+        else { return nil }
         self.channels = channels
         finishing = ColumnSplit(columns: g.outChannels, threads: channels.ranges.count,
                                 workPerColumn: ColumnSplit.minimumWorkPerThread)

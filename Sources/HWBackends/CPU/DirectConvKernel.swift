@@ -37,9 +37,11 @@ extension BLASKernels {
     /// A convolution in CKernels (conv_direct.c) that broadcasts input pixels against W's panels,
     /// a chunk of images at a time: the threads first copy the chunk's input channels into
     /// zero-padded planes (when a tap can read padding; a chunk's copies fit in
-    /// `convolutionScratchFloats`), then split the tiles of 16 output channels × 6 positions of
-    /// every (image, group) of the chunk, laid end to end, so a batch of small planes still
-    /// spreads over the threads. With `addsResidual` the tiles add Z as they are scattered.
+    /// `convolutionScratchFloats`), then split the tiles of 16 output channels × up to 6 positions
+    /// of every (image, group) of the chunk, laid end to end, so a batch of small planes still
+    /// spreads over the threads. With `addsResidual` the tiles add Z as they are scattered. One
+    /// image whose input channels the threads split instead (ConvChannelSplit) goes to the
+    /// version in DirectConvChannelSplit.swift.
     static func directConv(_ op: ConvOp, _ g: ConvOp.Geometry, packed: PackedConvWeights, threads: Int,
                            addsResidual: Bool) throws -> PreparedKernel {
         if let split = ConvChannelSplit(g, threads: threads) {
