@@ -183,8 +183,20 @@ public struct GlobalAveragePoolOp: Operator {
         return { args in
             let x = args.input(0), y = args.output(0)
             for plane in 0..<planes {
-                var sum = 0.0
-                for i in 0..<planeSize { sum += Double(x[plane * planeSize + i]) }
+                // Four running sums: one sum's chain of dependent adds made MobileNetV2's
+                // 1280 × 7×7 pool take 0.06 ms (onnxruntime's: 0.017).
+                let row = x + plane * planeSize
+                var sums = SIMD4<Double>()
+                var i = 0
+                while i + 4 <= planeSize {
+                    sums += SIMD4(Double(row[i]), Double(row[i + 1]), Double(row[i + 2]), Double(row[i + 3]))
+                    i += 4
+                }
+                var sum = sums.sum()
+                while i < planeSize {
+                    sum += Double(row[i])
+                    i += 1
+                }
                 y[plane] = planeSize == 0 ? .nan : Float(sum / Double(planeSize))
             }
         }
