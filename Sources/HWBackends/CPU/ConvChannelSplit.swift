@@ -11,8 +11,9 @@ import CoreRuntime
 /// of them cost the depthwise layer 1.7× its time; split by input channels, each thread reads only
 /// the channels its own core wrote (the depthwise layer, and expansions, split channels too), and
 /// finishes channels that the next layer, split the same way, reads on the same core (a 14×14
-/// block of MobileNetV2 at two threads: projection 0.27 ms against 0.33, depthwise 0.09 against
-/// 0.13; docs/BENCHMARKS.md, sixteenth measurement).
+/// block of MobileNetV2 at two threads: projection with the finish 0.28-0.30 ms against
+/// 0.33-0.34, depthwise 0.10 against 0.135; bench/kernels/block_split_timing.c, docs/BENCHMARKS.md,
+/// sixteenth measurement).
 struct ConvChannelSplit {
     /// The input channels each thread sums.
     let channels: ColumnSplit
