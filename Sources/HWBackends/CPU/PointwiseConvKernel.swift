@@ -31,47 +31,57 @@ extension BLASKernels {
         let plane = g.outH * g.outW  // ≥ 196: takesPointwise
         let (imageIn, imageOut, clamp) = (g.inChannels * plane, g.outChannels * plane, op.clamp)
         let work = g.outChannels * g.inChannels * g.batch * plane
-        if let split = ConvChannelSplit(g, threads: threads) {
-            return PreparedKernel(scratchBytes: split.scratchFloats * MemoryLayout<Float>.size) { args in
-                let x = args.input(0), w = args.input(1), bias = args.optionalInput(2), y = args.output(0)
-                let z = addsResidual ? args.input(ConvOp.residualInput) : nil
-                let partials = args.scratch!.assumingMemoryBound(to: Float.self)
-                split.channels.run { part, channels in
-                    swk_pointwise_conv(w, Int64(g.outChannels), Int64(g.inChannels), Int64(channels.lowerBound),
-                                       Int64(channels.upperBound), x, Int64(plane), 0, Int64(plane), nil, nil, -.infinity,
-                                       .infinity, split.output(of: part, y: y, partials: partials))
-                }
-                split.finish(g, y: y, partials: partials, bias: bias, residual: z, clamp: clamp)
+        let split: PointwiseSplit =
+            if let channels = ConvChannelSplit(g, threads: threads) {
+                .inputChannels(channels)
+            } else if g.batch == 1 && g.outChannels > g.inChannels {  // in multiples of the 6-row tiles
+                .outputChannels(ColumnSplit(columns: g.outChannels, threads: threads, workPerColumn: work / g.outChannels,
+                                            granularity: 6))
+            } else {
+                .positions(ColumnSplit(columns: g.batch * plane, threads: threads, workPerColumn: work / (g.batch * plane),
+                                       granularity: 16))
             }
-        }
-        if g.batch == 1 && g.outChannels > g.inChannels {
-            // In multiples of the kernel's 6-row tiles.
-            let split = ColumnSplit(columns: g.outChannels, threads: threads, workPerColumn: work / g.outChannels,
-                                    granularity: 6)
-            return PreparedKernel { args in
-                let x = args.input(0), w = args.input(1), bias = args.optionalInput(2), y = args.output(0)
-                let z = addsResidual ? args.input(ConvOp.residualInput) : nil
-                split.run { _, channels in
-                    let (first, count) = (channels.lowerBound, channels.count)
-                    swk_pointwise_conv(w + first * g.inChannels, Int64(count), Int64(g.inChannels), 0, Int64(g.inChannels),
-                                       x, Int64(plane), 0, Int64(plane), bias.map { $0 + first },
-                                       z.map { $0 + first * plane }, clamp.min, clamp.max, y + first * plane)
-                }
-            }
-        }
-        let split = ColumnSplit(columns: g.batch * plane, threads: threads, workPerColumn: work / (g.batch * plane),
-                                granularity: 16)
-        return PreparedKernel { args in
+        let scratchFloats = if case .inputChannels(let channels) = split { channels.scratchFloats } else { 0 }
+        return PreparedKernel(scratchBytes: scratchFloats * MemoryLayout<Float>.size) { args in
             let x = args.input(0), w = args.input(1), bias = args.optionalInput(2), y = args.output(0)
             let z = addsResidual ? args.input(ConvOp.residualInput) : nil
-            split.run { _, columns in
-                for image in (columns.lowerBound / plane)..<((columns.upperBound + plane - 1) / plane) {
-                    let first = max(columns.lowerBound - image * plane, 0), end = min(columns.upperBound - image * plane, plane)
-                    swk_pointwise_conv(w, Int64(g.outChannels), Int64(g.inChannels), 0, Int64(g.inChannels),
-                                       x + image * imageIn, Int64(plane), Int64(first), Int64(end), bias,
-                                       z.map { $0 + image * imageOut }, clamp.min, clamp.max, y + image * imageOut)
+            let (m, c) = (Int64(g.outChannels), Int64(g.inChannels))
+            switch split {
+            case .inputChannels(let split):
+                let partials = args.scratch!.assumingMemoryBound(to: Float.self)
+                split.channels.run { part, channels in
+                    swk_pointwise_conv(w, m, c, Int64(channels.lowerBound), Int64(channels.upperBound), x, Int64(plane), 0,
+                                       Int64(plane), nil, nil, -.infinity, .infinity,
+                                       split.output(of: part, y: y, partials: partials))
+                }
+                split.finish(g, y: y, partials: partials, bias: bias, residual: z, clamp: clamp)
+            case .outputChannels(let split):
+                split.run { _, rows in
+                    let first = rows.lowerBound
+                    swk_pointwise_conv(w + first * g.inChannels, Int64(rows.count), c, 0, c, x, Int64(plane), 0, Int64(plane),
+                                       bias.map { $0 + first }, z.map { $0 + first * plane }, clamp.min, clamp.max,
+                                       y + first * plane)
+                }
+            case .positions(let split):
+                split.run { _, columns in
+                    for image in (columns.lowerBound / plane)..<((columns.upperBound + plane - 1) / plane) {
+                        let first = max(columns.lowerBound - image * plane, 0)
+                        let end = min(columns.upperBound - image * plane, plane)
+                        swk_pointwise_conv(w, m, c, 0, c, x + image * imageIn, Int64(plane), Int64(first), Int64(end), bias,
+                                           z.map { $0 + image * imageOut }, clamp.min, clamp.max, y + image * imageOut)
+                    }
                 }
             }
         }
     }
+}
+
+/// What the threads split in `pointwiseConv`.
+private enum PointwiseSplit {
+    /// A projection of one image: its input channels, each thread's sums finished after.
+    case inputChannels(ConvChannelSplit)
+    /// An expansion of one image: its output channels.
+    case outputChannels(ColumnSplit)
+    /// Otherwise every image's positions, laid end to end.
+    case positions(ColumnSplit)
 }
