@@ -2,10 +2,10 @@
 side of `swiftlet bench --profile` (docs/BENCHMARKS.md).
 
     .venv/bin/python bench/onnxruntime_profile.py [--model build/minilm/minilm.onnx] [--threads 1]
-        [--seq 128] [--runs 30] [--top 15]
+        [--batch 1] [--seq 128] [--runs 30] [--top 15]
 
-ORT_ENABLE_ALL, intra_op_num_threads = --threads; batch 1: all-ones token ids of length --seq for
-integer inputs (MiniLM), a random 1×3×224×224 image for a float input (the CNNs in build/cnn);
+ORT_ENABLE_ALL, intra_op_num_threads = --threads; batch --batch: all-ones token ids of length --seq
+for integer inputs (MiniLM), a random batch×3×224×224 image for a float input (the CNNs in build/cnn);
 medians of the runs after the first 10 (warm-up); the profile's JSON file is removed afterwards.
 """
 from __future__ import annotations
@@ -27,20 +27,23 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--model", type=pathlib.Path, default=MODEL)
     parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--batch", type=int, default=1)
     parser.add_argument("--seq", type=int, default=128)
     parser.add_argument("--runs", type=int, default=30)
     parser.add_argument("--top", type=int, default=15, help="slowest nodes listed")
     args = parser.parse_args()
     if args.top < 0:
         parser.error("--top must be ≥ 0")
+    if args.batch < 1 or args.seq < 1:
+        parser.error("--batch and --seq must be ≥ 1")
     options = ort.SessionOptions()
     options.intra_op_num_threads = args.threads
     options.inter_op_num_threads = 1
     options.enable_profiling = True
     options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
     session = ort.InferenceSession(str(args.model), options, providers=["CPUExecutionProvider"])
-    image = np.random.default_rng(0).standard_normal((1, 3, 224, 224)).astype(np.float32)
-    feeds = {i.name: image if i.type == "tensor(float)" else np.ones((1, args.seq), np.int64)
+    image = np.random.default_rng(0).standard_normal((args.batch, 3, 224, 224)).astype(np.float32)
+    feeds = {i.name: image if i.type == "tensor(float)" else np.ones((args.batch, args.seq), np.int64)
              for i in session.get_inputs()}
     for _ in range(WARMUP + args.runs):
         session.run(None, feeds)
@@ -56,7 +59,7 @@ def main() -> None:
     per_type = collections.Counter()
     for (op, _), median in medians.items():
         per_type[op] += median
-    print(f"onnxruntime {ort.__version__}, {args.model.name}, {args.threads} thread(s), batch 1: ms per run by op type")
+    print(f"onnxruntime {ort.__version__}, {args.model.name}, {args.threads} thread(s), batch {args.batch}: ms per run by op type")
     for op, total in per_type.most_common():
         print(f"  {op:28s} {total / 1000:7.3f}")
     print("slowest nodes (ms):")
