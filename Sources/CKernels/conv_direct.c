@@ -24,13 +24,17 @@ int64_t swk_conv_direct_packed_floats(int64_t out_channels, int64_t depth) {
     return (out_channels + TILE_CHANNELS - 1) / TILE_CHANNELS * TILE_CHANNELS * depth;
 }
 
-void swk_conv_direct_pack(const float *w, int64_t out_channels, int64_t depth, float *packed) {
-    for (int64_t block = 0; block < (out_channels + TILE_CHANNELS - 1) / TILE_CHANNELS; block++)
+void conv_pack_channel_blocks(const float *w, int64_t out_channels, int64_t depth, int block_channels, float *packed) {
+    for (int64_t block = 0; block < (out_channels + block_channels - 1) / block_channels; block++)
         for (int64_t t = 0; t < depth; t++)
-            for (int64_t c = 0; c < TILE_CHANNELS; c++) {
-                const int64_t m = block * TILE_CHANNELS + c;
-                packed[(block * depth + t) * TILE_CHANNELS + c] = m < out_channels ? w[m * depth + t] : 0.0f;
+            for (int64_t c = 0; c < block_channels; c++) {
+                const int64_t m = block * block_channels + c;
+                packed[(block * depth + t) * block_channels + c] = m < out_channels ? w[m * depth + t] : 0.0f;
             }
+}
+
+void swk_conv_direct_pack(const float *w, int64_t out_channels, int64_t depth, float *packed) {
+    conv_pack_channel_blocks(w, out_channels, depth, TILE_CHANNELS, packed);
 }
 
 /// Where the kernel reads the input: the image itself when no tap falls outside it (no padding),

@@ -1,6 +1,7 @@
 // Stride phases of a padded input plane, shared by the convolutions that multiply shifted copies
-// of it (depthwise_conv.c, pattern_conv.c). Phase (rv, rh) holds padded rows rv, rv+sh, … and
-// columns rh, rh+sw, …; kernel tap (i, j) then reads phase ((i·dh) mod sh, (j·dw) mod sw) at a
+// of it (depthwise_conv.c, pattern_conv.c, conv_shallow.c), and W's blocks of output channels
+// (conv_direct.c, conv_shallow.c). Phase (rv, rh) holds padded rows rv, rv+sh, … and columns rh,
+// rh+sw, …; kernel tap (i, j) then reads phase ((i·dh) mod sh, (j·dw) mod sw) at a
 // fixed offset from the output position, for every stride and dilation. Taking the output plane
 // as one flat run of out_h × phase_width positions (the columns past out_w are computed and
 // dropped), every tap is a contiguous multiply-add over the whole plane: no bounds test, no
@@ -47,5 +48,10 @@ void conv_split_phases(const swk_conv_geometry *g, const conv_layout *l, const f
 
 /// y[oh·out_w + ow] = out[oh·phase_w + ow]: the run's computed positions that are outputs.
 void conv_copy_out(const swk_conv_geometry *g, const conv_layout *l, const float *out, float *y);
+
+/// W [out_channels, depth] in blocks of `block_channels` output channels, [blocks][depth][block_channels]
+/// (channels past out_channels zero): the layout of the kernels that broadcast or load one tap's
+/// weights for a block of channels at a time (conv_direct.c's 16, conv_shallow.c's 4).
+void conv_pack_channel_blocks(const float *w, int64_t out_channels, int64_t depth, int block_channels, float *packed);
 
 #endif

@@ -210,6 +210,31 @@ void swk_conv_direct(const swk_conv_geometry *g, const float *input, int64_t cha
                      const int64_t *taps, const float *packed, int64_t out_channels, int64_t tile_begin, int64_t tile_end,
                      const float *bias, const float *residual, float lo, float hi, float *y);
 
+/// A convolution of one image and group with a short reduction (conv_shallow.c: an image model's
+/// stem), y [out_channels, out_h · out_w] = clamp(Σ_t w[m · depth + t] · (tap t's input) + bias[m] +
+/// residual[m, p]) with depth = channels · kH · kW, zero where a tap falls in the padding; bias,
+/// residual and clamp as swk_conv_direct's. Strides and dilations ≥ 1, pads ≥ 0, channels ≥ 1.
+/// In three steps:
+/// - swk_conv_shallow_pack: W [out_channels, depth] into swk_conv_shallow_packed_floats(out_channels,
+///   depth) floats, once.
+/// - swk_conv_shallow_phases: x [channels, height, width] into its stride phases,
+///   swk_conv_shallow_phases_floats(g, channels) floats, channels c_begin ..< c_end per call
+///   (disjoint ranges may run on different threads at once; the call with c_end = channels also
+///   zeroes the floats after the last).
+/// - swk_conv_shallow: output channels m_begin ..< m_end (m_begin a multiple of 4, m_end ≤
+///   out_channels) from the phases, with the depth offsets swk_conv_shallow_steps(g, channels,
+///   steps) writes. Disjoint channel ranges may run on different threads at once; the phases and the
+///   packed W are only read (the residual only where the call writes y).
+int64_t swk_conv_shallow_packed_floats(int64_t out_channels, int64_t depth);
+void swk_conv_shallow_pack(const float *w, int64_t out_channels, int64_t depth, float *packed);
+int64_t swk_conv_shallow_phases_floats(const swk_conv_geometry *g, int64_t channels);
+void swk_conv_shallow_phases(const swk_conv_geometry *g, const float *x, int64_t channels, int64_t c_begin, int64_t c_end,
+                             float *phases);
+void swk_conv_shallow_steps(const swk_conv_geometry *g, int64_t channels, int64_t *steps);
+void swk_conv_shallow(const swk_conv_geometry *g, const float *phases, int64_t channels, const int64_t *steps,
+                      const float *packed, int64_t m_begin, int64_t m_end, const float *bias, const float *residual, float lo,
+                      float hi, float *y);
+
 /// A 3×3, stride-1, undilated convolution of one image and group by Winograd's F(2×2, 3×3)
 /// (winograd_conv.c): y as swk_conv_direct's (bias, residual laid out like y, clamp with NaN
 /// passing), with kernel_h = kernel_w = 3, strides and dilations 1, pads ≥ 0, channels ≥ 1. The

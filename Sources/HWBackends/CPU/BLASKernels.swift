@@ -91,8 +91,8 @@ enum BLASKernels {
     /// unfolded in chunks that fit, so large batches do not need one huge buffer.
     static let convolutionScratchFloats = 4 << 20
 
-    /// A convolution on the kernel its shape runs fastest on: depthwise, pointwise, Winograd,
-    /// the direct tiles, the panels, or im2col + sgemm. A residual Z of the convolution's own
+    /// A convolution on the kernel its shape runs fastest on: depthwise, pointwise, Winograd, the
+    /// shallow blocks, the direct tiles, the panels, or im2col + sgemm. A residual Z of the convolution's own
     /// shape is added in the kernel's epilogue (all but the depthwise kernel's); any other Z by a
     /// pass after it.
     static func conv(_ op: ConvOp, _ inputs: [TensorType?], constants: ConstantInputs, threads: Int) throws -> PreparedKernel {
@@ -116,6 +116,9 @@ enum BLASKernels {
         if takesPointwise(g) { return pointwiseConv(op, g, threads: threads, addsResidual: addsResidual) }
         if takesWinograd(g, inputs), let packed = packedWeights(.winograd, g, constants) {
             return try winogradConv(op, g, packed: packed, threads: threads, addsResidual: addsResidual)
+        }
+        if takesShallow(g, inputs), let packed = packedWeights(.shallow, g, constants) {
+            return try shallowConv(op, g, packed: packed, threads: threads, addsResidual: addsResidual)
         }
         if takesDirect(g, inputs), let packed = packedWeights(.direct, g, constants) {
             return try directConv(op, g, packed: packed, threads: threads, addsResidual: addsResidual)

@@ -14,6 +14,8 @@ final class PackedConvWeights: @unchecked Sendable {
         case direct = "conv-direct-16"
         /// winograd_conv.c's U = G g Gᵀ, [16 points][M/group][C/group] (3×3 kernels only).
         case winograd = "conv-winograd-f2x2-3x3"
+        /// conv_shallow.c's panels of 4 output channels.
+        case shallow = "conv-shallow-4"
     }
 
     /// The store's name for this layout; the group count is part of it, as it decides the layout.
@@ -29,6 +31,7 @@ final class PackedConvWeights: @unchecked Sendable {
         groupFloats = switch scheme {
         case .direct: Int(swk_conv_direct_packed_floats(Int64(perGroup), Int64(depth)))
         case .winograd: Int(swk_winograd_packed_floats(Int64(perGroup), Int64(channels)))
+        case .shallow: Int(swk_conv_shallow_packed_floats(Int64(perGroup), Int64(depth)))
         }
         let count = max(1, group * groupFloats)
         values = UnsafeMutableRawPointer.allocate(byteCount: count * MemoryLayout<Float>.stride, alignment: 64)
@@ -39,6 +42,7 @@ final class PackedConvWeights: @unchecked Sendable {
                 switch scheme {
                 case .direct: swk_conv_direct_pack(source, Int64(perGroup), Int64(depth), packed)
                 case .winograd: swk_winograd_pack(source, Int64(perGroup), Int64(channels), packed)
+                case .shallow: swk_conv_shallow_pack(source, Int64(perGroup), Int64(depth), packed)
                 }
             }
         }

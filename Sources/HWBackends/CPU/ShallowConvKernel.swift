@@ -1,0 +1,77 @@
+import CKernels
+import CoreRuntime
+
+extension BLASKernels {
+    /// Whether a convolution takes `shallowConv`: a constant f32 W, one group, at most
+    /// `shallowMaximumReduction` terms per output sum and output rows of 32 or more. Alone, against
+    /// the direct tiles, it took 0.76-0.80 of their time on 27-term stems onto 112×112; on rows of 15
+    /// outputs (the last block mostly masked lanes) 1.19-1.20, with 48 terms (4×4 stride 4) 1.09-1.10
+    /// and with 144 (16 × 3×3) 1.18-1.19 (bench/kernels/conv_shallow_timing.c, seventeenth
+    /// measurement). ResNet-18's stem (147 terms) ran 0.94 there and was not tried in the model.
+    /// Under 32 output channels it takes convolutions from the panels or im2col + sgemm (the direct
+    /// tiles want 32+), against which it was not measured.
+    static func takesShallow(_ g: ConvOp.Geometry, _ inputs: [TensorType?]) -> Bool {
+        inputs[1]?.dtype == .f32 && g.group == 1 && g.reduction <= shallowMaximumReduction && g.outW >= 32
+    }
+
+    /// Terms per output sum up to which a convolution's blocks of 4 channels × 16 positions pay:
+    /// an RGB image's 3×3 stem has 27.
+    static let shallowMaximumReduction = 32
+
+    /// A convolution in CKernels (conv_shallow.c) with output positions in vector lanes, a chunk of
+    /// images at a time: the threads first write the chunk's input channels' stride phases (a
+    /// chunk's phases fit in `convolutionScratchFloats`), then split the blocks of 4 output
+    /// channels of every image, laid end to end: on one image each thread writes its own channels,
+    /// which the depthwise layer after a stem then reads on the same core. With `addsResidual` the
+    /// blocks add Z before the clamp.
+    static func shallowConv(_ op: ConvOp, _ g: ConvOp.Geometry, packed: PackedConvWeights, threads: Int,
+                            addsResidual: Bool) throws -> PreparedKernel {
+        let geometry = try g.planeGeometry()
+        guard g.batch > 0, g.outChannels > 0, g.outH > 0, g.outW > 0 else { return PreparedKernel { _ in } }
+        let phasesFloats = withUnsafePointer(to: geometry) { Int(swk_conv_shallow_phases_floats($0, Int64(g.inChannels))) }
+        let chunk = max(1, min(g.batch, convolutionScratchFloats / phasesFloats))
+        let blocks = (g.outChannels + 3) / 4
+        let (inPlane, outPlane, clamp) = (g.height * g.width, g.outH * g.outW, op.clamp)
+        func splits(_ images: Int) -> (phases: ColumnSplit, blocks: ColumnSplit) {
+            (ColumnSplit(columns: images * g.inChannels, threads: threads, workPerColumn: phasesFloats / g.inChannels),
+             ColumnSplit(columns: images * blocks, threads: threads, workPerColumn: 4 * outPlane * g.reduction))
+        }
+        let (fullChunk, lastChunk) = (splits(chunk), splits(g.batch % chunk == 0 ? chunk : g.batch % chunk))
+        let steps = withUnsafePointer(to: geometry) { geometry in
+            [Int64](unsafeUninitializedCapacity: g.reduction) { steps, count in
+                swk_conv_shallow_steps(geometry, Int64(g.inChannels), steps.baseAddress!)
+                count = steps.count
+            }
+        }
+        return PreparedKernel(scratchBytes: chunk * phasesFloats * MemoryLayout<Float>.size) { args in
+            let x = args.input(0), bias = args.optionalInput(2), y = args.output(0)
+            let z = addsResidual ? args.input(ConvOp.residualInput) : nil
+            let phases = args.scratch!.assumingMemoryBound(to: Float.self)
+            withUnsafePointer(to: geometry) { geometry in
+                for firstImage in stride(from: 0, to: g.batch, by: chunk) {
+                    let images = min(chunk, g.batch - firstImage), split = images == chunk ? fullChunk : lastChunk
+                    let xChunk = x + firstImage * g.inChannels * inPlane, yChunk = y + firstImage * g.outChannels * outPlane
+                    let zChunk = z.map { $0 + firstImage * g.outChannels * outPlane }
+                    split.phases.run { _, columns in  // (image, channel) pairs
+                        ConvOp.Geometry.forEachOwner(in: columns, unitsEach: g.inChannels) { image, channels in
+                            swk_conv_shallow_phases(geometry, xChunk + image * g.inChannels * inPlane, Int64(g.inChannels),
+                                                    Int64(channels.lowerBound), Int64(channels.upperBound),
+                                                    phases + image * phasesFloats)
+                        }
+                    }
+                    split.blocks.run { _, units in  // (image, block of 4 output channels) pairs
+                        ConvOp.Geometry.forEachOwner(in: units, unitsEach: blocks) { image, range in
+                            let output = image * g.outChannels * outPlane
+                            steps.withUnsafeBufferPointer { steps in
+                                swk_conv_shallow(geometry, phases + image * phasesFloats, Int64(g.inChannels), steps.baseAddress,
+                                                 packed.values, Int64(range.lowerBound * 4),
+                                                 Int64(min(g.outChannels, range.upperBound * 4)), bias,
+                                                 zChunk.map { $0 + output }, clamp.min, clamp.max, yChunk + output)
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
