@@ -92,7 +92,7 @@ static void block_portable(const int R, const shallow_block *b, int64_t depth, c
             for (int64_t p = 0; p < b->count; p++) acc[r][p] += panel[r] * b->in[steps[t] + p];
     for (int r = 0; r < R; r++)
         for (int64_t p = 0; p < b->count; p++) {
-            float v = bias ? acc[r][p] + bias[r] : acc[r][p];  // no +0: a −0 sum stays −0
+            float v = bias ? acc[r][p] + bias[r] : acc[r][p];
             if (b->residual) v += b->residual[r * plane + p];
             b->out[r * plane + p] = conv_clamp(v, lo, hi);
         }

@@ -34,8 +34,9 @@ PATHS = [  # N, C, H, W, M, k, stride, pad, group, w_input, threads
     P(1, 576, 14, 14, 96, 1, 1, 0, 1, False, 3, id="direct-1x1-channels-over-3-threads"),
     P(1, 96, 10, 10, 32, 3, 1, 1, 1, False, 2, id="direct-padded-channels-over-2-threads"),
     # conv_shallow.c: a constant W, 3 channels × 3×3 = 27 terms a sum, stride 2 onto rows of 35
-    # outputs (the last block of each row masked, Z read masked too); 10 = 4 + 4 + 2 channels.
-    P(1, 3, 40, 70, 10, 3, 2, 1, 1, False, 2, id="shallow"),
+    # outputs (the last block of each row masked, Z read masked too); 34 = 4·8 + 2 channels, whose
+    # 9 blocks split over 2 threads.
+    P(1, 3, 80, 70, 34, 3, 2, 1, 1, False, 2, id="shallow"),
     # conv_panels.c: W a graph input, 48×50 = 2400 positions (the panels even on one thread);
     # 576 terms a sum, two blocks of the reduction, Z added after the last only.
     P(1, 64, 48, 50, 32, 3, 1, 1, 1, True, 1, id="panels"),

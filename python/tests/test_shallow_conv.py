@@ -1,11 +1,13 @@
-"""conv_shallow.c (ShallowConvKernel.swift), the convolution a constant W with at most 32 terms per
-output sum takes onto output rows of 32 or more (an image model's stem): blocks of 4 output
-channels × 16 positions of one output row, read from the input's stride phases, against numpy in
-float64. The shapes: a row's last block short of 16 (masked stores), output channel counts off the
-blocks of 4, strides and dilations that differ across and down with asymmetric pads, a fused
-ReLU6 that must let NaN through, images whose phases overflow the scratch cap (a chunk of one image
-at a time), on 1-3 threads (which split the blocks of channels, the phases by channel). The
-residual it adds in its epilogue is tested in test_conv_residual.py."""
+"""conv_shallow.c (ShallowConvKernel.swift), the convolution a constant W with a kernel larger than
+1×1, 32+ output channels and at most 32 terms per output sum takes onto output rows of 32 or more
+(an image model's stem): blocks of 4 output channels × 16 positions of one output row, read from the
+input's stride phases, against numpy in float64. The shapes: a row's last block short of 16 (masked
+stores), output channel counts off the blocks of 4, strides and dilations that spread the taps over
+all four stride phases, asymmetric pads, a fused ReLU6 that must let NaN through, images whose phases
+fill the scratch cap two at a time (chunks of two images and a last of one). Where a case says so,
+the threads split the blocks of output channels (within and across images) and the phases by
+channel: each takes 250 k multiply-adds or more (ColumnSplit). The residual it adds in its
+epilogue is tested in test_conv_residual.py."""
 from __future__ import annotations
 
 import numpy as np
@@ -17,16 +19,20 @@ from swiftlet import swl
 
 P = pytest.param
 CASES = [  # N, C, H, W, M, kH, kW, strides, pads (top, left, bottom, right), dilations, threads
-    # MobileNetV2's stem on a 64×64 image: 32×32 outputs, two whole blocks of 16 a row.
+    # MobileNetV2's stem on a 64×64 image: 32×32 outputs, two whole blocks of 16 a row; the 8
+    # blocks of channels split 4 + 4.
     P(1, 3, 64, 64, 32, 3, 3, (2, 2), (1, 1, 1, 1), (1, 1), 2, id="stem"),
-    # 53 = 16·3 + 5 columns a row (masked last block), 10 = 4 + 4 + 2 channels, over 3 threads.
-    P(2, 2, 20, 53, 10, 3, 3, (1, 1), (1, 0, 0, 2), (1, 1), 3, id="masked-tail-and-channels"),
-    # 2 channels × 3×4 = 24 terms; strides (2, 1), dilations (2, 3): the taps read four phases.
-    P(1, 2, 31, 80, 5, 3, 4, (2, 1), (2, 1, 1, 3), (2, 3), 2, id="strides-dilations-pads"),
+    # 53 = 16·3 + 5 columns a row (masked last block), 34 = 4·8 + 2 channels; 2 images × 9 blocks
+    # over 3 threads, one of them across the two images.
+    P(2, 2, 60, 53, 34, 3, 3, (1, 1), (1, 0, 0, 2), (1, 1), 3, id="masked-tail-and-channels"),
+    # 2 channels × 3×4 = 24 terms; stride 2 and dilation 3 both ways: the taps read all four phases.
+    P(1, 2, 31, 140, 33, 3, 4, (2, 2), (2, 1, 1, 3), (3, 3), 2, id="strides-dilations-pads"),
     # One channel, 5×5 = 25 terms, one thread, one output channel short of a block of 4.
-    P(1, 1, 40, 64, 7, 5, 5, (1, 1), (2, 2, 2, 2), (1, 1), 1, id="one-channel-5x5"),
-    # Stride 3 over 3 channels of 3×3 (27 terms), rows of 34 outputs, a window wider than the stride.
-    P(2, 3, 12, 101, 12, 3, 3, (3, 3), (0, 1, 2, 1), (1, 1), 2, id="stride-3"),
+    P(1, 1, 40, 64, 35, 5, 5, (1, 1), (2, 2, 2, 2), (1, 1), 1, id="one-channel-5x5"),
+    # Stride 3 over 3 channels of 3×3 (27 terms), rows of 34 outputs, windows that just tile the rows.
+    P(2, 3, 12, 101, 36, 3, 3, (3, 3), (0, 1, 2, 1), (1, 1), 2, id="stride-3"),
+    # 2 images × 3 channels of phases (91 k floats each) split over 2 threads, as are the blocks.
+    P(2, 3, 300, 300, 32, 3, 3, (2, 2), (1, 1, 1, 1), (1, 1), 2, id="phases-over-2-threads"),
 ]
 
 
@@ -42,7 +48,7 @@ def test_shallow_conv(rng, N, C, H, W, M, kH, kW, strides, pads, dilations, thre
     X, Wt, B = randn(rng, N, C, H, W), randn(rng, M, C, kH, kW), randn(rng, M)
     kw = dict(strides=strides, pads=pads, dilations=dilations)
     expected = ref.conv2d(X, Wt, B, **kw)
-    assert expected.shape[3] >= 32 and C * kH * kW <= 32  # BLASKernels.takesShallow
+    assert expected.shape[3] >= 32 and C * kH * kW <= 32 and M >= 32 and kH * kW > 1  # BLASKernels.takesShallow
     data = conv_model(X, Wt, B, expected, strides=list(strides), pads=list(pads), dilations=list(dilations))
     got = run_bytes(data, {"X": X}, "cpu", threads=threads)["Y"]
     assert_reduction_close(got, expected, ref.conv2d(X, Wt, B, absolute=True, **kw))
@@ -50,8 +56,8 @@ def test_shallow_conv(rng, N, C, H, W, M, kH, kW, strides, pads, dilations, thre
 
 def test_fused_relu6_lets_nan_through(rng):
     """Conv → Clip(0, 6) fuses into the blocks' epilogue: a NaN pixel comes out NaN at every output
-    that reads it (2 × 2 windows × 16 channels), the others clamped."""
-    X, Wt, B = randn(rng, 1, 3, 64, 70), randn(rng, 16, 3, 3, 3), randn(rng, 16)
+    that reads it (2 × 2 windows × 32 channels), the others clamped."""
+    X, Wt, B = randn(rng, 1, 3, 64, 70), randn(rng, 32, 3, 3, 3), randn(rng, 32)
     X[0, 1, 9, 9] = np.nan
     pre = ref.conv2d(X, Wt, B, strides=(2, 2), pads=(1, 1, 1, 1))
     expected = np.clip(pre, 0, 6)
@@ -60,16 +66,16 @@ def test_fused_relu6_lets_nan_through(rng):
     got = outputs["Y"]
     assert report.node_count == 1  # the Clip was fused into the Conv
     nan = np.isnan(pre)
-    assert nan.sum() == 16 * 4 and np.array_equal(np.isnan(got), nan)
+    assert nan.sum() == 32 * 4 and np.array_equal(np.isnan(got), nan)
     bound = ref.conv2d(np.nan_to_num(X), Wt, B, strides=(2, 2), pads=(1, 1, 1, 1), absolute=True)
     assert_reduction_close(got[~nan], expected[~nan], bound[~nan])
     assert got[~nan].min() >= 0 and got[~nan].max() <= 6
 
 
-def test_images_in_chunks_of_one(rng):
-    """Two images whose phases (16 planes of 513 × 513 floats each, stride 4) overflow the 4 Mi-float
-    scratch cap together: the kernel splits and multiplies one image at a time."""
-    X, Wt, B = randn(rng, 2, 1, 2050, 2050), randn(rng, 4, 1, 3, 3), randn(rng, 4)
+def test_images_in_chunks(rng):
+    """Three images whose phases (16 planes of 301 × 301 floats each, stride 4) fit the 4 Mi-float
+    scratch cap two at a time: a chunk of two images, then a chunk of one."""
+    X, Wt, B = randn(rng, 3, 1, 1200, 1200), randn(rng, 32, 1, 3, 3), randn(rng, 32)
     kw = dict(strides=(4, 4), pads=(1, 1, 1, 1))
     expected = ref.conv2d(X, Wt, B, **kw)
     data = conv_model(X, Wt, B, expected, strides=[4, 4], pads=[1, 1, 1, 1])

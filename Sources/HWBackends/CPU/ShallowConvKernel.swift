@@ -2,16 +2,19 @@ import CKernels
 import CoreRuntime
 
 extension BLASKernels {
-    /// Whether a convolution takes `shallowConv`: a constant f32 W, one group, at most
-    /// `shallowMaximumReduction` terms per output sum and output rows of 32 or more. Alone, against
-    /// the direct tiles, it took 0.76-0.80 of their time on 27-term stems onto 112×112; on rows of 15
-    /// outputs (the last block mostly masked lanes) 1.19-1.20, with 48 terms (4×4 stride 4) 1.09-1.10
-    /// and with 144 (16 × 3×3) 1.18-1.19 (bench/kernels/conv_shallow_timing.c, seventeenth
-    /// measurement). ResNet-18's stem (147 terms) ran 0.94 there and was not tried in the model.
-    /// Under 32 output channels it takes convolutions from the panels or im2col + sgemm (the direct
-    /// tiles want 32+), against which it was not measured.
+    /// Whether a convolution takes `shallowConv`: a constant f32 W, one group, a kernel larger than
+    /// 1×1, 32+ output channels, at most `shallowMaximumReduction` terms per output sum and output
+    /// rows of 32 or more: where the direct tiles would take it otherwise, which it was measured
+    /// against. Alone it took 0.76-0.80 of their time on 27-term stems onto 112×112; on rows of 15
+    /// outputs (the last block mostly masked lanes) 1.19-1.20, with 48 terms (4×4 stride 4)
+    /// 1.09-1.10 and with 144 (16 × 3×3) 1.18-1.19 (bench/kernels/conv_shallow_timing.c,
+    /// seventeenth measurement). ResNet-18's stem (147 terms) ran 0.94 there and was not tried in
+    /// the model. 1×1 ones keep their paths (strided, this kernel would write every stride phase
+    /// and read one), and so do those with fewer output channels (the panels or im2col + sgemm,
+    /// not measured against it).
     static func takesShallow(_ g: ConvOp.Geometry, _ inputs: [TensorType?]) -> Bool {
-        inputs[1]?.dtype == .f32 && g.group == 1 && g.reduction <= shallowMaximumReduction && g.outW >= 32
+        inputs[1]?.dtype == .f32 && g.group == 1 && g.kernelH * g.kernelW > 1 && g.outChannels >= 32
+            && g.reduction <= shallowMaximumReduction && g.outW >= 32
     }
 
     /// Terms per output sum up to which a convolution's blocks of 4 channels × 16 positions pay:
