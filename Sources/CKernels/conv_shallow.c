@@ -1,18 +1,18 @@
 // A convolution with a short reduction (see ckernels.h), an image model's stem above all: 3 input
-// channels × 3×3 taps = 27 terms per output. Output positions go in vector lanes: a block of 4
-// output channels × 16 positions of one output row keeps its 8 sums of 8 in registers, each step
-// loading the 16 values one tap reads for those positions and multiplying them by the tap's 4
-// weights, broadcast. The values lie contiguous in the input's stride phases (conv_phases.h),
-// written once per image, at any stride. The block is stored straight into its 4 output rows.
+// channels × 3×3 taps = 27 terms per output (ResNet-18's, 3 × 7×7 = 147). Output positions go in
+// vector lanes: a block of 4 output channels × 16 positions of one output row keeps its 8 sums of
+// 8 in registers, each step loading the 16 values one tap reads for those positions and
+// multiplying them by the tap's 4 weights, broadcast. The values lie contiguous in the input's
+// stride phases (conv_phases.h), written once per image, at any stride. The block is stored
+// straight into its 4 output rows; a row's last block of 8 or fewer positions takes one vector.
 //
 // Why: conv_direct.c's tiles (positions broadcast, 16 output channels in lanes) pay per tile for
 // the window starts and for transposing 96 sums into their planes, which 27 terms do not cover.
 // Here a block pays for neither. MobileNetV2's stem (3→32, 3×3 stride 2 onto 112×112) took
-// 0.78-0.80 of their time and a 3→32 3×3 stride-1 one onto 112×112 0.76-0.78, the outputs the same
-// bit for bit (bench/kernels/conv_shallow_timing.c); in the model the stem went 0.90 → 0.67-0.71 ms
-// on one thread (docs/BENCHMARKS.md, seventeenth measurement). Longer reductions (16 × 3×3) and
-// rows under 32 outputs, whose last block is mostly masked lanes, ran slower here and stay on the
-// direct tiles.
+// 0.78-0.80 of their time and ResNet-18's 0.94, the outputs the same bit for bit
+// (bench/kernels/conv_shallow_timing.c); in the model MobileNetV2's stem went 0.90 → 0.67-0.71 ms
+// on one thread (docs/BENCHMARKS.md, seventeenth measurement). With 16 input channels, and on rows
+// under 32 outputs, it ran slower there: those stay on the direct tiles.
 #include "ckernels.h"
 #include "conv_phases.h"
 #include <immintrin.h>
@@ -98,10 +98,13 @@ static void block_portable(const int R, const shallow_block *b, int64_t depth, c
         }
 }
 
-/// block_portable on AVX2, R (a constant at each call) of the block's channels; `full` (also a
-/// constant) stores all 16 positions, else masked stores write the first `count`.
-AVX2 INLINE void block_avx2_channels(const int R, const int full, const shallow_block *b, int64_t depth, const int64_t *steps,
-                                     const float *panel, const float *bias, float lo, float hi, int64_t plane) {
+/// block_portable on AVX2 with H vectors of 8 positions (1 for a row's last block of at most 8,
+/// which then takes half the multiply-adds), R of the block's channels; R, H and `full` are
+/// constants at each call: with `full` all 8·H positions are stored, else masked stores write the
+/// first `count`.
+AVX2 INLINE void block_avx2_channels(const int R, const int H, const int full, const shallow_block *b, int64_t depth,
+                                     const int64_t *steps, const float *panel, const float *bias, float lo, float hi,
+                                     int64_t plane) {
     __m256 acc[BLOCK_CHANNELS][2];
     for (int r = 0; r < R; r++) acc[r][0] = acc[r][1] = _mm256_setzero_ps();
     // One flat loop over the reduction, each step's offset from a table: with a loop per channel
@@ -111,11 +114,11 @@ AVX2 INLINE void block_avx2_channels(const int R, const int full, const shallow_
         // Lanes past `count` read the row's dropped columns, the zeros after a channel's phases
         // or the slack: never stored.
         const float *s = b->in + steps[t];
-        const __m256 x0 = _mm256_loadu_ps(s), x1 = _mm256_loadu_ps(s + 8);
+        const __m256 x0 = _mm256_loadu_ps(s), x1 = H == 2 ? _mm256_loadu_ps(s + 8) : x0;
         for (int r = 0; r < R; r++) {
             const __m256 w = _mm256_broadcast_ss(panel + r);
             acc[r][0] = _mm256_fmadd_ps(w, x0, acc[r][0]);
-            acc[r][1] = _mm256_fmadd_ps(w, x1, acc[r][1]);
+            if (H == 2) acc[r][1] = _mm256_fmadd_ps(w, x1, acc[r][1]);
         }
     }
     const __m256i lanes = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
@@ -123,28 +126,30 @@ AVX2 INLINE void block_avx2_channels(const int R, const int full, const shallow_
     const __m256i high_mask = _mm256_cmpgt_epi32(_mm256_set1_epi32((int)b->count - 8), lanes);
     const __m256 low = _mm256_set1_ps(lo), high = _mm256_set1_ps(hi);
     for (int r = 0; r < R; r++) {
-        __m256 v[2] = {acc[r][0], acc[r][1]};
-        for (int h = 0; h < 2; h++) {
-            if (bias) v[h] = _mm256_add_ps(v[h], _mm256_set1_ps(bias[r]));
+        for (int h = 0; h < H; h++) {
+            __m256 v = acc[r][h];
+            if (bias) v = _mm256_add_ps(v, _mm256_set1_ps(bias[r]));
             if (b->residual) {
                 const float *z = b->residual + r * plane + h * 8;
-                v[h] = _mm256_add_ps(v[h], full ? _mm256_loadu_ps(z) : _mm256_maskload_ps(z, h ? high_mask : low_mask));
+                v = _mm256_add_ps(v, full ? _mm256_loadu_ps(z) : _mm256_maskload_ps(z, h ? high_mask : low_mask));
             }
             // max(low, v) then min(high, ·) return v when v is NaN: NaN passes, as conv_clamp does.
-            v[h] = _mm256_min_ps(high, _mm256_max_ps(low, v[h]));
+            v = _mm256_min_ps(high, _mm256_max_ps(low, v));
             float *o = b->out + r * plane + h * 8;
-            if (full) _mm256_storeu_ps(o, v[h]);
-            else _mm256_maskstore_ps(o, h ? high_mask : low_mask, v[h]);
+            if (full) _mm256_storeu_ps(o, v);
+            else _mm256_maskstore_ps(o, h ? high_mask : low_mask, v);
         }
     }
 }
 
 AVX2 static void block_avx2(int rows, const shallow_block *b, int64_t depth, const int64_t *steps, const float *panel,
                             const float *bias, float lo, float hi, int64_t plane) {
-    const int full = b->count >= BLOCK_POSITIONS;
+    const int64_t count = b->count;
 #define CHANNELS(R)                                                                                                     \
-    if (full) block_avx2_channels(R, 1, b, depth, steps, panel, bias, lo, hi, plane);                                   \
-    else block_avx2_channels(R, 0, b, depth, steps, panel, bias, lo, hi, plane);
+    if (count >= 16) block_avx2_channels(R, 2, 1, b, depth, steps, panel, bias, lo, hi, plane);                          \
+    else if (count > 8) block_avx2_channels(R, 2, 0, b, depth, steps, panel, bias, lo, hi, plane);                       \
+    else if (count == 8) block_avx2_channels(R, 1, 1, b, depth, steps, panel, bias, lo, hi, plane);                      \
+    else block_avx2_channels(R, 1, 0, b, depth, steps, panel, bias, lo, hi, plane);
     switch (rows) {
     case 1: CHANNELS(1) break;
     case 2: CHANNELS(2) break;

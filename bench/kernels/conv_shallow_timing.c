@@ -27,7 +27,8 @@ int main(void) {
     const int layers[][6] = {  // (in channels, out channels, side, kernel, stride, pad)
         {3, 32, 224, 3, 2, 1},  // MobileNetV2's stem
         {3, 32, 112, 3, 1, 1}, {4, 32, 64, 3, 2, 1}, {1, 8, 28, 5, 1, 2}, {1, 32, 28, 3, 1, 1}, {3, 32, 30, 3, 2, 1},
-        {3, 96, 224, 4, 4, 0}, {16, 32, 56, 3, 2, 1}, {3, 64, 224, 7, 2, 3}};  // the last: ResNet-18's stem
+        {3, 96, 224, 4, 4, 0}, {3, 96, 256, 4, 4, 0}, {16, 32, 56, 3, 2, 1}, {16, 32, 128, 3, 2, 1}, {3, 32, 224, 5, 2, 2},
+        {3, 64, 112, 7, 2, 3}, {3, 64, 224, 7, 2, 3}};  // the last: ResNet-18's stem
     printf("| C→M | side | kernel/stride | terms | direct ms | shallow ms | shallow / direct | equal |\n"
            "|---|---:|---|---:|---:|---:|---:|---|\n");
     for (size_t l = 0; l < sizeof layers / sizeof layers[0]; l++) {

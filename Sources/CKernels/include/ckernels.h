@@ -211,7 +211,7 @@ void swk_conv_direct(const swk_conv_geometry *g, const float *input, int64_t cha
                      const float *bias, const float *residual, float lo, float hi, float *y);
 
 /// A convolution of one image and group with a short reduction (conv_shallow.c: an image model's
-/// stem), y [out_channels, out_h · out_w] = clamp(Σ_t w[m · depth + t] · (tap t's input) + bias[m] +
+/// stem, few input channels), y [out_channels, out_h · out_w] = clamp(Σ_t w[m · depth + t] · (tap t's input) + bias[m] +
 /// residual[m, p]) with depth = channels · kH · kW, zero where a tap falls in the padding; bias,
 /// residual and clamp as swk_conv_direct's. Strides and dilations ≥ 1, pads ≥ 0, channels ≥ 1.
 /// In three steps:

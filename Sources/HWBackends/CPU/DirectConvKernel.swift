@@ -28,9 +28,9 @@ extension BLASKernels {
     /// starts and scatters 96 sums, which a short reduction does not cover. MobileNetV2's stem
     /// (3 channels × 3×3 = 27) ran 6-21% slower on them than on the panels while the scatter was
     /// scalar; since it goes through transposes it runs at 0.82-0.91 of the panels' time
-    /// (bench/kernels/conv_panels_timing.c, fifteenth measurement); it now goes to `shallowConv`
-    /// (rows of 32+ outputs, 32 terms or fewer). ResNet-18's (3 × 7×7 = 147)
-    /// ran faster on them throughout. Shorter reductions were not measured, nor other shapes that
+    /// (bench/kernels/conv_panels_timing.c, fifteenth measurement). ResNet-18's (3 × 7×7 = 147)
+    /// ran faster on them throughout. Both now go to `shallowConv` (up to 4 input channels onto rows
+    /// of 32+ outputs). Shorter reductions were not measured, nor other shapes that
     /// the floor of 27 moved here from 64 (1×1 strided layers with 27-63 input channels onto at
     /// most 196 positions, kernels larger than 1×1 over 3-7 channels).
     static let directMinimumReduction = 27

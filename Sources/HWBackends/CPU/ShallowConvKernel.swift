@@ -3,23 +3,23 @@ import CoreRuntime
 
 extension BLASKernels {
     /// Whether a convolution takes `shallowConv`: a constant f32 W, one group, a kernel larger than
-    /// 1×1, 32+ output channels, at most `shallowMaximumReduction` terms per output sum and output
-    /// rows of 32 or more: where the direct tiles would take it otherwise, which it was measured
-    /// against. Alone it took 0.76-0.80 of their time on 27-term stems onto 112×112; on rows of 15
-    /// outputs (the last block mostly masked lanes) 1.19-1.20, with 48 terms (4×4 stride 4)
-    /// 1.09-1.10 and with 144 (16 × 3×3) 1.18-1.19 (bench/kernels/conv_shallow_timing.c,
-    /// seventeenth measurement). ResNet-18's stem (147 terms) ran 0.94 there and was not tried in
-    /// the model. 1×1 ones keep their paths (strided, this kernel would write every stride phase
-    /// and read one), and so do those with fewer output channels (the panels or im2col + sgemm,
-    /// not measured against it).
+    /// 1×1, 32+ output channels, at most `shallowMaximumChannels` input channels (an image's own:
+    /// a stem) and output rows of 32 or more: where the direct tiles would take it otherwise, which
+    /// it was measured against. Alone it took 0.76-0.79 of their time on MobileNetV2-like stems
+    /// (3 × 3×3 = 27 terms) onto 112×112, 0.86 with 5×5 taps, 0.94 and 1.00 on ResNet-18's stem (3 ×
+    /// 7×7 = 147 terms) onto 112×112 and 56×56, 0.97-0.98 on 4×4 stride-4 patches; with 16 input
+    /// channels 1.12-1.19, and on rows of 15 outputs 1.23 (bench/kernels/conv_shallow_timing.c,
+    /// seventeenth measurement). 1×1 ones keep their paths (strided, this kernel would write every
+    /// stride phase and read one), and so do those with fewer output channels (the panels or
+    /// im2col + sgemm, not measured against it).
     static func takesShallow(_ g: ConvOp.Geometry, _ inputs: [TensorType?]) -> Bool {
         inputs[1]?.dtype == .f32 && g.group == 1 && g.kernelH * g.kernelW > 1 && g.outChannels >= 32
-            && g.reduction <= shallowMaximumReduction && g.outW >= 32
+            && g.inChannels <= shallowMaximumChannels && g.outW >= 32
     }
 
-    /// Terms per output sum up to which a convolution's blocks of 4 channels × 16 positions pay:
-    /// an RGB image's 3×3 stem has 27.
-    static let shallowMaximumReduction = 32
+    /// Input channels up to which a convolution's blocks of 4 output channels × 16 positions pay: an
+    /// RGB(A) or grey image's.
+    static let shallowMaximumChannels = 4
 
     /// A convolution in CKernels (conv_shallow.c) with output positions in vector lanes, a chunk of
     /// images at a time: the threads first write the chunk's input channels' stride phases (a
