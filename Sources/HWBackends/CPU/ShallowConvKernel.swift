@@ -6,10 +6,10 @@ extension BLASKernels {
     /// 1×1, 32+ output channels, at most `shallowMaximumChannels` input channels (an image's own:
     /// a stem) and output rows of 32 or more: where the direct tiles would take it otherwise, which
     /// it was measured against. Alone it took 0.76-0.79 of their time on MobileNetV2-like stems
-    /// (3 × 3×3 = 27 terms) onto 112×112, 0.86 with 5×5 taps, 0.94 and 1.00 on ResNet-18's stem (3 ×
-    /// 7×7 = 147 terms) onto 112×112 and 56×56, 0.97-0.98 on 4×4 stride-4 patches; with 16 input
-    /// channels 1.12-1.19, and on rows of 15 outputs 1.23 (bench/kernels/conv_shallow_timing.c,
-    /// seventeenth measurement). 1×1 ones keep their paths (strided, this kernel would write every
+    /// (3 × 3×3 = 27 terms) onto 112×112, 0.86-0.91 with 5×5 taps, 0.94 and 1.00 on ResNet-18's stem
+    /// (3 × 7×7 = 147 terms) onto 112×112 and 56×56, 0.96-1.04 on 4×4 stride-4 patches; with 16
+    /// input channels 1.11-1.19, and on rows of 15 outputs 1.19-1.23
+    /// (bench/kernels/conv_shallow_timing.c, seventeenth measurement). 1×1 ones keep their paths (strided, this kernel would write every
     /// stride phase and read one), and so do those with fewer output channels (the panels or
     /// im2col + sgemm, not measured against it).
     static func takesShallow(_ g: ConvOp.Geometry, _ inputs: [TensorType?]) -> Bool {
