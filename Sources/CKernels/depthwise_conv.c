@@ -174,7 +174,7 @@ AVX2 __attribute__((no_builtin("memcpy"))) static void interleave_avx2(const swk
             // The usual block: 8 planes, 8 columns loaded whole. A row's last block of fewer (7×7,
             // 14×14 and 28×28 planes) is loaded whole too where the plane goes on past it: with
             // masked loads the interleave took 61% of the 14×14 stride-2 layer's time (perf), and
-            // these layers took 0.77-0.94 of the time without them (depthwise_timing.c,
+            // these layers took 0.77-0.95 of the time without them (depthwise_timing.c,
             // seventeenth measurement).
             if (count == LANES && (kept == 8 || after >= 8 - kept)) {
                 swk_transpose8_load(source + iw, plane, v);
