@@ -109,7 +109,8 @@ AVX2 INLINE void block_avx2_channels(const int R, const int H, const int full, c
     for (int r = 0; r < R; r++) acc[r][0] = acc[r][1] = _mm256_setzero_ps();
     // One flat loop over the reduction, each step's offset from a table: with a loop per channel
     // and one per tap, clang copied every sum to another register on each step (8 moves a step,
-    // 1.6× the time), and working out the offset as it went took 1.1× the table's time.
+    // 1.4× the table's time on MobileNetV2's stem), and working out the offset as it went took
+    // 1.1× (conv_shallow_timing.c).
     for (int64_t t = 0; t < depth; t++, panel += BLOCK_CHANNELS) {
         // Lanes past `count` read the row's dropped columns, the zeros after a channel's phases
         // or the slack: never stored.
@@ -159,7 +160,7 @@ AVX2 static void block_avx2(int rows, const shallow_block *b, int64_t depth, con
 #undef CHANNELS
 }
 
-static void block_any(int rows, const shallow_block *b, int64_t depth, const int64_t *steps, const float *panel,
+static void block_portable_rows(int rows, const shallow_block *b, int64_t depth, const int64_t *steps, const float *panel,
                       const float *bias, float lo, float hi, int64_t plane) {
     switch (rows) {
     case 1: block_portable(1, b, depth, steps, panel, bias, lo, hi, plane); break;
@@ -175,7 +176,7 @@ void swk_conv_shallow(const swk_conv_geometry *g, const float *phases, int64_t c
     const conv_layout l = layout_of(g);
     const int64_t depth = channels * g->kernel_h * g->kernel_w, plane = g->out_h * g->out_w;
     void (*const block)(int, const shallow_block *, int64_t, const int64_t *, const float *, const float *, float, float,
-                        int64_t) = swk_has_avx2() ? block_avx2 : block_any;
+                        int64_t) = swk_has_avx2() ? block_avx2 : block_portable_rows;
     // Rows outermost: one output row's phase rows stay in L1 while every block of channels reads them.
     for (int64_t oh = 0; oh < g->out_h; oh++)
         for (int64_t m0 = m_begin; m0 < m_end; m0 += BLOCK_CHANNELS) {
