@@ -1,5 +1,5 @@
-// Depthwise convolution (see ckernels.h), two ways, chosen by plane size, stride and kernel width
-// (use_lanes):
+// Depthwise convolution (see ckernels.h), three ways, chosen by plane size, stride and kernel width
+// (swk_depthwise_conv):
 // - phases: over the stride phases of each channel (conv_phases.h), every tap one contiguous
 //   multiply-add over the whole output plane. (The per-line loop this replaced ran MobileNetV2's
 //   stride-2 layers at 3–4 GFLOP/s: `swiftlet bench … --profile`, docs/BENCHMARKS.md.) Each
@@ -10,6 +10,10 @@
 //   per output position, whatever the plane's size. Kernels 3 columns wide at column stride 1 or
 //   2 (MobileNetV2's) go a row at a time (row_run): each input vector loaded once per kernel
 //   row, the sums transposed straight into the output planes.
+// - strided rows: kernels 3 columns wide at column stride 2 on rows of 8+ outputs, one plane at a
+//   time straight from its rows, 8 outputs a vector, each tap's columns picked out of two loads
+//   by one shuffle. The interleave into lanes reads 4 input values per output at stride 2 and
+//   took 40% of the lanes path's time on MobileNetV2's 112×112 stride-2 layer (perf).
 #include "ckernels.h"
 #include "conv_phases.h"
 #include "transpose8.h"
@@ -60,6 +64,17 @@ static int use_lanes(const swk_conv_geometry *g) {
     return bytes <= 160 * 1024 || (large_pays && bytes <= 4 << 20);
 }
 
+/// Whether the strided rows take a geometry (with AVX2): kernels 3 columns wide, undilated across, at
+/// column stride 2, a left pad of at most 1 (column −1 is made in registers), no output reading the
+/// right pad (every load stays inside its row), and rows of 56+ outputs. The path works from 8 (a
+/// row's last 8 are one vector, overlapping the one before), but in MobileNetV2 (`swiftlet bench
+/// … --profile`, one thread, binaries alternated) its rows of 28 and 14 ran slower than lanes
+/// (0.22 → 0.25 and 0.086 → 0.104 ms) where rows of 56 gained (0.657 → 0.59).
+static int takes_strided_rows(const swk_conv_geometry *g) {
+    return g->kernel_w == 3 && g->dilation_w == 1 && g->stride_w == 2 && g->pad_left <= 1 && g->out_w >= 56 &&
+           2 * g->out_w - g->pad_left + 1 <= g->width;
+}
+
 /// Floats the phase path takes: the taps' offsets, the phases, their slack, then the flat output run.
 static int64_t phases_floats(const swk_conv_geometry *g) {
     const conv_layout l = conv_layout_of(g, STEP);
@@ -69,6 +84,7 @@ static int64_t phases_floats(const swk_conv_geometry *g) {
 int64_t swk_depthwise_scratch_floats(const swk_conv_geometry *g) {
     // Rounded to 64 bytes, so threads' scratches laid end to end keep the alignment and never
     // share a cache line.
+    if (swk_has_avx2() && takes_strided_rows(g)) return 0;
     return ((use_lanes(g) ? lanes_floats(g) : phases_floats(g)) + 15) / 16 * 16;
 }
 
@@ -341,6 +357,94 @@ static void lanes_range(const swk_conv_geometry *g, int64_t channels, int64_t p_
     }
 }
 
+/// Q ≤ 4 vectors of 8 outputs of row oh of one plane (Q a constant at each call: Q independent
+/// sums hide the multiply-add latency), the q-th from output column x0 + 8q, the row's last at
+/// out_w − 8 (overlapping the one before it, so its columns are computed twice, alike). Output k
+/// of a vector reads columns 2k − pad_left + j: two loads of 8 from column 2·start − pad_left give
+/// taps 0 and 1 as their even and odd floats (one shuffle each), two from one column on give tap 2
+/// as their odd ones. A shuffle works within 128-bit halves, so the sums hold outputs in the order
+/// 0 1 4 5 2 3 6 7, put back by one permute before the store. LEFT_PAD (a constant): x0 is 0
+/// and pad_left 1, so the first vector's column −1 is made from the load one column on.
+AVX2 INLINE void strided_vectors(const int Q, const int LEFT_PAD, const swk_conv_geometry *g, const float *plane,
+                                 const float *w, float bias, float lo, float hi, int64_t oh, int64_t x0, float *out_row) {
+    __m256 acc[4];
+    int64_t start[4];
+    for (int q = 0; q < Q; q++) {
+        acc[q] = _mm256_set1_ps(bias);
+        start[q] = x0 + 8 * q < g->out_w - 8 ? x0 + 8 * q : g->out_w - 8;
+    }
+    for (int i = 0; i < g->kernel_h; i++) {
+        const int64_t ih = oh * g->stride_h - g->pad_top + (int64_t)i * g->dilation_h;
+        if (ih < 0 || ih >= g->height) continue;  // a pad row adds nothing
+        const float *row = plane + ih * g->width - g->pad_left;
+        const __m256 w0 = _mm256_broadcast_ss(w + i * 3), w1 = _mm256_broadcast_ss(w + i * 3 + 1),
+                     w2 = _mm256_broadcast_ss(w + i * 3 + 2);
+#pragma clang loop unroll(full)
+        for (int q = 0; q < Q; q++) {
+            const float *source = row + 2 * start[q];
+            const __m256 on_one = _mm256_loadu_ps(source + 1), on_nine = _mm256_loadu_ps(source + 9);
+            const __m256 first = LEFT_PAD && q == 0 ? _mm256_blend_ps(_mm256_permutevar8x32_ps(on_one, _mm256_setr_epi32(0, 0, 1, 2, 3, 4, 5, 6)),
+                                                                      _mm256_setzero_ps(), 1)
+                                                    : _mm256_loadu_ps(source);
+            const __m256 second = _mm256_loadu_ps(source + 8);
+            acc[q] = _mm256_fmadd_ps(w0, _mm256_shuffle_ps(first, second, 0x88), acc[q]);
+            acc[q] = _mm256_fmadd_ps(w1, _mm256_shuffle_ps(first, second, 0xDD), acc[q]);
+            acc[q] = _mm256_fmadd_ps(w2, _mm256_shuffle_ps(on_one, on_nine, 0xDD), acc[q]);
+        }
+    }
+    const __m256 low = _mm256_set1_ps(lo), high = _mm256_set1_ps(hi);
+    for (int q = 0; q < Q; q++) {
+        const __m256 v = _mm256_min_ps(high, _mm256_max_ps(low, acc[q]));  // max then min pass NaN
+        _mm256_storeu_ps(out_row + start[q], _mm256_castpd_ps(_mm256_permute4x64_pd(_mm256_castps_pd(v), 0xD8)));
+    }
+}
+
+/// strided_vectors with Q from 1 to 4 picked at run time.
+AVX2 INLINE void strided_group(int64_t q, const int LEFT_PAD, const swk_conv_geometry *g, const float *plane,
+                               const float *w, float bias, float lo, float hi, int64_t oh, int64_t x0, float *out_row) {
+    switch (q) {
+    case 1: strided_vectors(1, LEFT_PAD, g, plane, w, bias, lo, hi, oh, x0, out_row); break;
+    case 2: strided_vectors(2, LEFT_PAD, g, plane, w, bias, lo, hi, oh, x0, out_row); break;
+    case 3: strided_vectors(3, LEFT_PAD, g, plane, w, bias, lo, hi, oh, x0, out_row); break;
+    default: strided_vectors(4, LEFT_PAD, g, plane, w, bias, lo, hi, oh, x0, out_row); break;
+    }
+}
+
+/// One plane by strided_vectors: each row's vectors in groups of up to 4, as even as they go (a
+/// row of 7 takes 4 + 3, never 4 + 3 + … ending on a lone vector whose one sum waits on its own
+/// multiply-adds). Before each output row, the input rows the row two on reads first are
+/// prefetched: without it a 224×224 plane ran 1.27–1.30× the lanes path's time, with it
+/// 0.83–0.90 (scratch harness, medians of 31, three rounds).
+AVX2 static void strided_plane(const swk_conv_geometry *g, const float *plane, const float *w, float bias, float lo,
+                               float hi, float *y) {
+    const int64_t vectors = (g->out_w + 7) / 8, groups = (vectors + 3) / 4;
+    for (int64_t oh = 0; oh < g->out_h; oh++) {
+        // Output row oh+1 reads rows up to `ahead` − 1; row oh+2 reads stride_h more.
+        const int64_t ahead = (oh + 1) * g->stride_h - g->pad_top + (int64_t)(g->kernel_h - 1) * g->dilation_h + 1;
+        for (int64_t r = ahead > 0 ? ahead : 0; r < ahead + g->stride_h && r < g->height; r++)
+            for (int64_t col = 0; col < g->width; col += 16) _mm_prefetch((const char *)(plane + r * g->width + col), _MM_HINT_T0);
+        float *out_row = y + oh * g->out_w;
+        int64_t x0 = 0;
+        for (int64_t k = 0; k < groups; k++) {
+            const int64_t q = vectors / groups + (k < vectors % groups);
+            if (k == 0 && g->pad_left) strided_group(q, 1, g, plane, w, bias, lo, hi, oh, x0, out_row);
+            else strided_group(q, 0, g, plane, w, bias, lo, hi, oh, x0, out_row);
+            x0 += 8 * q;
+        }
+    }
+}
+
+/// swk_depthwise_conv by strided rows (needs no scratch).
+AVX2 static void strided_range(const swk_conv_geometry *g, int64_t channels, int64_t p_begin, int64_t p_end, const float *x,
+                               const float *w, const float *bias, float lo, float hi, float *scratch, float *y) {
+    (void)scratch;
+    const int64_t plane = g->height * g->width, out_plane = g->out_h * g->out_w, taps = (int64_t)g->kernel_h * 3;
+    for (int64_t p = p_begin; p < p_end; p++) {
+        const int64_t c = p % channels;
+        strided_plane(g, x + p * plane, w + c * taps, bias ? bias[c] : 0, lo, hi, y + p * out_plane);
+    }
+}
+
 /// swk_depthwise_conv over each channel's stride phases, one channel at a time.
 static void phases_range(const swk_conv_geometry *g, int64_t channels, int64_t p_begin, int64_t p_end, const float *x,
                          const float *w, const float *bias, float lo, float hi, float *scratch, float *y) {
@@ -364,5 +468,6 @@ static void phases_range(const swk_conv_geometry *g, int64_t channels, int64_t p
 
 void swk_depthwise_conv(const swk_conv_geometry *g, int64_t channels, int64_t p_begin, int64_t p_end, const float *x,
                         const float *w, const float *bias, float lo, float hi, float *scratch, float *y) {
-    (use_lanes(g) ? lanes_range : phases_range)(g, channels, p_begin, p_end, x, w, bias, lo, hi, scratch, y);
+    if (swk_has_avx2() && takes_strided_rows(g)) strided_range(g, channels, p_begin, p_end, x, w, bias, lo, hi, scratch, y);
+    else (use_lanes(g) ? lanes_range : phases_range)(g, channels, p_begin, p_end, x, w, bias, lo, hi, scratch, y);
 }

@@ -1,9 +1,11 @@
-// depthwise_conv.c's two paths on MobileNetV2's depthwise layers (3×3, pad 1, one image), one
+// depthwise_conv.c's paths on MobileNetV2's depthwise layers (3×3, pad 1, one image), one
 // thread: channels in lanes against per-channel stride phases, medians of 15 runs × 3 rounds —
-// the numbers behind use_lanes (docs/BENCHMARKS.md, issue 3 seventh measurement). First it checks
-// that both paths agree on 300 random geometries (kernels to 4×4, strides to 3, dilation 2, pads,
-// 1–19 channels, 1–2 images, a random non-empty plane range each); SWIFTLET_PORTABLE_KERNELS=1 in
-// the environment checks and times the portable paths instead.
+// the numbers behind use_lanes (docs/BENCHMARKS.md, issue 3 seventh measurement) — and, where
+// a layer takes them (with AVX2), the strided rows against lanes. First it checks that lanes and
+// phases agree on 300 random geometries (kernels to 4×4, strides to 3, dilation 2, pads, 1–19
+// channels, 1–2 images, a random non-empty plane range each), and that the strided rows equal
+// lanes bit for bit on 300 geometries they take; SWIFTLET_PORTABLE_KERNELS=1 in the environment
+// checks and times the portable paths instead (no strided rows).
 //
 //     clang -O2 -o /tmp/depthwise_timing bench/kernels/depthwise_timing.c -ISources/CKernels/include -lm && /tmp/depthwise_timing
 #include "../../Sources/CKernels/depthwise_conv.c"
@@ -57,6 +59,37 @@ static int paths_agree(void) {
     return bad;
 }
 
+/// Whether the strided rows equal lanes bit for bit (their sums take the taps in the same order) on
+/// 300 random geometries the rule takes: rows to 150 columns, kernels 1–4 tall, row strides to 3,
+/// row dilation 2, left pad 0 or 1. Trivially true without AVX2, where the rows never run.
+static int strided_rows_agree(void) {
+    int bad = 0;
+    for (int trial = 0; trial < 300 && swk_has_avx2();) {
+        swk_conv_geometry g = {.height = 1 + rand() % 12, .width = 111 + rand() % 40, .kernel_h = 1 + rand() % 4,
+                               .kernel_w = 3, .stride_h = 1 + rand() % 3, .stride_w = 2, .pad_top = rand() % 3,
+                               .pad_left = rand() % 2, .dilation_h = 1 + rand() % 2, .dilation_w = 1};
+        const int64_t bottom = rand() % 3, right = rand() % 2, reach_h = (int64_t)(g.kernel_h - 1) * g.dilation_h + 1;
+        if (g.height + g.pad_top + bottom < reach_h) continue;
+        g.out_h = (g.height + g.pad_top + bottom - reach_h) / g.stride_h + 1;
+        g.out_w = (g.width + g.pad_left + right - 3) / 2 + 1;
+        if (!takes_strided_rows(&g)) continue;  // drawn again
+        trial++;
+        const int64_t channels = 1 + rand() % 5, planes = channels * (1 + rand() % 2), taps = (int64_t)g.kernel_h * 3;
+        const int64_t out_plane = g.out_h * g.out_w, begin = rand() % planes, end = begin + 1 + rand() % (planes - begin);
+        float *x = random_floats(planes * g.height * g.width, 0.05f), *w = random_floats(channels * taps, 0.01f);
+        float *bias = trial % 2 ? random_floats(channels, 0.01f) : NULL, *scratch = malloc(sizeof(float) * (size_t)lanes_floats(&g));
+        float *by_lanes = calloc((size_t)(planes * out_plane), sizeof(float)), *by_rows = calloc((size_t)(planes * out_plane), sizeof(float));
+        lanes_range(&g, channels, begin, end, x, w, bias, -1.0f, 2.0f, scratch, by_lanes);
+        strided_range(&g, channels, begin, end, x, w, bias, -1.0f, 2.0f, NULL, by_rows);
+        if (memcmp(by_lanes, by_rows, sizeof(float) * (size_t)(planes * out_plane)) != 0) {
+            printf("strided trial %d: %lldx%lld differs from lanes\n", trial, (long long)g.height, (long long)g.width);
+            bad++;
+        }
+        free(x), free(w), free(bias), free(scratch), free(by_lanes), free(by_rows);
+    }
+    return bad;
+}
+
 static double median_seconds(path run, const swk_conv_geometry *g, int64_t channels, int64_t planes, const float *x,
                              const float *w, const float *bias, float *scratch, float *y) {
     double times[15];
@@ -71,7 +104,7 @@ static double median_seconds(path run, const swk_conv_geometry *g, int64_t chann
 
 int main(void) {
     srand(1);
-    const int bad = paths_agree();
+    const int bad = paths_agree() + strided_rows_agree();
     printf("paths agree on random geometries: %s\n", bad ? "NO" : "yes");
     // channels, plane size, stride, images: MobileNetV2's depthwise layers at batch 1, then a
     // 3-channel layer at batch 64, whose groups of 8 planes run across images, then stride-2
@@ -97,6 +130,12 @@ int main(void) {
         printf("%4lld channels x %2lld images %3lldx%-3lld stride %lld: phases %.3f ms, lanes %.3f ms (%.2fx)%s\n",
                (long long)channels, (long long)images, (long long)size, (long long)size, (long long)stride, phases * 1e3,
                lanes * 1e3, phases / lanes, use_lanes(&g) ? "  <- lanes" : "");
+        if (swk_has_avx2() && takes_strided_rows(&g)) {
+            double rows = 0;
+            for (int round = 0; round < 3; round++)
+                rows += median_seconds(strided_range, &g, channels, planes, x, w, bias, scratch, y) / 3;
+            printf("%*s strided rows %.3f ms, %.2f of lanes' time  <- taken\n", 40, "", rows * 1e3, rows / lanes);
+        }
         free(x), free(w), free(bias), free(y), free(scratch);
     }
     return bad != 0;

@@ -171,6 +171,16 @@ CONV = [  # N, C, H, W, M, kH, kW, strides, pads, dilations, group, bias
     P(1, 4, 5, 13, 4, 3, 3, (1, 2), (1, 0, 1, 1), (1, 1), 4, True, id="depthwise-row-runs-stride1x2-6"),
     P(1, 5, 16, 20, 5, 3, 3, (1, 1), (2, 2, 2, 2), (1, 2), 5, True, id="depthwise-3wide-dilated-across"),
     P(1, 5, 16, 17, 5, 3, 3, (1, 3), (1, 1, 1, 1), (1, 1), 5, True, id="depthwise-3wide-stride3-across"),
+    # Kernels 3 wide at column stride 2 on rows of 56+ outputs go straight from the planes
+    # (strided rows, with AVX2): 8 outputs a vector in groups of up to 4, a row's last vector
+    # overlapping the one before. Rows of 59 (4 + 4 vectors, the last overlapping) under a left
+    # pad; rows of 65 (3 + 3 + 3) with no pad; a 5-tall kernel strided and dilated down the rows
+    # over 5 channels of 2 images, no bias; and rows of 57 whose last output reads the right pad,
+    # which the rule leaves to the lanes path.
+    P(1, 3, 9, 118, 3, 3, 3, (2, 2), (1, 1, 1, 1), (1, 1), 3, True, id="depthwise-strided-rows-4-4"),
+    P(1, 2, 7, 131, 2, 3, 3, (2, 2), (0, 0, 0, 0), (1, 1), 2, True, id="depthwise-strided-rows-3-3-3"),
+    P(2, 5, 20, 121, 5, 5, 3, (3, 2), (2, 1, 1, 0), (2, 1), 5, False, id="depthwise-strided-rows-tall-kernel"),
+    P(1, 2, 6, 113, 2, 3, 3, (2, 2), (1, 1, 1, 1), (1, 1), 2, True, id="depthwise-strided-right-pad-lanes"),
     P(1, 64, 7, 7, 32, 1, 1, (1, 1), (0, 0, 0, 0), (1, 1), 1, True, id="1x1-64ch"),
     # 1×1 with up to 192 input channels on planes of 196+ positions run pointwise_conv.c's tiles:
     # a short last tile of 4 and of 1 position, row tiles of 6, 6 and 1, one input channel, the
@@ -220,20 +230,24 @@ def test_pointwise_conv_with_fused_relu6_passes_nan(backend, rng):
     np.testing.assert_allclose(got[finite], expected[finite], rtol=1e-5, atol=1e-5)
 
 
-@pytest.mark.parametrize("size", [9, 260], ids=["lanes", "phases"])
-def test_depthwise_conv_with_fused_relu6_passes_nan(backend, rng, size):
+@pytest.mark.parametrize("size,stride", [(9, 1), (260, 1), (114, 2)], ids=["lanes", "phases", "strided-rows"])
+def test_depthwise_conv_with_fused_relu6_passes_nan(backend, rng, size, stride):
     """Conv → Clip(0, 6) fuses into the Conv's clamp; a NaN input must come out NaN, not 0 or 6
-    (on both of the CPU's depthwise paths: a 260×260 plane's scratch is past the lanes bound)."""
+    (on each of the CPU's depthwise paths: a 260×260 plane's scratch is past the lanes bound, and
+    rows of 57 outputs at stride 2 go straight from the planes)."""
     X, Wt = randn(rng, 1, 4, size, size), randn(rng, 4, 1, 3, 3)
     X[0, 1, 4, 4] = np.nan
-    expected = np.clip(ref.conv2d(X, Wt, pads=(1, 1, 1, 1), group=4), 0, 6)
-    data = model_bytes([swl.node("Conv", ["X", "W"], ["C"], name="dw", pads=[1, 1, 1, 1], group=4),
+    strides = (stride, stride)
+    expected = np.clip(ref.conv2d(X, Wt, strides=strides, pads=(1, 1, 1, 1), group=4), 0, 6)
+    data = model_bytes([swl.node("Conv", ["X", "W"], ["C"], name="dw", pads=[1, 1, 1, 1], group=4,
+                                 strides=list(strides)),
                         swl.node("Clip", ["C"], ["Y"], name="relu6", min=0.0, max=6.0)],
                        {"X": X}, {"Y": expected.astype(np.float32)}, {"W": Wt})
     outputs, report = run_bytes(data, {"X": X}, backend, optimize=True, report=True)
     got = outputs["Y"]
     assert report.node_count == 1  # the Clip was fused: the Conv's own clamp is what ran
-    assert np.array_equal(np.isnan(got), np.isnan(expected)) and np.isnan(got).sum() == 9
+    # the 3×3 windows over (4, 4): 9 outputs at stride 1, only (2, 2) at stride 2
+    assert np.array_equal(np.isnan(got), np.isnan(expected)) and np.isnan(got).sum() == (9 if stride == 1 else 1)
     finite = ~np.isnan(expected)
     np.testing.assert_allclose(got[finite], expected[finite], rtol=1e-5, atol=1e-5)
 

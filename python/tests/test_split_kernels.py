@@ -74,17 +74,20 @@ def test_linear_fused_from_matmul_add(rng, rows):
     # end to end, the second thread starting inside image 1.
     ((4, 32, 14, 14), (32, 32, 1, 1), (0, 0, 0, 0), (1, 1)),
     ((1, 200, 20, 20), (24, 200, 1, 1), (0, 0, 0, 0), (1, 1)),  # a long reduction: sgemm on the input in place
-    # Depthwise on large planes (scratch past the lanes path's 160 KiB): at stride 2 in lanes; at
-    # stride 1 with a 3×3 kernel in lanes up to 4 MiB (9 channels of 2 images: groups of 8 run
-    # across the images, the last holds 2) and over stride phases past that; planes split.
+    # Depthwise on large planes (scratch past the lanes path's 160 KiB): at stride 2 in lanes (rows
+    # of 41 outputs, short of the strided rows' 56); at stride 1 with a 3×3 kernel in lanes up to
+    # 4 MiB (9 channels of 2 images: groups of 8 run across the images, the last holds 2) and over
+    # stride phases past that; planes split.
     ((2, 64, 80, 81), (64, 1, 3, 3), (1, 1, 1, 1), (2, 2)),
     ((2, 9, 112, 112), (9, 1, 3, 3), (1, 1, 1, 1), (1, 1)),
     ((2, 8, 260, 260), (8, 1, 3, 3), (1, 1, 1, 1), (1, 1)),
+    # Depthwise by strided rows (rows of 60 outputs at column stride 2, no scratch): 12 planes split.
+    ((2, 6, 60, 120), (6, 1, 3, 3), (1, 1, 1, 1), (2, 2)),
     # Depthwise with planes in lanes (a small plane): the second thread's range starts at plane
     # 150 (channel 50 of image 1), so its groups of 8 begin off the first thread's grid and run
     # across the boundary into image 2.
     ((3, 100, 14, 14), (100, 1, 3, 3), (1, 1, 1, 1), (1, 1)),
-], ids=["im2col-one-image", "im2col-chunked", "pointwise", "pointwise-batch2", "pointwise-batch4-split", "pointwise-sgemm", "depthwise-s2", "depthwise-s1-lanes", "depthwise-s1", "depthwise-lanes"])
+], ids=["im2col-one-image", "im2col-chunked", "pointwise", "pointwise-batch2", "pointwise-batch4-split", "pointwise-sgemm", "depthwise-s2", "depthwise-s1-lanes", "depthwise-s1", "depthwise-strided-rows", "depthwise-lanes"])
 def test_conv(rng, shape, weights, pads, strides):
     X, Wt, B = randn(rng, *shape), randn(rng, *weights), randn(rng, weights[0])
     group = shape[1] if weights[1] == 1 and weights[0] == shape[1] else 1

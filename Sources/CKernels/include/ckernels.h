@@ -260,7 +260,8 @@ void swk_winograd_conv(const swk_conv_geometry *g, const float *transformed, int
                        const float *residual, float lo, float hi, float *scratch, float *y);
 
 /// Floats of scratch one call of swk_depthwise_conv needs (out_h, out_w, kernel, strides and
-/// dilations ≥ 1; pads ≥ 0), a multiple of 16. The scratch must be 8-byte aligned.
+/// dilations ≥ 1; pads ≥ 0), a multiple of 16; 0 where the path needs none (then `scratch` may be
+/// NULL). The scratch must be 8-byte aligned.
 int64_t swk_depthwise_scratch_floats(const swk_conv_geometry *g);
 
 /// Depthwise convolution of planes p_begin ≤ p < p_end (plane p = image p / channels, channel

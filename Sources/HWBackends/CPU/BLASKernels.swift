@@ -280,9 +280,10 @@ enum BLASKernels {
     }
 
     /// Depthwise convolution (one filter per channel: group = C = M) in CKernels
-    /// (depthwise_conv.c: 8 channels side by side in a vector's lanes on small planes, on strided
-    /// ones and, for kernels 3 columns wide, on planes up to 4 MiB of its scratch; otherwise each
-    /// channel's input split into stride phases; either way every tap is a vector multiply-add).
+    /// (depthwise_conv.c: kernels 3 columns wide at column stride 2 straight from each plane's rows;
+    /// otherwise 8 channels side by side in a vector's lanes on small planes, on strided ones and,
+    /// for kernels 3 columns wide, on planes up to 4 MiB of its scratch; otherwise each channel's
+    /// input split into stride phases; every tap is a vector multiply-add).
     /// im2col + sgemm would run one M = 1 multiplication per channel. Planes (image, channel) are
     /// split across the session's threads.
     static func depthwise(_ op: ConvOp, _ g: ConvOp.Geometry, threads: Int) throws -> PreparedKernel {
@@ -299,11 +300,12 @@ enum BLASKernels {
         let (channels, clamp) = (Int64(g.inChannels), op.clamp)
         return PreparedKernel(scratchBytes: split.ranges.count * scratchFloats * MemoryLayout<Float>.size) { args in
             let x = args.input(0), w = args.input(1), bias = args.optionalInput(2), y = args.output(0)
-            let scratch = args.scratch!.assumingMemoryBound(to: Float.self)
+            // nil where the path needs none (strided rows).
+            let scratch = args.scratch?.assumingMemoryBound(to: Float.self)
             split.run { part, range in
                 withUnsafePointer(to: geometry) { geometry in
                     swk_depthwise_conv(geometry, channels, Int64(range.lowerBound), Int64(range.upperBound), x, w, bias,
-                                       clamp.min, clamp.max, scratch + part * scratchFloats, y)
+                                       clamp.min, clamp.max, scratch.map { $0 + part * scratchFloats }, y)
                 }
             }
         }
