@@ -10,8 +10,9 @@
 //   per output position, whatever the plane's size. Kernels 3 columns wide at column stride 1 or
 //   2 (MobileNetV2's) go a row at a time (row_run): each input vector loaded once per kernel
 //   row, the sums transposed straight into the output planes.
-// - strided rows: kernels 3 columns wide at column stride 2 on rows of 8+ outputs, one plane at a
-//   time straight from its rows, 8 outputs a vector, each tap's columns picked out of two loads
+// - strided rows (with AVX2): kernels 3 columns wide at column stride 2 on rows of 56+ outputs,
+//   a left pad of at most 1 and no output reading the right pad, one plane at a time straight
+//   from its rows, 8 outputs a vector, each tap's columns picked out of two loads
 //   by one shuffle. The interleave into lanes reads 4 input values per output at stride 2 and
 //   took 40% of the lanes path's time on MobileNetV2's 112×112 stride-2 layer (perf).
 #include "ckernels.h"
@@ -51,7 +52,9 @@ static int takes_row_runs(const swk_conv_geometry *g) {
 /// image's memory down); the phase path otherwise. Measured on MobileNetV2's depthwise layers
 /// (bench/kernels/depthwise_timing.c, phases time over lanes time, two runs): 7×7 and 14×14
 /// planes 1.19–2.67×, 28×28 1.02–1.09× (stride 1) and 1.66–2.26× (stride 2), 56×56 stride 2
-/// (126 KiB) 1.31–1.67×. At stride 2 past the bound lanes won too: 112×112 0.99–1.25× that day
+/// (126 KiB) 1.31–1.67×. (With AVX2, 3-wide kernels at column stride 2 on rows of 56+ outputs now
+/// take the strided rows before this is asked: takes_strided_rows.) At stride 2 past the bound
+/// lanes won too: 112×112 0.99–1.25× that day
 /// and 1.20–1.41× in three runs of a later one (in the model, onnxruntime's layer took 0.38 ms to
 /// our 0.83 on phases), 224×224 1.69–1.86×, 80×80 1.48–1.54×, 160×160 with 16 channels
 /// 0.99–1.12×: splitting a large plane into phases moves it through memory twice more. Past the
@@ -375,21 +378,29 @@ AVX2 INLINE void strided_vectors(const int Q, const int LEFT_PAD, const swk_conv
     }
     for (int i = 0; i < g->kernel_h; i++) {
         const int64_t ih = oh * g->stride_h - g->pad_top + (int64_t)i * g->dilation_h;
-        if (ih < 0 || ih >= g->height) continue;  // a pad row adds nothing
-        const float *row = plane + ih * g->width - g->pad_left;
         const __m256 w0 = _mm256_broadcast_ss(w + i * 3), w1 = _mm256_broadcast_ss(w + i * 3 + 1),
                      w2 = _mm256_broadcast_ss(w + i * 3 + 2);
+        if (ih < 0 || ih >= g->height) {
+            // A pad row's zeros are still multiplied, as the other paths' padded copies are, so an
+            // infinite weight gives NaN alike and the paths agree bit for bit.
+            const __m256 zero = _mm256_setzero_ps();
+            for (int q = 0; q < Q; q++)
+                acc[q] = _mm256_fmadd_ps(w2, zero, _mm256_fmadd_ps(w1, zero, _mm256_fmadd_ps(w0, zero, acc[q])));
+            continue;
+        }
+        const float *row = plane + ih * g->width;
 #pragma clang loop unroll(full)
         for (int q = 0; q < Q; q++) {
-            const float *source = row + 2 * start[q];
-            const __m256 on_one = _mm256_loadu_ps(source + 1), on_nine = _mm256_loadu_ps(source + 9);
-            const __m256 first = LEFT_PAD && q == 0 ? _mm256_blend_ps(_mm256_permutevar8x32_ps(on_one, _mm256_setr_epi32(0, 0, 1, 2, 3, 4, 5, 6)),
+            // One column on from the vector's first (column −1 under a left pad, never loaded).
+            const float *on_one = row + 2 * start[q] - g->pad_left + 1;
+            const __m256 next = _mm256_loadu_ps(on_one), on_nine = _mm256_loadu_ps(on_one + 8);
+            const __m256 first = LEFT_PAD && q == 0 ? _mm256_blend_ps(_mm256_permutevar8x32_ps(next, _mm256_setr_epi32(0, 0, 1, 2, 3, 4, 5, 6)),
                                                                       _mm256_setzero_ps(), 1)
-                                                    : _mm256_loadu_ps(source);
-            const __m256 second = _mm256_loadu_ps(source + 8);
+                                                    : _mm256_loadu_ps(on_one - 1);
+            const __m256 second = _mm256_loadu_ps(on_one + 7);
             acc[q] = _mm256_fmadd_ps(w0, _mm256_shuffle_ps(first, second, 0x88), acc[q]);
             acc[q] = _mm256_fmadd_ps(w1, _mm256_shuffle_ps(first, second, 0xDD), acc[q]);
-            acc[q] = _mm256_fmadd_ps(w2, _mm256_shuffle_ps(on_one, on_nine, 0xDD), acc[q]);
+            acc[q] = _mm256_fmadd_ps(w2, _mm256_shuffle_ps(next, on_nine, 0xDD), acc[q]);
         }
     }
     const __m256 low = _mm256_set1_ps(lo), high = _mm256_set1_ps(hi);
@@ -399,19 +410,15 @@ AVX2 INLINE void strided_vectors(const int Q, const int LEFT_PAD, const swk_conv
     }
 }
 
-/// strided_vectors with Q from 1 to 4 picked at run time.
+/// strided_vectors with Q picked at run time: 3 or 4, as rows of 56+ outputs (7+ vectors) split.
 AVX2 INLINE void strided_group(int64_t q, const int LEFT_PAD, const swk_conv_geometry *g, const float *plane,
                                const float *w, float bias, float lo, float hi, int64_t oh, int64_t x0, float *out_row) {
-    switch (q) {
-    case 1: strided_vectors(1, LEFT_PAD, g, plane, w, bias, lo, hi, oh, x0, out_row); break;
-    case 2: strided_vectors(2, LEFT_PAD, g, plane, w, bias, lo, hi, oh, x0, out_row); break;
-    case 3: strided_vectors(3, LEFT_PAD, g, plane, w, bias, lo, hi, oh, x0, out_row); break;
-    default: strided_vectors(4, LEFT_PAD, g, plane, w, bias, lo, hi, oh, x0, out_row); break;
-    }
+    if (q == 3) strided_vectors(3, LEFT_PAD, g, plane, w, bias, lo, hi, oh, x0, out_row);
+    else strided_vectors(4, LEFT_PAD, g, plane, w, bias, lo, hi, oh, x0, out_row);
 }
 
 /// One plane by strided_vectors: each row's vectors in groups of up to 4, as even as they go (a
-/// row of 7 takes 4 + 3, never 4 + 3 + … ending on a lone vector whose one sum waits on its own
+/// row of 9 takes 3 + 3 + 3, never 4 + 4 + 1, whose lone vector's one sum waits on its own
 /// multiply-adds). Before each output row, the input rows the row two on reads first are
 /// prefetched: without it a 224×224 plane ran 1.27–1.30× the lanes path's time, with it
 /// 0.83–0.90 (scratch harness, medians of 31, three rounds).

@@ -252,6 +252,27 @@ def test_depthwise_conv_with_fused_relu6_passes_nan(backend, rng, size, stride):
     np.testing.assert_allclose(got[finite], expected[finite], rtol=1e-5, atol=1e-5)
 
 
+@pytest.mark.parametrize("size,stride", [(9, 1), (260, 1), (114, 2)], ids=["lanes", "phases", "strided-rows"])
+def test_depthwise_conv_with_infinite_weight_multiplies_the_pads(backend, rng, size, stride):
+    """ONNX pads with zeros, and inf · 0 is NaN: where an infinite tap lands on the padding the
+    output is NaN, elsewhere ±inf. The reference kernels and each of the CPU's depthwise paths
+    must multiply their pads (the strided rows skip no pad row) to agree with numpy's."""
+    X, Wt = randn(rng, 1, 4, size, size), randn(rng, 4, 1, 3, 3)
+    Wt[1, 0, 0, 0] = np.inf
+    strides = (stride, stride)
+    with np.errstate(invalid="ignore"):
+        expected = ref.conv2d(X, Wt, strides=strides, pads=(1, 1, 1, 1), group=4)
+    got = run_op("Conv", {"X": X}, {"Y": expected}, backend=backend, consts={"W": Wt},
+                 strides=list(strides), pads=[1, 1, 1, 1], group=4)["Y"]
+    assert np.isnan(expected[0, 1, 0, :]).all() and np.isnan(expected[0, 1, :, 0]).all()
+    assert np.array_equal(np.isnan(got), np.isnan(expected))
+    assert np.array_equal(np.isinf(got), np.isinf(expected))
+    infinite = np.isinf(expected)
+    assert np.array_equal(np.sign(got[infinite]), np.sign(expected[infinite]))
+    finite = np.isfinite(expected)
+    np.testing.assert_allclose(got[finite], expected[finite], rtol=1e-5, atol=1e-5)
+
+
 def test_conv_default_attrs(backend, rng):
     X, Wt = randn(rng, 1, 2, 5, 6), randn(rng, 3, 2, 3, 3)
     expected = ref.conv2d(X, Wt)

@@ -81,8 +81,9 @@ def test_linear_fused_from_matmul_add(rng, rows):
     ((2, 64, 80, 81), (64, 1, 3, 3), (1, 1, 1, 1), (2, 2)),
     ((2, 9, 112, 112), (9, 1, 3, 3), (1, 1, 1, 1), (1, 1)),
     ((2, 8, 260, 260), (8, 1, 3, 3), (1, 1, 1, 1), (1, 1)),
-    # Depthwise by strided rows (rows of 60 outputs at column stride 2, no scratch): 12 planes split.
-    ((2, 6, 60, 120), (6, 1, 3, 3), (1, 1, 1, 1), (2, 2)),
+    # Depthwise by strided rows (rows of 60 outputs at column stride 2, no scratch): 18 planes split
+    # 9 + 9, the second range from channel 3 of image 1.
+    ((3, 6, 60, 120), (6, 1, 3, 3), (1, 1, 1, 1), (2, 2)),
     # Depthwise with planes in lanes (a small plane): the second thread's range starts at plane
     # 150 (channel 50 of image 1), so its groups of 8 begin off the first thread's grid and run
     # across the boundary into image 2.

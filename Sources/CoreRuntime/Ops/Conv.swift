@@ -133,7 +133,9 @@ public struct ConvOp: Operator {
         }
     }
 
-    /// The convolution in double precision, straight from the definition (the reference kernels').
+    /// The convolution in double precision, straight from the definition (the reference kernels'):
+    /// a tap over the padding multiplies a 0, as ONNX's zero padding does, so an infinite weight
+    /// there gives NaN, as the CPU kernels' padded copies do.
     static func convolve(_ g: Geometry, _ clamp: FusedClamp, x: UnsafePointer<Float>, w: UnsafePointer<Float>,
                          bias: UnsafePointer<Float>?, y: UnsafeMutablePointer<Float>) {
         for n in 0..<g.batch {
@@ -145,11 +147,10 @@ public struct ConvOp: Operator {
                         for c in 0..<g.inChannelsPerGroup {
                             for kh in 0..<g.kernelH {
                                 let ih = oh * g.strides[0] - g.pads[0] + kh * g.dilations[0]
-                                guard ih >= 0, ih < g.height else { continue }
                                 for kw in 0..<g.kernelW {
                                     let iw = ow * g.strides[1] - g.pads[1] + kw * g.dilations[1]
-                                    guard iw >= 0, iw < g.width else { continue }
-                                    let xv = x[((n * g.inChannels + firstChannel + c) * g.height + ih) * g.width + iw]
+                                    let inside = ih >= 0 && ih < g.height && iw >= 0 && iw < g.width
+                                    let xv = inside ? x[((n * g.inChannels + firstChannel + c) * g.height + ih) * g.width + iw] : 0
                                     let wv = w[((m * g.inChannelsPerGroup + c) * g.kernelH + kh) * g.kernelW + kw]
                                     sum += Double(xv) * Double(wv)
                                 }

@@ -280,10 +280,11 @@ enum BLASKernels {
     }
 
     /// Depthwise convolution (one filter per channel: group = C = M) in CKernels
-    /// (depthwise_conv.c: kernels 3 columns wide at column stride 2 straight from each plane's rows;
-    /// otherwise 8 channels side by side in a vector's lanes on small planes, on strided ones and,
-    /// for kernels 3 columns wide, on planes up to 4 MiB of its scratch; otherwise each channel's
-    /// input split into stride phases; every tap is a vector multiply-add).
+    /// (depthwise_conv.c: with AVX2, kernels 3 columns wide, undilated across, at column stride 2
+    /// straight from each plane's rows, on rows of 56+ outputs with a left pad of at most 1 and no
+    /// right pad read; otherwise 8 channels side by side in a vector's lanes on small planes, on
+    /// strided ones and, for kernels 3 columns wide, on planes up to 4 MiB of its scratch;
+    /// otherwise each channel's input split into stride phases; every tap is a vector multiply-add).
     /// im2col + sgemm would run one M = 1 multiplication per channel. Planes (image, channel) are
     /// split across the session's threads.
     static func depthwise(_ op: ConvOp, _ g: ConvOp.Geometry, threads: Int) throws -> PreparedKernel {
