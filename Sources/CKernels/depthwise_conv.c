@@ -12,9 +12,9 @@
 //   row, the sums transposed straight into the output planes.
 // - strided rows (with AVX2): kernels 3 columns wide at column stride 2 on rows of 56+ outputs,
 //   a left pad of at most 1 and no output reading the right pad, one plane at a time straight
-//   from its rows, 8 outputs a vector, each tap's columns picked out of two loads
-//   by one shuffle. The interleave into lanes reads 4 input values per output at stride 2 and
-//   took 40% of the lanes path's time on MobileNetV2's 112×112 stride-2 layer (perf).
+//   from its rows, 8 outputs a vector, each tap's columns picked out of two loads by one shuffle.
+//   The interleave into lanes reads 4 input values per output at stride 2 and took 40% of the
+//   lanes path's time on MobileNetV2's 112×112 stride-2 layer (perf).
 #include "ckernels.h"
 #include "conv_phases.h"
 #include "transpose8.h"
@@ -69,10 +69,11 @@ static int use_lanes(const swk_conv_geometry *g) {
 
 /// Whether the strided rows take a geometry (with AVX2): kernels 3 columns wide, undilated across, at
 /// column stride 2, a left pad of at most 1 (column −1 is made in registers), no output reading the
-/// right pad (every load stays inside its row), and rows of 56+ outputs. The path works from 8 (a
-/// row's last 8 are one vector, overlapping the one before), but in MobileNetV2 (`swiftlet bench
-/// … --profile`, one thread, binaries alternated) its rows of 28 and 14 ran slower than lanes
-/// (0.22 → 0.25 and 0.086 → 0.104 ms) where rows of 56 gained (0.657 → 0.59).
+/// right pad (every load stays inside its row), and rows of 56+ outputs. Taken from rows of 8 (a
+/// row's last 8 are one vector, overlapping the one before), an earlier rule ran MobileNetV2's
+/// rows of 28 and 14 slower than lanes (`swiftlet bench … --profile`, one thread, binaries
+/// alternated: 0.22 → 0.25 and 0.086 → 0.104 ms), where rows of 56 gain (0.676–0.679 →
+/// 0.600–0.617; docs/BENCHMARKS.md, eighteenth measurement).
 static int takes_strided_rows(const swk_conv_geometry *g) {
     return g->kernel_w == 3 && g->dilation_w == 1 && g->stride_w == 2 && g->pad_left <= 1 && g->out_w >= 56 &&
            2 * g->out_w - g->pad_left + 1 <= g->width;
