@@ -19,8 +19,9 @@
 #include <string.h>
 
 /// Output channels and positions of one block: 8 sums of 8, two input vectors and a broadcast
-/// weight take 11 of the 16 vector registers.
-enum { BLOCK_CHANNELS = 4, BLOCK_POSITIONS = 16 };
+/// weight take 11 of the 16 vector registers. The callers split whole blocks of channels, so the
+/// block's width is in ckernels.h.
+enum { BLOCK_CHANNELS = SWK_SHALLOW_BLOCK_CHANNELS, BLOCK_POSITIONS = 16 };
 
 #define AVX2 __attribute__((target("avx2,fma")))
 #define INLINE static inline __attribute__((always_inline))
@@ -67,10 +68,10 @@ void swk_conv_shallow_phases(const swk_conv_geometry *g, const float *x, int64_t
 
 void swk_conv_shallow_steps(const swk_conv_geometry *g, int64_t channels, int64_t *steps) {
     const conv_layout l = layout_of(g);
-    const int64_t kk = (int64_t)g->kernel_h * g->kernel_w;
+    const int64_t kk = (int64_t)g->kernel_h * g->kernel_w, stride = channel_floats(g);
     conv_tap_offsets(g, &l, steps);  // channel 0's taps, then each later channel's from them
     for (int64_t c = 1; c < channels; c++)
-        for (int64_t i = 0; i < kk; i++) steps[c * kk + i] = c * channel_floats(g) + steps[i];
+        for (int64_t i = 0; i < kk; i++) steps[c * kk + i] = c * stride + steps[i];
 }
 
 /// Where one block reads and writes: the first of its positions in the phases (tap offsets are
@@ -161,7 +162,7 @@ AVX2 static void block_avx2(int rows, const shallow_block *b, int64_t depth, con
 }
 
 static void block_portable_rows(int rows, const shallow_block *b, int64_t depth, const int64_t *steps, const float *panel,
-                      const float *bias, float lo, float hi, int64_t plane) {
+                                const float *bias, float lo, float hi, int64_t plane) {
     switch (rows) {
     case 1: block_portable(1, b, depth, steps, panel, bias, lo, hi, plane); break;
     case 2: block_portable(2, b, depth, steps, panel, bias, lo, hi, plane); break;

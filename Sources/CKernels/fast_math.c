@@ -90,9 +90,9 @@ INLINE float fast_erf(float x) {
 
 /// Put before each elementwise loop below: four vectors in flight per iteration. One element is
 /// a long chain of dependent operations (erf: a division, then, when this was measured, ten
-/// multiply-adds, now five deep by Estrin's scheme, then exp's), and clang vectorized the loops one
-/// vector at a time, leaving them latency-bound; four at a time took 0.66–0.87 of the time (bench/kernels/fast_math_timing.c; docs/BENCHMARKS.md, fourteenth
-/// measurement). The Swift toolchain builds CKernels with clang, the compiler that reads the
+/// multiply-adds, now five deep by Estrin's scheme, then exp's), and clang vectorized the loops
+/// one vector at a time, leaving them latency-bound; four at a time took 0.66–0.87 of the time
+/// (bench/kernels/fast_math_timing.c; docs/BENCHMARKS.md, fourteenth measurement). The Swift toolchain builds CKernels with clang, the compiler that reads the
 /// pragma; the harness defines it empty to time the loops without it.
 #ifndef ELEMENTWISE_LOOP
 #define ELEMENTWISE_LOOP _Pragma("clang loop interleave_count(4)")

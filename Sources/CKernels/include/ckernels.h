@@ -221,10 +221,11 @@ void swk_conv_direct(const swk_conv_geometry *g, const float *input, int64_t cha
 ///   swk_conv_shallow_phases_floats(g, channels) floats, channels c_begin ..< c_end per call
 ///   (disjoint ranges may run on different threads at once; the call with c_end = channels also
 ///   zeroes the floats after the last).
-/// - swk_conv_shallow: output channels m_begin ..< m_end (m_begin a multiple of 4, m_end ≤
-///   out_channels) from the phases, with the depth offsets swk_conv_shallow_steps(g, channels,
+/// - swk_conv_shallow: output channels m_begin ..< m_end (m_begin a multiple of
+///   SWK_SHALLOW_BLOCK_CHANNELS, m_end ≤ out_channels) from the phases, with the depth offsets swk_conv_shallow_steps(g, channels,
 ///   steps) writes. Disjoint channel ranges may run on different threads at once; the phases and the
 ///   packed W are only read (the residual only where the call writes y).
+#define SWK_SHALLOW_BLOCK_CHANNELS 4
 int64_t swk_conv_shallow_packed_floats(int64_t out_channels, int64_t depth);
 void swk_conv_shallow_pack(const float *w, int64_t out_channels, int64_t depth, float *packed);
 int64_t swk_conv_shallow_phases_floats(const swk_conv_geometry *g, int64_t channels);

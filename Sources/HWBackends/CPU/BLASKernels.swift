@@ -92,9 +92,9 @@ enum BLASKernels {
     static let convolutionScratchFloats = 4 << 20
 
     /// A convolution on the kernel its shape runs fastest on: depthwise, pointwise, Winograd, the
-    /// shallow blocks, the direct tiles, the panels, or im2col + sgemm. A residual Z of the convolution's own
-    /// shape is added in the kernel's epilogue (all but the depthwise kernel's); any other Z by a
-    /// pass after it.
+    /// shallow blocks, the direct tiles, the panels, or im2col + sgemm. A residual Z of the
+    /// convolution's own shape is added in the kernel's epilogue (all but the depthwise kernel's);
+    /// any other Z by a pass after it.
     static func conv(_ op: ConvOp, _ inputs: [TensorType?], constants: ConstantInputs, threads: Int) throws -> PreparedKernel {
         let g = try op.geometry(inputs)
         let residual = try op.residual(inputs, g)

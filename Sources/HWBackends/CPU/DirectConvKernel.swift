@@ -30,9 +30,9 @@ extension BLASKernels {
     /// scalar; since it goes through transposes it runs at 0.82-0.91 of the panels' time
     /// (bench/kernels/conv_panels_timing.c, fifteenth measurement). ResNet-18's (3 × 7×7 = 147)
     /// ran faster on them throughout. Both now go to `shallowConv` (up to 4 input channels onto rows
-    /// of 32+ outputs). Shorter reductions were not measured, nor other shapes that
-    /// the floor of 27 moved here from 64 (1×1 strided layers with 27-63 input channels onto at
-    /// most 196 positions, kernels larger than 1×1 over 3-7 channels).
+    /// of 32+ outputs). Shorter reductions were not measured, nor other shapes that the floor of
+    /// 27 moved here from 64 (1×1 strided layers with 27-63 input channels onto at most 196
+    /// positions, kernels larger than 1×1 over 3-7 channels).
     static let directMinimumReduction = 27
 
     /// A convolution in CKernels (conv_direct.c) that broadcasts input pixels against W's panels,

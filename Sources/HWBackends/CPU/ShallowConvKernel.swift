@@ -23,7 +23,7 @@ extension BLASKernels {
     static let shallowMaximumChannels = 4
 
     /// Output channels of one of conv_shallow.c's blocks: the threads split whole blocks.
-    static let shallowBlockChannels = 4
+    static let shallowBlockChannels = Int(SWK_SHALLOW_BLOCK_CHANNELS)
 
     /// A convolution in CKernels (conv_shallow.c) with output positions in vector lanes, a chunk of
     /// images at a time: the threads first write the chunk's input channels' stride phases (a
