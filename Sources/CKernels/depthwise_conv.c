@@ -227,23 +227,9 @@ AVX2 static void deinterleave_avx2(const float *out, int64_t first, int64_t posi
     for (int64_t p = first; p < whole; p += 8) {
         __m256 v[8];
         for (int k = 0; k < 8; k++) v[k] = _mm256_loadu_ps(out + (p + k) * LANES);
-        swk_transpose8(v);
-        for (int64_t lane = 0; lane < count; lane++) _mm256_storeu_ps(y + lane * positions + p, v[lane]);
+        swk_transpose8_store(v, y + p, positions, count, 8);
     }
     deinterleave_portable(out, whole, positions, count, y);
-}
-
-/// dst[i] = v[i] for i < n (a constant at each call).
-AVX2 INLINE void store_first(float *dst, __m256 v, const int n) {
-    __m128 part = _mm256_castps256_ps128(v);
-    int left = n;
-    if (left == 8) {
-        _mm256_storeu_ps(dst, v);
-        return;
-    }
-    if (left >= 4) _mm_storeu_ps(dst, part), part = _mm256_extractf128_ps(v, 1), dst += 4, left -= 4;
-    if (left >= 2) _mm_storel_pi((__m64 *)dst, part), part = _mm_movehl_ps(part, part), dst += 2, left -= 2;
-    if (left == 1) _mm_store_ss(dst, part);
 }
 
 /// Output row oh's positions ow … ow+Q−1 (Q ≤ 8) of a kernel 3 columns wide, undilated across,
@@ -275,9 +261,7 @@ AVX2 INLINE void row_run(const int Q, const int SW, const swk_conv_geometry *g, 
     __m256 v[8];
     for (int q = 0; q < 8; q++)  // max then min pass NaN, as conv_clamp does
         v[q] = q < Q ? _mm256_min_ps(high, _mm256_max_ps(low, acc[q])) : _mm256_setzero_ps();
-    swk_transpose8(v);
-    const int64_t out_plane = g->out_h * g->out_w;
-    for (int64_t lane = 0; lane < count; lane++) store_first(y + lane * out_plane + oh * g->out_w + ow, v[lane], Q);
+    swk_transpose8_store(v, y + oh * g->out_w + ow, g->out_h * g->out_w, count, Q);
 }
 
 /// Every output row of 8 planes in lanes by row_run, 8 positions at a time and the row's last
