@@ -18,7 +18,7 @@
 
 /// Output positions per tile: 6 × 2 sums of 8, two weight vectors and a broadcast fill 15 of the
 /// 16 vector registers.
-enum { TILE_POSITIONS = 6, TILE_CHANNELS = 16 };
+enum { TILE_POSITIONS = 6, TILE_CHANNELS = SWK_CONV_DIRECT_PANEL_CHANNELS };
 
 int64_t swk_conv_direct_packed_floats(int64_t out_channels, int64_t depth) {
     return (out_channels + TILE_CHANNELS - 1) / TILE_CHANNELS * TILE_CHANNELS * depth;

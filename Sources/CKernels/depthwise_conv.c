@@ -17,6 +17,7 @@
 //   lanes path's time on MobileNetV2's 112×112 stride-2 layer (perf).
 #include "ckernels.h"
 #include "conv_phases.h"
+#include "depthwise_rows.h"
 #include "transpose8.h"
 #include <string.h>
 
@@ -287,6 +288,19 @@ AVX2 static void row_runs_avx2(const swk_conv_geometry *g, const float *in, int6
     else row_runs(2, g, in, columns, weights, bias, lo, hi, count, y);
 }
 
+/// The taps and bias of `count` ≤ 8 consecutive planes from `first_plane` in vector lanes:
+/// weights[tap · 8 + lane], lane_bias[lane] for channel (first_plane + lane) mod channels, 0 past
+/// `count`.
+static void lane_weights(const swk_conv_geometry *g, int64_t count, int64_t first_plane, int64_t channels, const float *w,
+                         const float *bias, float *weights, float *lane_bias) {
+    const int64_t taps = (int64_t)g->kernel_h * g->kernel_w;
+    for (int64_t lane = 0; lane < LANES; lane++) {
+        const int64_t c = (first_plane + lane) % channels;
+        for (int64_t tap = 0; tap < taps; tap++) weights[tap * LANES + lane] = lane < count ? w[c * taps + tap] : 0;
+        lane_bias[lane] = lane < count && bias ? bias[c] : 0;
+    }
+}
+
 /// `count` ≤ 8 consecutive planes (x and y at the first one; plane `first_plane` of the call, so
 /// lane l is channel (first_plane + l) mod channels, possibly of the next image) with the planes in
 /// vector lanes: the padded input interleaved [row][column][8], every tap one vector multiply-add
@@ -308,11 +322,7 @@ INLINE void lanes_loop(const int AVX2_PATH, const swk_conv_geometry *g, int64_t 
     const int64_t last_row = rows - g->pad_top < g->height ? rows - g->pad_top : g->height;
     const int64_t last_column = columns - g->pad_left < g->width ? columns - g->pad_left : g->width;
     (AVX2_PATH ? interleave_avx2 : interleave_portable)(g, count, x, last_row, last_column, columns, in);
-    for (int64_t lane = 0; lane < LANES; lane++) {
-        const int64_t c = (first_plane + lane) % channels;
-        for (int64_t tap = 0; tap < taps; tap++) weights[tap * LANES + lane] = lane < count ? w[c * taps + tap] : 0;
-        lane_bias[lane] = lane < count && bias ? bias[c] : 0;
-    }
+    lane_weights(g, count, first_plane, channels, w, bias, weights, lane_bias);
     if (AVX2_PATH && takes_row_runs(g)) {
         row_runs_avx2(g, in, columns, weights, lane_bias, lo, hi, count, y);
         return;
@@ -456,6 +466,25 @@ static void phases_range(const swk_conv_geometry *g, int64_t channels, int64_t p
         else accumulate_portable(phases, offsets, w + c * taps, taps, b, lo, hi, l.run, out);
         conv_copy_out(g, &l, out, y + p * g->out_h * g->out_w);
     }
+}
+
+int depthwise_rows_take(const swk_conv_geometry *g) {
+    return swk_has_avx2() && takes_row_runs(g) && !takes_strided_rows(g) && use_lanes(g);
+}
+
+int64_t depthwise_rows_lanes_floats(const swk_conv_geometry *g) {
+    return conv_padded_rows(g) * conv_padded_columns(g) * LANES;
+}
+
+int64_t depthwise_rows_scratch_floats(const swk_conv_geometry *g) {
+    return ((int64_t)g->kernel_h * g->kernel_w + 1) * LANES;
+}
+
+void depthwise_rows(const swk_conv_geometry *g, const float *lanes, int64_t first_channel, const float *w, const float *bias,
+                    float lo, float hi, float *scratch, float *y) {
+    float *weights = scratch, *lane_bias = scratch + (int64_t)g->kernel_h * g->kernel_w * LANES;
+    lane_weights(g, LANES, first_channel, first_channel + LANES, w, bias, weights, lane_bias);
+    row_runs_avx2(g, lanes, conv_padded_columns(g), weights, lane_bias, lo, hi, LANES, y);
 }
 
 void swk_depthwise_conv(const swk_conv_geometry *g, int64_t channels, int64_t p_begin, int64_t p_end, const float *x,

@@ -169,6 +169,37 @@ def test_conv_read_twice_keeps_its_add(cli, tmp_path, backend, rng):
           {"Conv": 1, "Add": 1})
 
 
+# ---- 1×1 Conv + depthwise Conv → ExpandDepthwiseConv -----------------------------------------------
+def inverted_residual_head(rng, first_kernel=1, also_output=False):
+    """A MobileNetV2 block's expansion → BatchNormalization → Clip(0, 6) → depthwise Conv → ... → Clip."""
+    nodes = [node("Conv", ["x", "w1"], ["c1"], pads=[first_kernel // 2] * 4),
+             node("BatchNormalization", ["c1", "s1", "b1", "m1", "v1"], ["n1"]),
+             node("Clip", ["n1", "lo", "hi"], ["e"]),
+             node("Conv", ["e", "w2"], ["c2"], pads=[1, 1, 1, 1], strides=[2, 2], group=32),
+             node("BatchNormalization", ["c2", "s2", "b2", "m2", "v2"], ["n2"]),
+             node("Clip", ["n2", "lo", "hi"], ["y"])]
+    inits = [init("w1", randn(rng, 32, 8, first_kernel, first_kernel)), init("w2", randn(rng, 32, 1, 3, 3)),
+             init("lo", np.float32(0)), init("hi", np.float32(6))]
+    for i in "12":
+        inits += [init(f"s{i}", randn(rng, 32)), init(f"b{i}", randn(rng, 32)), init(f"m{i}", randn(rng, 32)),
+                  init(f"v{i}", rng.uniform(0.5, 2.0, 32).astype(np.float32))]
+    feeds = {"x": randn(rng, 2, 8, 13, 12)}
+    return build(nodes, feeds, ["y", "e"] if also_output else ["y"], inits, opset=17), feeds
+
+
+def test_expansion_and_depthwise_become_one_node(cli, tmp_path, backend, rng):
+    model, feeds = inverted_residual_head(rng)
+    check(cli, tmp_path, model, feeds, backend,
+          {"ExpandDepthwiseConv": 1, "Conv": 0, "BatchNormalization": 0, "Clip": 0}, terms=8 * 9)
+
+
+@pytest.mark.parametrize("first_kernel,also_output", [(3, False), (1, True)], ids=["3x3-first", "expansion-read-twice"])
+def test_expansion_and_depthwise_near_misses_stay_convs(cli, tmp_path, backend, rng, first_kernel, also_output):
+    """A 3×3 first convolution is no expansion; an expanded tensor that is also a graph output must exist."""
+    model, feeds = inverted_residual_head(rng, first_kernel, also_output)
+    check(cli, tmp_path, model, feeds, backend, {"ExpandDepthwiseConv": 0, "Conv": 2}, terms=8 * 9 * 9)
+
+
 # ---- attention ------------------------------------------------------------------------------------
 def attention_nodes(masked=True, scale_op="Div"):
     scores = "scaled" if masked else "logits"

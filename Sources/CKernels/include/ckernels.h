@@ -200,6 +200,7 @@ void swk_conv_panels(const swk_conv_geometry *g, const float *x, int64_t channel
 /// plane's positions dealt out evenly, at most 6 a tile); one call writes tiles tile_begin ..<
 /// tile_end (0 ≤ tile_begin ≤ tile_end ≤ the count). Disjoint tile ranges may run on different
 /// threads at once; the inputs are only read (the residual only where the call writes y).
+#define SWK_CONV_DIRECT_PANEL_CHANNELS 16  // output channels per panel of swk_conv_direct_pack's layout
 int64_t swk_conv_direct_packed_floats(int64_t out_channels, int64_t depth);
 void swk_conv_direct_pack(const float *w, int64_t out_channels, int64_t depth, float *packed);
 int64_t swk_conv_direct_padded_floats(const swk_conv_geometry *g, int64_t channels);
@@ -209,6 +210,23 @@ void swk_conv_direct_taps(const swk_conv_geometry *g, int64_t *taps);
 void swk_conv_direct(const swk_conv_geometry *g, const float *input, int64_t channels, int64_t c_begin, int64_t c_end,
                      const int64_t *taps, const float *packed, int64_t out_channels, int64_t tile_begin, int64_t tile_end,
                      const float *bias, const float *residual, float lo, float hi, float *y);
+
+/// A 1×1 expansion and the depthwise convolution after it, as one kernel on one image
+/// (expand_depthwise.c): e [out_channels, height · width] = clamp_e(W_e · x + bias_e) with W_e
+/// [out_channels, channels] packed by swk_conv_direct_pack, then y [out_channels, out_h · out_w]
+/// = swk_depthwise_conv of e (geometry g, w [out_channels, kH, kW], w_bias, clamp), bit for bit
+/// what swk_pointwise_conv then swk_depthwise_conv write, without e ever existing: each panel of
+/// SWK_CONV_DIRECT_PANEL_CHANNELS expanded channels is written straight into the depthwise lanes'
+/// padded input. Clamps as swk_pointwise_conv's (NaN passes); either bias may be NULL.
+/// swk_expand_depthwise_takes says whether it takes g (AVX2, planes of at most 28×28, the depthwise
+/// lanes path's row runs, out_channels a multiple of the panel); then `scratch` holds swk_expand_depthwise_scratch_floats(g)
+/// floats, and one call writes the panels panel_begin ..< panel_end.
+/// Disjoint panel ranges may run on different threads at once, each with its own scratch.
+int swk_expand_depthwise_takes(const swk_conv_geometry *g, int64_t out_channels);
+int64_t swk_expand_depthwise_scratch_floats(const swk_conv_geometry *g);
+void swk_expand_depthwise(const swk_conv_geometry *g, const float *x, int64_t channels, const float *packed,
+                          const float *bias, float lo, float hi, const float *w, const float *w_bias, float w_lo, float w_hi,
+                          int64_t panel_begin, int64_t panel_end, float *scratch, float *y);
 
 /// A convolution of one image and group with a short reduction (conv_shallow.c: an image model's
 /// stem, few input channels), y [out_channels, out_h · out_w] = clamp(Σ_t w[m · depth + t] · (tap t's input) + bias[m] +

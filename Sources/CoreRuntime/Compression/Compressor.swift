@@ -126,8 +126,9 @@ public struct Compressor {
             var constants = model.constants
             WidenConstants.apply(&constants)
             // Residual Adds stay nodes: `--drop-layers` replaces a block's part by the identity, and
-            // a Conv that had absorbed the block's Add and ReLU would take them along.
-            let graph = try GraphPasses.optimize(model.graph, &constants, fusingConvResiduals: false)
+            // a Conv that had absorbed the block's Add and ReLU would take them along. Every
+            // convolution stays a Conv, which pattern pruning rewrites.
+            let graph = try GraphPasses.optimize(model.graph, &constants, fusingConvolutions: false)
             self.graph = graph
             self.constants = constants
             probed = try probe.map { try ShapeProbe(graph, constants, shapes: $0) }

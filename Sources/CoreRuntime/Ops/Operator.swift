@@ -121,6 +121,18 @@ public struct KernelArguments {
         rawOutput(index).assumingMemoryBound(to: T.self)
     }
 
+    /// Arguments for a kernel run as one part of this node's (a fused node running its parts'
+    /// kernels): `inputs` (nil: absent) and `outputs` where that kernel finds them, and `scratch`.
+    public static func composing(inputs: [UnsafeRawPointer?], outputs: [UnsafeMutableRawPointer],
+                                 scratch: UnsafeMutableRawPointer?, _ body: (KernelArguments) throws -> Void) rethrows {
+        try withUnsafeTemporaryAllocation(of: UnsafeMutableRawPointer?.self, capacity: inputs.count + outputs.count) { table in
+            for (slot, input) in inputs.enumerated() { table[slot] = input.map(UnsafeMutableRawPointer.init(mutating:)) }
+            for (index, output) in outputs.enumerated() { table[inputs.count + index] = output }
+            try body(KernelArguments(table: UnsafeBufferPointer(table), inputIDs: inputs.indices.map { inputs[$0] == nil ? -1 : $0 },
+                                     outputIDs: outputs.indices.map { inputs.count + $0 }, scratch: scratch))
+        }
+    }
+
     /// Runs `body` with these arguments but output 0 at `output`: a kernel whose result a second
     /// pass reads before writing the real output (a convolution that Z broadcasts to a larger shape).
     public func redirectingOutput(to output: UnsafeMutableRawPointer, _ body: (KernelArguments) throws -> Void) rethrows {
@@ -146,7 +158,7 @@ public enum Operators {
     public static let all: [any Operator.Type] = [
         ShapeOp.self, CastOp.self, RangeOp.self, ErfOp.self, SqrtOp.self, PowOp.self,
         ReduceMeanOp.self, ReduceSumOp.self, LinearOp.self, Int8LinearOp.self, MXLinearOp.self, SparseLinearOp.self, SparseInt8LinearOp.self, PatternConvOp.self, AttentionOp.self, SkipLayerNormalizationOp.self,
-        GemmOp.self, MatMulOp.self, ConvOp.self, MaxPoolOp.self, AveragePoolOp.self,
+        GemmOp.self, MatMulOp.self, ConvOp.self, ExpandDepthwiseConvOp.self, MaxPoolOp.self, AveragePoolOp.self,
         GlobalAveragePoolOp.self, BatchNormalizationOp.self,
         ReluOp.self, SigmoidOp.self, TanhOp.self, ClipOp.self, GeluOp.self,
         AddOp.self, SubOp.self, MulOp.self, DivOp.self,

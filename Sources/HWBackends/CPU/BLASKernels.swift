@@ -128,7 +128,7 @@ enum BLASKernels {
     }
 
     /// W (input 1) packed for `scheme`'s kernel, once per store; nil when W is not a constant.
-    private static func packedWeights(_ scheme: PackedConvWeights.Scheme, _ g: ConvOp.Geometry,
+    static func packedWeights(_ scheme: PackedConvWeights.Scheme, _ g: ConvOp.Geometry,
                                       _ constants: ConstantInputs) -> PackedConvWeights? {
         constants.layout(of: 1, PackedConvWeights.layout(scheme, group: g.group)) {
             PackedConvWeights($0, group: g.group, scheme: scheme)

@@ -3,7 +3,7 @@ import CoreRuntime
 
 /// The real CPU: OpenBLAS sgemm for Gemm, MatMul, MXLinear and Conv (and Linear with a W known
 /// only at run time), our own kernels (CKernels) for Linear on a constant W (packed once),
-/// Attention, Int8Linear, SparseLinear, depthwise Conv, MaxPool, Erf,
+/// Attention, Int8Linear, SparseLinear, depthwise Conv (and the expansion before it, fused), MaxPool, Erf,
 /// (Skip)LayerNorm, and the GELU and softmax inside Linear and Attention; the reference
 /// kernels (plain Swift, written so the compiler vectorizes their inner loops) for the rest.
 ///
@@ -36,6 +36,7 @@ public struct CPUBackend: Backend {
         case let gemm as GemmOp: PreparedKernel(try BLASKernels.gemm(gemm, inputs, threads: threads))
         case is MatMulOp: PreparedKernel(try BLASKernels.matMul(inputs, threads: threads))
         case let conv as ConvOp: try BLASKernels.conv(conv, inputs, constants: constants, threads: threads)
+        case let fused as ExpandDepthwiseConvOp: try BLASKernels.expandDepthwise(fused, inputs, constants: constants, threads: threads)
         case let linear as LinearOp: PreparedKernel(try BLASKernels.linear(linear, inputs, constants: constants, threads: threads))
         case let linear as Int8LinearOp: try BLASKernels.int8Linear(linear, inputs, threads: threads)
         case let linear as MXLinearOp: try BLASKernels.mxLinear(linear, inputs, threads: threads)

@@ -2,11 +2,12 @@
 /// the graph computes (up to fp32 rounding where it refactors arithmetic, e.g. BatchNorm folded
 /// into weights); `swiftlet inspect --passes` shows op counts before and after.
 public enum GraphPasses {
-    /// `fusingConvResiduals`: false keeps a residual Add a node of its own (`Compressor`: what
-    /// `--drop-layers` names and the file it writes keep the exporter's granularity; a session
-    /// opening that file fuses them).
+    /// `fusingConvolutions`: false keeps a residual Add a node of its own and every convolution
+    /// one too (`Compressor`: what `--drop-layers` names, the convolutions pattern pruning
+    /// rewrites and the file it writes keep the exporter's granularity; a session opening that
+    /// file fuses them).
     public static func optimize(_ graph: Graph, _ constants: inout [String: ConstantTensor],
-                                fusingConvResiduals: Bool = true) throws -> Graph {
+                                fusingConvolutions: Bool = true) throws -> Graph {
         var graph = try FoldConstants.apply(graph, &constants)
         graph = try EliminateDeadNodes.apply(graph, constants: constants.mapValues(\.type))
         graph = try FoldBatchNorm.apply(graph, &constants)
@@ -14,7 +15,8 @@ public enum GraphPasses {
         graph = try FuseLayerNorm.apply(graph, constants: constants)
         graph = try FuseAttention.apply(graph, constants: constants)
         graph = try FuseLinear.apply(graph, constants: constants)
-        if fusingConvResiduals { graph = try FuseConvResidual.apply(graph, constants: constants) }
-        return try FuseActivation.apply(graph, constants: constants.mapValues(\.type))
+        if fusingConvolutions { graph = try FuseConvResidual.apply(graph, constants: constants) }
+        graph = try FuseActivation.apply(graph, constants: constants.mapValues(\.type))
+        return fusingConvolutions ? try FuseExpandDepthwise.apply(graph, constants: constants) : graph
     }
 }
