@@ -5,7 +5,8 @@
 // expansion's tiles hold 16 output channels × up to 6 positions with the channels in the vector
 // lanes (conv_direct.c's orientation), so each tile's sums are already the lanes' layout and are
 // stored straight into the padded input the row runs read (depthwise_rows.h): no expanded planes,
-// no interleave. bench/kernels/expand_depthwise_timing.c measured this design at 0.83–0.91 of the
+// no interleave. The sums run in the two kernels' order, so the outputs are theirs bit for bit
+// (but for a NaN's sign: the two kernels' adds may pass on the other operand's NaN). bench/kernels/expand_depthwise_timing.c measured this design at 0.83–0.91 of the
 // two kernels' time on MobileNetV2's 14×14 and 7×7 blocks and 0.95–1.00 on larger planes.
 #include "ckernels.h"
 #include "conv_phases.h"
@@ -37,7 +38,8 @@ int swk_expand_depthwise_takes(const swk_conv_geometry *g, int64_t out_channels)
 static int64_t group_floats(const swk_conv_geometry *g) { return depthwise_rows_lanes_floats(g) + LANES; }
 
 int64_t swk_expand_depthwise_scratch_floats(const swk_conv_geometry *g) {
-    return 2 * group_floats(g) + depthwise_rows_scratch_floats(g);
+    // A multiple of 16 floats: one thread's scratch after another's starts on a new cache line.
+    return (2 * group_floats(g) + depthwise_rows_scratch_floats(g) + 15) / 16 * 16;
 }
 
 /// R (a constant) consecutive positions of one panel: lanes[h] + offsets[r] = clamp(the sums of

@@ -1,3 +1,4 @@
+import CKernels
 @testable import CoreRuntime
 @testable import HWBackends
 import Testing
@@ -25,8 +26,10 @@ import TestSupport
     }
 
     /// Whether the model's store held W packed for `scheme` before this look (which packs it if not).
-    static func packed(_ model: Model, _ scheme: PackedConvWeights.Scheme, group: Int = 1) -> Bool {
-        model.heldLayout(PackedConvWeights.layout(scheme, group: group)) { PackedConvWeights($0, group: group, scheme: scheme) }
+    static func packed(_ model: Model, _ scheme: PackedConvWeights.Scheme, group: Int = 1, constant: String = "w") -> Bool {
+        model.heldLayout(PackedConvWeights.layout(scheme, group: group), of: constant) {
+            PackedConvWeights($0, group: group, scheme: scheme)
+        }
     }
 
     /// Runs the model on the CPU backend (two threads) and checks y against the reference backend:
@@ -42,6 +45,31 @@ import TestSupport
         let scale = max(1, want.floats.map(abs).max() ?? 0)
         #expect(got.shape == want.shape)
         #expect(zip(got.floats, want.floats).allSatisfy { abs($0 - $1) <= 1e-4 * scale })
+    }
+
+    /// A 1×1 expansion into `expanded` channels and a 3×3 depthwise layer as one ExpandDepthwiseConv
+    /// node on a side × side plane, both weights constant.
+    static func expandDepthwiseModel(_ random: inout Random, channels: Int, expanded: Int, side: Int) throws -> Model {
+        try ModelSpec(
+            inputs: [f32("x", [.fixed(1), .fixed(channels), .fixed(side), .fixed(side)])],
+            outputs: [f32("y", [.fixed(1), .fixed(expanded), .fixed(side), .fixed(side)])],
+            nodes: [("ExpandDepthwiseConv", ["x", "w1", "w2"], ["y"],
+                     ["group": .int(expanded), "pads": .array(Array(repeating: .int(1), count: 4)),
+                      "expansion_clip_min": .double(0), "expansion_clip_max": .double(6)])],
+            tensors: ["w1": HostTensor(random.floats(expanded * channels), shape: [expanded, channels, 1, 1]),
+                      "w2": HostTensor(random.floats(expanded * 9), shape: [expanded, 1, 3, 3])]
+        ).model()
+    }
+
+    /// Up to 28×28 with AVX2 and 16k expanded channels: expand_depthwise.c, whose expansion reads W1
+    /// packed in the direct tiles' panels. Past 28×28, or 24 channels: the expansion's own kernel,
+    /// here the pointwise tiles, which read W1 as it is.
+    @Test(arguments: [(14, 32, true), (28, 16, true), (29, 16, false), (14, 24, false)])
+    func expandDepthwiseTakesTheFusedKernelOnSmallPlanes(side: Int, expanded: Int, fused: Bool) throws {
+        var random = Random(24)
+        let model = try Self.expandDepthwiseModel(&random, channels: 8, expanded: expanded, side: side)
+        try Self.runAndCheck(model, &random, [1, 8, side, side])
+        #expect(Self.packed(model, .direct, constant: "w1") == (fused && swk_has_avx2() != 0))
     }
 
     @Test func resnetShaped3x3TakesWinograd() throws {

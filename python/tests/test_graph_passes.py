@@ -170,21 +170,35 @@ def test_conv_read_twice_keeps_its_add(cli, tmp_path, backend, rng):
 
 
 # ---- 1×1 Conv + depthwise Conv → ExpandDepthwiseConv -----------------------------------------------
-def inverted_residual_head(rng, first_kernel=1, also_output=False):
-    """A MobileNetV2 block's expansion → BatchNormalization → Clip(0, 6) → depthwise Conv → ... → Clip."""
-    nodes = [node("Conv", ["x", "w1"], ["c1"], pads=[first_kernel // 2] * 4),
+def inverted_residual_head(rng, miss=None):
+    """A MobileNetV2 block's expansion → BatchNormalization → Clip(0, 6) → depthwise Conv → ... → Clip,
+    or with `miss` one change the fusion must refuse."""
+    first = dict(kernel=3, pads=[1] * 4) if miss == "3x3-first" else dict(kernel=1, pads=[0] * 4)
+    expansion = dict(pads=first["pads"], **({"strides": [2, 2]} if miss == "strided-1x1" else {}),
+                     **({"group": 2} if miss == "grouped-1x1" else {}))
+    multiplier = 2 if miss == "channel-multiplier" else 1
+    nodes = [node("Conv", ["x", "w1"], ["c1"], **expansion),
              node("BatchNormalization", ["c1", "s1", "b1", "m1", "v1"], ["n1"]),
              node("Clip", ["n1", "lo", "hi"], ["e"]),
              node("Conv", ["e", "w2"], ["c2"], pads=[1, 1, 1, 1], strides=[2, 2], group=32),
              node("BatchNormalization", ["c2", "s2", "b2", "m2", "v2"], ["n2"]),
              node("Clip", ["n2", "lo", "hi"], ["y"])]
-    inits = [init("w1", randn(rng, 32, 8, first_kernel, first_kernel)), init("w2", randn(rng, 32, 1, 3, 3)),
-             init("lo", np.float32(0)), init("hi", np.float32(6))]
-    for i in "12":
-        inits += [init(f"s{i}", randn(rng, 32)), init(f"b{i}", randn(rng, 32)), init(f"m{i}", randn(rng, 32)),
-                  init(f"v{i}", rng.uniform(0.5, 2.0, 32).astype(np.float32))]
+    width = 32 * multiplier
+    inits = [init("w2", randn(rng, width, 1, 3, 3)), init("lo", np.float32(0)), init("hi", np.float32(6))]
     feeds = {"x": randn(rng, 2, 8, 13, 12)}
-    return build(nodes, feeds, ["y", "e"] if also_output else ["y"], inits, opset=17), feeds
+    w1 = randn(rng, 32, 4 if miss == "grouped-1x1" else 8, first["kernel"], first["kernel"])
+    if miss == "weight-an-input":
+        feeds["w1"] = w1
+    else:
+        inits.append(init("w1", w1))
+    for i, size in (("1", 32), ("2", width)):
+        inits += [init(f"s{i}", randn(rng, size)), init(f"b{i}", randn(rng, size)), init(f"m{i}", randn(rng, size)),
+                  init(f"v{i}", rng.uniform(0.5, 2.0, size).astype(np.float32))]
+    if miss == "depthwise-residual":
+        nodes[-1] = node("Add", ["n2", "z"], ["y"])
+        feeds["z"] = randn(rng, 2, 32, 7, 6)
+    outputs = ["y", "e"] if miss == "expansion-read-twice" else ["y"]
+    return build(nodes, feeds, outputs, inits, opset=17), feeds
 
 
 def test_expansion_and_depthwise_become_one_node(cli, tmp_path, backend, rng):
@@ -193,11 +207,29 @@ def test_expansion_and_depthwise_become_one_node(cli, tmp_path, backend, rng):
           {"ExpandDepthwiseConv": 1, "Conv": 0, "BatchNormalization": 0, "Clip": 0}, terms=8 * 9)
 
 
-@pytest.mark.parametrize("first_kernel,also_output", [(3, False), (1, True)], ids=["3x3-first", "expansion-read-twice"])
-def test_expansion_and_depthwise_near_misses_stay_convs(cli, tmp_path, backend, rng, first_kernel, also_output):
-    """A 3×3 first convolution is no expansion; an expanded tensor that is also a graph output must exist."""
-    model, feeds = inverted_residual_head(rng, first_kernel, also_output)
+@pytest.mark.parametrize("miss", ["3x3-first", "strided-1x1", "grouped-1x1", "channel-multiplier", "weight-an-input",
+                                  "depthwise-residual", "expansion-read-twice"])
+def test_expansion_and_depthwise_near_misses_stay_convs(cli, tmp_path, backend, rng, miss):
+    """No expansion (3×3, strided, grouped, a W known only at run time), no depthwise layer over its
+    channels (two filters a channel), a residual the fused node has no place for, or an expanded
+    tensor that is also a graph output: the two Convs stay."""
+    model, feeds = inverted_residual_head(rng, miss)
     check(cli, tmp_path, model, feeds, backend, {"ExpandDepthwiseConv": 0, "Conv": 2}, terms=8 * 9 * 9)
+
+
+def test_compress_keeps_the_exporters_convs(cli, tmp_path, rng):
+    """`swiftlet compress` writes the two Convs (its rules and --drop-* name the exporter's nodes);
+    a session opening the file fuses them."""
+    model, _ = inverted_residual_head(rng)
+    onnx.save_model(model, str(tmp_path / "model.onnx"))
+    proc = subprocess.run([cli, "compress", str(tmp_path / "model.onnx"), str(tmp_path / "out.swl"), "--quantize", "int8"],
+                          capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr
+    proc = subprocess.run([cli, "inspect", "--passes", "--json", str(tmp_path / "out.swl")], capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr
+    doc = json.loads(proc.stdout)
+    assert doc["ops"].get("Conv") == 2 and "ExpandDepthwiseConv" not in doc["ops"], doc["ops"]
+    assert doc["ops_after_passes"] == {"ExpandDepthwiseConv": 1}
 
 
 # ---- attention ------------------------------------------------------------------------------------
