@@ -3,13 +3,14 @@ import CoreRuntime
 
 extension BLASKernels {
     /// An expansion + depthwise pair (ExpandDepthwiseConvOp). Where expand_depthwise.c takes the
-    /// depthwise geometry (the lanes path's row runs, with AVX2) and W1 is a constant, that one
-    /// kernel: each panel of 16 expanded channels goes straight into the depthwise layer's lanes,
-    /// and no expanded tensor is written (MobileNetV2's 14×14 and 7×7 blocks: 0.83–0.91 of the two
-    /// kernels' time in bench/kernels/expand_depthwise_timing.c). The threads split (image,
-    /// panel) pairs, so a thread's depthwise channels are the ones it expanded, as the two
-    /// kernels' channel splits had it. Elsewhere (the strided rows, portable kernels, a W1 known
-    /// only at run time) the two convolutions' own kernels, the expanded tensor in scratch.
+    /// depthwise geometry (planes up to 28×28, the lanes path's row runs, with AVX2) and W1 is a
+    /// constant, that one kernel: each panel of 16 expanded channels goes straight into the
+    /// depthwise layer's lanes, and no expanded tensor is written (MobileNetV2's 14×14 and 7×7
+    /// blocks: 0.87–0.95 of the two layers' time in the model, one thread; docs/BENCHMARKS.md).
+    /// The threads split (image, panel) pairs, so a thread's depthwise channels are the ones it
+    /// expanded, as the two kernels' channel splits had it. Elsewhere (larger planes, the strided
+    /// rows, portable kernels, a W1 known only at run time) the two convolutions' own kernels, the
+    /// expanded tensor in scratch.
     static func expandDepthwise(_ op: ExpandDepthwiseConvOp, _ inputs: [TensorType?], constants: ConstantInputs,
                                 threads: Int) throws -> PreparedKernel {
         let (e, d) = try op.geometries(inputs)
@@ -46,18 +47,18 @@ extension BLASKernels {
                                             threads: Int) throws -> PreparedKernel {
         let expandedType = TensorType(.f32, try op.geometries(inputs).expansion.outputShape)
         let (expansionInputs, depthwiseInputs) = (ExpandDepthwiseConvOp.expansionInputIndices, ExpandDepthwiseConvOp.depthwiseInputIndices)
-        let expansion = try conv(op.expansion, ExpandDepthwiseConvOp.pick(expansionInputs, inputs),
-                                 constants: constants.selecting(expansionInputs), threads: threads)
-        let depthwise = try conv(op.depthwise, [expandedType] + ExpandDepthwiseConvOp.pick(depthwiseInputs, inputs).dropFirst(),
+        let expansion = try conv(op.expansion, op.expansionInputs(inputs), constants: constants.selecting(expansionInputs),
+                                 threads: threads)
+        let depthwise = try conv(op.depthwise, op.depthwiseInputs(inputs, expanded: expandedType),
                                  constants: constants.selecting(depthwiseInputs), threads: threads)
         // The kernels' scratch after it 64-byte aligned; never none, so an empty batch runs too.
         let expandedBytes = max(64, (expandedType.count * MemoryLayout<Float>.size + 63) / 64 * 64)
         return PreparedKernel(scratchBytes: expandedBytes + max(expansion.scratchBytes, depthwise.scratchBytes)) { args in
             let expanded = args.scratch!, scratch = args.scratch! + expandedBytes
-            let parts = (expansionInputs.map { $0.flatMap(args.rawInput) }, depthwiseInputs.map { $0.flatMap(args.rawInput) })
-            try KernelArguments.composing(inputs: parts.0, outputs: [expanded], scratch: scratch) { try expansion.run($0) }
-            try KernelArguments.composing(inputs: [UnsafeRawPointer(expanded)] + parts.1.dropFirst(), outputs: [args.rawOutput(0)],
-                                          scratch: scratch) { try depthwise.run($0) }
+            try KernelArguments.composing(inputs: expansionInputs.map { $0.flatMap(args.rawInput) }, outputs: [expanded],
+                                          scratch: scratch) { try expansion.run($0) }
+            try KernelArguments.composing(inputs: [UnsafeRawPointer(expanded)] + depthwiseInputs.dropFirst().map { $0.flatMap(args.rawInput) },
+                                          outputs: [args.rawOutput(0)], scratch: scratch) { try depthwise.run($0) }
         }
     }
 }
