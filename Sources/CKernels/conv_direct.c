@@ -13,12 +13,10 @@
 // go to winograd_conv.c.
 #include "ckernels.h"
 #include "conv_phases.h"  // conv_padded_rows/columns, conv_clamp
-#include "gemm_tile.h"
+#include "direct_tile.h"
 #include <string.h>
 
-/// Output positions per tile: 6 × 2 sums of 8, two weight vectors and a broadcast fill 15 of the
-/// 16 vector registers.
-enum { TILE_POSITIONS = 6, TILE_CHANNELS = SWK_CONV_DIRECT_PANEL_CHANNELS };
+enum { TILE_POSITIONS = DIRECT_TILE_POSITIONS, TILE_CHANNELS = DIRECT_TILE_CHANNELS };
 
 int64_t swk_conv_direct_packed_floats(int64_t out_channels, int64_t depth) {
     return (out_channels + TILE_CHANNELS - 1) / TILE_CHANNELS * TILE_CHANNELS * depth;
@@ -109,63 +107,6 @@ static void tile_portable(const float *input, int64_t plane, int64_t channels, c
         for (int c = 0; c < TILE_CHANNELS; c++) tile[r][c] = conv_clamp(acc[r][c] + (bias ? bias[c] : 0.0f), lo, hi);
 }
 
-/// tile_portable's sums for the tile's first R positions (R a constant at each call site, so the
-/// unused sums and steps fold away): a plane's positions are dealt out evenly, so a tile holds 5
-/// or 6 of them on planes of 20 or more (fewer on some smaller ones: 13 go 5, 4, 4), instead of
-/// every tile computing 6.
-GEMM_AVX2 static inline __attribute__((always_inline)) void tile_avx2_positions(
-    const int R, const float *input, int64_t plane, int64_t channels, const int64_t *taps, int64_t kk,
-    const int64_t at[TILE_POSITIONS], const float *panel, const float *bias, float lo, float hi,
-    float tile[TILE_POSITIONS][TILE_CHANNELS]) {
-    // Twelve named sums and one flat loop over the reduction: with an array of sums and a loop
-    // per channel and tap, clang kept half the sums in memory.
-    __m256 s00 = _mm256_setzero_ps(), s01 = s00, s10 = s00, s11 = s00, s20 = s00, s21 = s00, s30 = s00, s31 = s00,
-           s40 = s00, s41 = s00, s50 = s00, s51 = s00;
-    const float *p0 = input + at[0], *p1 = input + at[1], *p2 = input + at[2], *p3 = input + at[3], *p4 = input + at[4],
-                *p5 = input + at[5];
-    const int64_t depth = channels * kk;
-    int64_t i = 0, channel = 0;
-    for (int64_t t = 0; t < depth; t++, panel += TILE_CHANNELS) {
-        const int64_t offset = channel + taps[i];
-        if (++i == kk) i = 0, channel += plane;
-        const __m256 w0 = _mm256_load_ps(panel), w1 = _mm256_load_ps(panel + 8);
-        // One position's step. The empty asm, which takes its two sums and clobbers memory, keeps
-        // the next broadcast (a load) below these multiply-adds: clang otherwise hoisted all six
-        // broadcasts, and 12 sums + 2 weights + 6 broadcasts overflow the 16 registers (4 spills
-        // a step, 1.5-1.9× the sgemm path's time).
-#define POSITION_STEP(N, P, S0, S1)                                                                                     \
-    if (R > N) {                                                                                                        \
-        const __m256 x = _mm256_broadcast_ss(P + offset);                                                               \
-        S0 = _mm256_fmadd_ps(x, w0, S0), S1 = _mm256_fmadd_ps(x, w1, S1);                                               \
-        __asm__ volatile("" : "+x"(S0), "+x"(S1)::"memory");                                                            \
-    }
-        POSITION_STEP(0, p0, s00, s01) POSITION_STEP(1, p1, s10, s11) POSITION_STEP(2, p2, s20, s21)
-        POSITION_STEP(3, p3, s30, s31) POSITION_STEP(4, p4, s40, s41) POSITION_STEP(5, p5, s50, s51)
-#undef POSITION_STEP
-    }
-    const __m256 sums[TILE_POSITIONS][2] = {{s00, s01}, {s10, s11}, {s20, s21}, {s30, s31}, {s40, s41}, {s50, s51}};
-    const __m256 b0 = bias ? _mm256_loadu_ps(bias) : _mm256_setzero_ps(), b1 = bias ? _mm256_loadu_ps(bias + 8) : b0;
-    const __m256 low = _mm256_set1_ps(lo), high = _mm256_set1_ps(hi);
-    for (int r = 0; r < R; r++) {
-        // max(lo, v) and min(hi, ·) return their second operand when it is NaN: NaN passes.
-        _mm256_storeu_ps(tile[r], _mm256_min_ps(high, _mm256_max_ps(low, _mm256_add_ps(sums[r][0], b0))));
-        _mm256_storeu_ps(tile[r] + 8, _mm256_min_ps(high, _mm256_max_ps(low, _mm256_add_ps(sums[r][1], b1))));
-    }
-}
-
-/// tile_portable for the tile's first `positions` (1-6) rows of `tile`.
-GEMM_AVX2 static void tile_avx2(int positions, const float *input, int64_t plane, int64_t channels, const int64_t *taps,
-                                int64_t kk, const int64_t at[TILE_POSITIONS], const float *panel, const float *bias,
-                                float lo, float hi, float tile[TILE_POSITIONS][TILE_CHANNELS]) {
-    switch (positions) {
-#define POSITIONS(R)                                                                                                    \
-    case R: tile_avx2_positions(R, input, plane, channels, taps, kk, at, panel, bias, lo, hi, tile); break;
-        POSITIONS(1) POSITIONS(2) POSITIONS(3) POSITIONS(4) POSITIONS(5)
-        default: tile_avx2_positions(6, input, plane, channels, taps, kk, at, panel, bias, lo, hi, tile); break;
-#undef POSITIONS
-    }
-}
-
 /// A tile of all 16 channels and 5 or 6 positions into its NCHW places: out[c·plane + r] =
 /// clamp(tile[r][c] + residual[c·plane + r]) (no residual: clamp(tile[r][c])), as conv_clamp
 /// clamps (lo = −∞, hi = +∞ for none), through 4×4 transposes, 4 channels at a time: one 4-float
@@ -222,6 +163,8 @@ void swk_conv_direct(const swk_conv_geometry *g, const float *input, int64_t cha
     const int64_t shortest = plane / position_tiles, longer = plane % position_tiles;
     const int avx2 = swk_has_avx2();
     float tile[TILE_POSITIONS][TILE_CHANNELS] __attribute__((aligned(64)));
+    float *const rows[TILE_POSITIONS][2] = {{tile[0], tile[0] + 8}, {tile[1], tile[1] + 8}, {tile[2], tile[2] + 8},
+                                            {tile[3], tile[3] + 8}, {tile[4], tile[4] + 8}, {tile[5], tile[5] + 8}};
     float block_bias[TILE_CHANNELS];
     for (int64_t unit = tile_begin; unit < tile_end; unit++) {
         const int64_t block = unit / position_tiles, j = unit % position_tiles;
@@ -247,7 +190,7 @@ void swk_conv_direct(const swk_conv_geometry *g, const float *input, int64_t cha
         // tile is scattered, channel by channel (each a run of positions in y and Z).
         const float *panel = packed + block * depth * TILE_CHANNELS;
         const float tile_lo = residual ? -INFINITY : lo, tile_hi = residual ? INFINITY : hi;
-        if (avx2) tile_avx2(positions, input, in.plane, summed, taps, kk, at, panel, tile_bias, tile_lo, tile_hi, tile);
+        if (avx2) direct_tile_avx2(positions, input, in.plane, summed, taps, kk, at, panel, tile_bias, tile_lo, tile_hi, rows);
         else tile_portable(input, in.plane, summed, taps, kk, at, panel, tile_bias, tile_lo, tile_hi, tile);
         float *out = y + m0 * plane + first;
         if (avx2 && positions >= 5 && kept == TILE_CHANNELS) {

@@ -215,7 +215,7 @@ void swk_conv_direct(const swk_conv_geometry *g, const float *input, int64_t cha
 /// (expand_depthwise.c): e [out_channels, height · width] = clamp_e(W_e · x + bias_e) with W_e
 /// [out_channels, channels] packed by swk_conv_direct_pack, then y [out_channels, out_h · out_w]
 /// = swk_depthwise_conv of e (geometry g, w [out_channels, kH, kW], w_bias, clamp), bit for bit
-/// what swk_pointwise_conv then swk_depthwise_conv write (a NaN's sign aside), without e ever
+/// what swk_pointwise_conv then swk_depthwise_conv write (the sign of a zero or a NaN aside), without e ever
 /// existing: each panel of
 /// SWK_CONV_DIRECT_PANEL_CHANNELS expanded channels is written straight into the depthwise lanes'
 /// padded input. Clamps as swk_pointwise_conv's (NaN passes); either bias may be NULL.
