@@ -11,11 +11,15 @@ import numpy as np
 from . import _capi
 from ._owned import OwnedHandle
 from ._errors import check
+from ._run_plan import RunPlan
 from ._types import RunReport, TensorInfo, to_numpy_dtype, to_swl_dtype
 
 Inputs = Union[Mapping[str, Any], Sequence[Any], np.ndarray]
 
 _MAX_CACHED_SHAPES = 64
+# The argument types a RunPlan recognizes (_run_plan.py); other forms always take the general path.
+_PLAIN_INPUTS = (dict, list, tuple, np.ndarray)
+_PLAIN_OUTPUTS = (type(None), str, list, tuple)
 
 
 class Session(OwnedHandle):
@@ -37,6 +41,10 @@ class Session(OwnedHandle):
         self._last_c_report: Optional[_capi.RunReport] = None
         # input shapes -> output shapes seen for them, to size dynamic outputs without a retry
         self._shape_cache: Dict[Any, Tuple[Tuple[int, ...], ...]] = {}
+        # The C structs of a form of call made twice in a row, for the next calls in that form
+        # (_run_plan.py); and the last general call's form, which a second such call is compared with.
+        self._plan: Optional[RunPlan] = None
+        self._last_form: Any = None
         try:
             lib = _capi.lib()
             n_in, n_out = ctypes.c_int32(), ctypes.c_int32()
@@ -98,8 +106,22 @@ class Session(OwnedHandle):
         (e.g. SWL_STATUS_INVALID_ARGUMENT for a wrong shape, SWL_STATUS_NOT_FOUND for an unknown
         input name).
         """
+        plan = self._plan
+        if plan is not None and type(outputs) in _PLAIN_OUTPUTS and plan.requested == RunPlan.requested_key(outputs):
+            arrays = plan.arrays_for(inputs)
+            if arrays is not None:
+                handle = self._acquire()
+                try:
+                    status, results, c_report = plan.call(handle, arrays)
+                finally:
+                    self._release()
+                check(status, "swl_session_run")
+                self._last_c_report = c_report
+                return (results, RunReport.from_c(c_report)) if report else results
+
         lib = _capi.lib()
-        in_tensors, keep_alive, signature = self._prepare_inputs(inputs)
+        in_tensors, keep_alive, signature, as_given = self._prepare_inputs(inputs)
+        given = [array for array, _ in keep_alive] if as_given else None  # the caller's own arrays
         wanted = self._wanted_outputs(outputs)
         cache_key = (signature, tuple(wanted))
 
@@ -133,6 +155,12 @@ class Session(OwnedHandle):
                 raise RuntimeError(f"libswiftlet wrote output {names[i]!r} with shape {shape}, "
                                    f"larger than its {buffer.size}-element buffer")
             results[self._outputs[wanted[i]].name] = buffer[:count].reshape(shape)
+        # A plan costs about a third of a general call to build: only for a form that came twice
+        # in a row, not for each of a caller's ever-changing shapes.
+        if given is not None and type(outputs) in _PLAIN_OUTPUTS and cache_key == self._last_form \
+                and all(math.prod(shape) > 0 for shape in produced):
+            self._plan = self._plan_for(inputs, given, in_tensors, outputs, wanted, produced)
+        self._last_form = cache_key
         with self._cond:
             if cached != tuple(produced) and not all(self._outputs[i].is_static for i in wanted):
                 if len(self._shape_cache) >= _MAX_CACHED_SHAPES:
@@ -159,12 +187,14 @@ class Session(OwnedHandle):
         tensors = (_capi.Tensor * max(len(items), 1))()
         keep_alive = []
         signature = []
+        as_given = type(inputs) in _PLAIN_INPUTS  # every input passed on as the caller gave it
         for k, (name, value, index) in enumerate(items):
             label = name if name is not None else f"#{k}"
             if index is not None:
                 label = self._inputs[index].name
             array = _convert_input(label, value,
                                    self._inputs[index].dtype if index is not None else None)
+            as_given = as_given and array is value and index is not None
             encoded = self._input_names_c[index] if index is not None else (
                 name.encode("utf-8") if name is not None else None)
             if encoded is not None and b"\0" in encoded:
@@ -175,7 +205,20 @@ class Session(OwnedHandle):
                                       _capi.Shape(*array.shape), array.ctypes.data, array.nbytes)
             keep_alive.append((array, encoded))
             signature.append((name if not positional else k, array.dtype.char, array.shape))
-        return tensors, keep_alive, tuple(signature)
+        return tensors, keep_alive, tuple(signature), as_given
+
+    def _plan_for(self, inputs: Inputs, given: List[np.ndarray], in_tensors, outputs: Optional[Sequence[str]],
+                  wanted: List[int], produced) -> RunPlan:
+        """A RunPlan for calls in the form of this successful one, whose inputs were all passed on
+        as given (the arrays `given`, in the order of `in_tensors`)."""
+        keyed = type(inputs) is dict
+        keys = tuple(inputs) if keyed else tuple(range(len(given)))
+        _, out_tensors, _ = self._prepare_outputs(wanted, produced)
+        infos = [self._outputs[i] for i in wanted]
+        return RunPlan(keyed, keys, given, in_tensors,
+                       RunPlan.requested_key(outputs), [info.name for info in infos],
+                       [info.dtype for info in infos], produced, [not info.is_static for info in infos],
+                       out_tensors)
 
     def _wanted_outputs(self, outputs: Optional[Sequence[str]]) -> List[int]:
         if outputs is None:
