@@ -17,8 +17,8 @@ from ._types import RunReport, TensorInfo, to_numpy_dtype, to_swl_dtype
 Inputs = Union[Mapping[str, Any], Sequence[Any], np.ndarray]
 
 _MAX_CACHED_SHAPES = 64
-# The argument types a RunPlan recognizes (_run_plan.py); other forms always take the general path.
-_PLAIN_INPUTS = (dict, list, tuple, np.ndarray)
+# The `outputs` argument types a RunPlan recognizes (_run_plan.py); with others (and inputs not in
+# a dict with str keys, a list, a tuple or a lone ndarray) run() always takes the general path.
 _PLAIN_OUTPUTS = (type(None), str, list, tuple)
 
 
@@ -113,15 +113,23 @@ class Session(OwnedHandle):
                 handle = self._acquire()
                 try:
                     status, results, c_report = plan.call(handle, arrays)
+                except RuntimeError:  # an output shaped unlike the plan's: a library bug; drop the plan
+                    self._plan = None
+                    raise
                 finally:
                     self._release()
-                check(status, "swl_session_run")
-                self._last_c_report = c_report
-                return (results, RunReport.from_c(c_report)) if report else results
+                if status == _capi.STATUS_BUFFER_TOO_SMALL:
+                    # Also against the plan's premise; the library ran nothing: the general path
+                    # below sizes the outputs.
+                    self._plan = None
+                else:
+                    check(status, "swl_session_run")
+                    self._last_c_report = c_report
+                    return (results, RunReport.from_c(c_report)) if report else results
 
         lib = _capi.lib()
-        in_tensors, keep_alive, signature, as_given = self._prepare_inputs(inputs)
-        given = [array for array, _ in keep_alive] if as_given else None  # the caller's own arrays
+        in_tensors, keep_alive, signature, plan_keys = self._prepare_inputs(inputs)
+        given = [array for array, _ in keep_alive] if plan_keys is not None else None  # the caller's own arrays
         wanted = self._wanted_outputs(outputs)
         cache_key = (signature, tuple(wanted))
 
@@ -157,10 +165,12 @@ class Session(OwnedHandle):
             results[self._outputs[wanted[i]].name] = buffer[:count].reshape(shape)
         # A plan costs about a third of a general call to build: only for a form that came twice
         # in a row, not for each of a caller's ever-changing shapes.
-        if given is not None and type(outputs) in _PLAIN_OUTPUTS and cache_key == self._last_form \
-                and all(math.prod(shape) > 0 for shape in produced):
-            self._plan = self._plan_for(inputs, given, in_tensors, outputs, wanted, produced)
-        self._last_form = cache_key
+        requested = RunPlan.requested_key(outputs) if type(outputs) in _PLAIN_OUTPUTS else None
+        form = (cache_key, requested, plan_keys) if given is not None and type(outputs) in _PLAIN_OUTPUTS else None
+        if form is not None and form == self._last_form and all(math.prod(shape) > 0 for shape in produced):
+            self._plan = self._plan_for(type(inputs) is dict, plan_keys, given, in_tensors, requested, wanted,
+                                        produced)
+        self._last_form = form
         with self._cond:
             if cached != tuple(produced) and not all(self._outputs[i].is_static for i in wanted):
                 if len(self._shape_cache) >= _MAX_CACHED_SHAPES:
@@ -172,14 +182,19 @@ class Session(OwnedHandle):
     def _prepare_inputs(self, inputs: Inputs):
         if isinstance(inputs, np.ndarray):
             inputs = [inputs]
+        # plan_keys: how a RunPlan finds each input (a dict's own str keys, else positions), or
+        # None where this call cannot make a plan (_run_plan.py)
         if isinstance(inputs, Mapping):
-            items = [(str(name), value, self._input_index.get(str(name)))
-                     for name, value in inputs.items()]
+            pairs = list(inputs.items())  # one look at the caller's dict, which items and keys share
+            items = [(str(name), value, self._input_index.get(str(name))) for name, value in pairs]
             positional = False
+            plan_keys = tuple(name for name, _ in pairs) \
+                if type(inputs) is dict and all(type(name) is str for name, _ in pairs) else None
         elif isinstance(inputs, (list, tuple)):
             items = [(None, value, i if i < len(self._inputs) else None)
                      for i, value in enumerate(inputs)]
             positional = True
+            plan_keys = tuple(range(len(items))) if type(inputs) in (list, tuple) else None
         else:
             raise TypeError("inputs must be a dict {name: array}, a list/tuple of arrays, or an "
                             f"array, not {type(inputs).__name__}")
@@ -187,14 +202,14 @@ class Session(OwnedHandle):
         tensors = (_capi.Tensor * max(len(items), 1))()
         keep_alive = []
         signature = []
-        as_given = type(inputs) in _PLAIN_INPUTS  # every input passed on as the caller gave it
         for k, (name, value, index) in enumerate(items):
             label = name if name is not None else f"#{k}"
             if index is not None:
                 label = self._inputs[index].name
             array = _convert_input(label, value,
                                    self._inputs[index].dtype if index is not None else None)
-            as_given = as_given and array is value and index is not None
+            if array is not value or index is None:  # a plan passes every input on as given
+                plan_keys = None
             encoded = self._input_names_c[index] if index is not None else (
                 name.encode("utf-8") if name is not None else None)
             if encoded is not None and b"\0" in encoded:
@@ -205,18 +220,15 @@ class Session(OwnedHandle):
                                       _capi.Shape(*array.shape), array.ctypes.data, array.nbytes)
             keep_alive.append((array, encoded))
             signature.append((name if not positional else k, array.dtype.char, array.shape))
-        return tensors, keep_alive, tuple(signature), as_given
+        return tensors, keep_alive, tuple(signature), plan_keys
 
-    def _plan_for(self, inputs: Inputs, given: List[np.ndarray], in_tensors, outputs: Optional[Sequence[str]],
-                  wanted: List[int], produced) -> RunPlan:
+    def _plan_for(self, keyed: bool, keys: Tuple[Any, ...], given: List[np.ndarray], in_tensors,
+                  requested: Optional[Tuple[str, ...]], wanted: List[int], produced) -> RunPlan:
         """A RunPlan for calls in the form of this successful one, whose inputs were all passed on
-        as given (the arrays `given`, in the order of `in_tensors`)."""
-        keyed = type(inputs) is dict
-        keys = tuple(inputs) if keyed else tuple(range(len(given)))
+        as given (the arrays `given`, found by `keys`, in the order of `in_tensors`)."""
         _, out_tensors, _ = self._prepare_outputs(wanted, produced)
         infos = [self._outputs[i] for i in wanted]
-        return RunPlan(keyed, keys, given, in_tensors,
-                       RunPlan.requested_key(outputs), [info.name for info in infos],
+        return RunPlan(keyed, keys, given, in_tensors, requested, [info.name for info in infos],
                        [info.dtype for info in infos], produced, [not info.is_static for info in infos],
                        out_tensors)
 

@@ -150,8 +150,10 @@ def test_a_bad_value_in_the_planned_form_is_still_an_error(general_calls):
         good = np.array([4, 0], np.int64)
         for _ in range(2):
             assert_exact(s.run({"idx": good})["y"], table[good])
+        report = s.last_report
         with pytest.raises(swiftlet.SwiftletError, match="INVALID_ARGUMENT"):
             s.run({"idx": np.array([1, 5], np.int64)})
+        assert s.last_report == report   # a failed run reports nothing
         assert_exact(s.run({"idx": good[::-1].copy()})["y"], table[good[::-1]])
         assert len(general_calls) == 2   # the bad call and the one after it took the plan
 
@@ -163,9 +165,24 @@ def test_a_closed_session_refuses_the_planned_form(rng):
             s.run({"x": x})
 
 
-def test_threads_share_the_plan(rng, general_calls):
+def test_non_str_keys_make_no_plan(rng, general_calls):
+    """The general path looks a dict's keys up as str(key); a plan, by equality. So only str keys
+    make a plan: {1: x} must not let {True: x} run where a fresh session would refuse it."""
+    data = model_bytes([swl.node("Relu", ["1"], ["y"])], {"1": (np.float32, (2,))}, {"y": (np.float32, (2,))})
+    with swiftlet.Model.from_bytes(data) as m, m.session() as s:
+        x = np.array([-1.0, 2.0], np.float32)
+        for _ in range(3):
+            assert_exact(s.run({1: x})["y"], np.maximum(x, 0))
+        assert len(general_calls) == 3
+        with pytest.raises(swiftlet.SwiftletError, match="NOT_FOUND"):
+            s.run({True: x})
+
+
+def test_threads_share_and_replace_the_plan(rng, general_calls):
+    """Eight threads on one session, half of them with another batch size: the plan is made and
+    replaced while others run on it."""
     with planned(rng, 6) as (s, x):
-        xs = [x] + [rng.standard_normal((6, 4)).astype(np.float32) for _ in range(7)]
+        xs = [x] + [rng.standard_normal((6 if i % 2 else 5, 4)).astype(np.float32) for i in range(7)]
         failures = []
 
         def work(x):
@@ -179,4 +196,98 @@ def test_threads_share_the_plan(rng, general_calls):
         for t in threads:
             t.join()
         assert not failures
+        assert len(general_calls) < 8 * 50   # some calls took a plan
+
+
+def _difference_model() -> bytes:
+    """d = a − b over float32 [2, 3]: two inputs of one shape, which a swapped binding would show."""
+    return model_bytes([swl.node("Sub", ["a", "b"], ["d"])],
+                       {"a": (np.float32, (2, 3)), "b": (np.float32, (2, 3))}, {"d": (np.float32, (2, 3))})
+
+
+@pytest.mark.parametrize("form", ["dict", "reordered-dict", "list"])
+def test_two_inputs_of_one_shape_stay_bound_to_their_names(rng, general_calls, form):
+    with swiftlet.Model.from_bytes(_difference_model()) as m, m.session() as s:
+        def call(a, b):
+            return s.run([a, b] if form == "list" else {"a": a, "b": b})["d"]
+        a, b = rng.standard_normal((2, 2, 3)).astype(np.float32)
+        call(a, b)
+        call(a, b)
+        for _ in range(3):
+            a, b = rng.standard_normal((2, 2, 3)).astype(np.float32)
+            got = s.run({"b": b, "a": a})["d"] if form == "reordered-dict" else call(a, b)
+            assert_exact(got, a - b)
+        # a plan finds a dict's inputs by name: the reordered dicts took it too
         assert len(general_calls) == 2
+
+
+def test_another_byte_order_is_converted_not_misread(rng, general_calls):
+    with planned(rng, 3) as (s, x):
+        swapped = x.astype(">f4")
+        assert_near(s.run({"x": swapped})["y"], small_expected(x)["y"])
+        assert len(general_calls) == 3
+
+
+def test_requested_outputs_keep_their_order_and_alternating_forms_build_no_plan(rng, monkeypatch):
+    built = []
+    plan_for = _session.Session._plan_for
+    monkeypatch.setattr(_session.Session, "_plan_for", lambda self, *a: built.append(a) or plan_for(self, *a))
+    with swiftlet.Model.from_bytes(small_model()) as m, m.session() as s:
+        x = rng.standard_normal((3, 4)).astype(np.float32)
+        expected = small_expected(x)
+        for _ in range(3):   # None and ["y", "r"] ask for the same outputs, in two forms
+            assert list(s.run({"x": x})) == ["y", "r"]
+            assert list(s.run({"x": x}, outputs=["y", "r"])) == ["y", "r"]
+        assert not built
+        for _ in range(3):
+            out = s.run({"x": x}, outputs=["r", "y"])
+            assert list(out) == ["r", "y"]
+            assert_near(out["r"], expected["r"])
+            assert_near(out["y"], expected["y"])
+        assert len(built) == 1
+        assert s.run({"x": x}, outputs=[]) == {}
+
+
+def test_empty_outputs_get_no_plan(general_calls):
+    with swiftlet.Model.from_bytes(small_model()) as m, m.session() as s:
+        for _ in range(3):
+            out = s.run({"x": np.zeros((0, 4), np.float32)})
+            assert out["y"].shape == (0, 3)
+        assert len(general_calls) == 3
+
+
+class _Sabotaged:
+    """The library, with swl_session_run breaking a plan's premise once when `mode` is set:
+    'shape' writes a wrong shape into the first output after a real run, 'too-small' answers
+    BUFFER_TOO_SMALL without running."""
+
+    def __init__(self, real):
+        self.real, self.mode = real, None
+
+    def __getattr__(self, name):
+        return getattr(self.real, name)
+
+    def swl_session_run(self, handle, inputs, n_inputs, outputs, n_outputs, report):
+        mode, self.mode = self.mode, None
+        if mode == "too-small":
+            return swiftlet._capi.STATUS_BUFFER_TOO_SMALL
+        status = self.real.swl_session_run(handle, inputs, n_inputs, outputs, n_outputs, report)
+        if mode == "shape":
+            outputs[0].shape[0] = 99
+        return status
+
+
+@pytest.mark.parametrize("mode", ["shape", "too-small"])
+def test_a_library_that_breaks_the_plan_loses_it(rng, general_calls, monkeypatch, mode):
+    sabotaged = _Sabotaged(swiftlet._capi.lib())
+    monkeypatch.setattr(swiftlet._capi, "lib", lambda: sabotaged)
+    with planned(rng, 3) as (s, x):
+        calls = len(general_calls)
+        sabotaged.mode = mode
+        if mode == "shape":
+            with pytest.raises(RuntimeError, match="shape"):
+                s.run({"x": x})
+            assert_near(s.run({"x": x})["y"], small_expected(x)["y"])
+        else:   # the library ran nothing: the same call goes on to the general path, which runs
+            assert_near(s.run({"x": x})["y"], small_expected(x)["y"])
+        assert len(general_calls) == calls + 1   # the plan was dropped: the general path once more
