@@ -34,7 +34,8 @@ GEMM_AVX2 static inline __attribute__((always_inline)) void direct_tile_position
     for (int64_t t = 0; t < depth; t++, panel += DIRECT_TILE_CHANNELS) {
         // With kk = 1 (a 1×1 layer's tile) this folds to `channel`: read per step, taps[i] was
         // reloaded after every position's clobber below, and the step's tap bookkeeping cost
-        // MobileNetV2's 1×1 layers on 7×7 and 14×14 planes 3-9% of their time (nineteenth measurement).
+        // MobileNetV2's 1×1 layers onto 7×7 planes 3-10% of their time and those onto 14×14 up
+        // to 9% (twentieth measurement, bench/kernels/direct_builds.c).
         const int64_t offset = kk == 1 ? channel : channel + taps[i];
         if (++i == kk) i = 0, channel += plane;
         const __m256 w0 = _mm256_load_ps(panel), w1 = _mm256_load_ps(panel + 8);
