@@ -17,11 +17,12 @@
 enum { PANEL = DIRECT_TILE_CHANNELS, TILE = DIRECT_TILE_POSITIONS, LANES = 8 };
 
 /// Planes of at most 28×28: on MobileNetV2's 56×56 blocks (a 24-channel reduction) the fused
-/// kernel took 1.01–1.10 of the two kernels' time in the model (`swiftlet bench … --profile`, one
-/// thread, both builds alternated, three rounds) and 1.01–1.05 in
-/// bench/kernels/expand_depthwise_timing.c, on 28×28 0.97–1.01 and 0.96–0.99, on 14×14 and 7×7
-/// 0.81–0.94 and 0.83–0.92: the pointwise tiles' 16-position lines reuse more of what they load
-/// than 6 positions do, which the saved copies outweigh only on small planes.
+/// kernel took 1.03–1.10 of the two kernels' time in the model (`swiftlet bench … --profile`, one
+/// thread, both builds alternated, the quiet rounds) and 1.01–1.05 in
+/// bench/kernels/expand_depthwise_timing.c, on 28×28 0.97–1.06 and 0.96–0.99, on 14×14 and 7×7
+/// 0.87–0.95 and 0.83–0.92 (docs/BENCHMARKS.md, nineteenth measurement): the pointwise tiles'
+/// 16-position lines reuse more of what they load than 6 positions do, which the saved copies
+/// outweigh only on small planes.
 enum { MAX_PLANE = 28 * 28 };
 
 int swk_expand_depthwise_takes(const swk_conv_geometry *g, int64_t out_channels) {

@@ -66,8 +66,9 @@ __attribute__((target("avx2,fma"))) static inline __attribute__((always_inline))
 /// call): swk_transpose8 of v, each row's first n floats stored. A row's halves are stored from
 /// the 128-bit halves they are formed in rather than joined by vperm2f128 first (Zen 1 runs it as
 /// 8 µops, one per 3 cycles, and swk_transpose8 takes 8): on MobileNetV2's depthwise layers
-/// depthwise_conv.c's lanes path took 0.75–0.99 of its time, the same outputs bit for bit (both
-/// builds in one scratch harness, alternated, medians of 61; docs/BENCHMARKS.md).
+/// depthwise_conv.c's lanes path took 0.73–0.93 of its time, the same outputs bit for bit (both
+/// builds in one process, alternated, medians of 61: bench/kernels/depthwise_builds.c;
+/// docs/BENCHMARKS.md, nineteenth measurement).
 __attribute__((target("avx2,fma"))) static inline __attribute__((always_inline)) void
 swk_transpose8_store(const __m256 v[8], float *base, int64_t stride, int64_t rows, const int n) {
     __m256 s[8];

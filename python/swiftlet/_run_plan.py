@@ -1,11 +1,11 @@
 """Session.run's fast path: a call in a form already seen reuses the C structs made for it.
 
 The general path checks and converts every input, builds each swl_tensor field by field, and reads
-every output's shape back: 68 µs of Python a call on the project's machine (the library call
-stubbed out; bench/python_overhead.py), where the digits MLP takes 5-7 µs in the library and
-onnxruntime's whole call 13-28 µs (docs/BENCHMARKS.md). A serving loop calls run() again and again
+every output's shape back: 64-74 µs of Python a call on the project's machine (the library call
+stubbed out; bench/python_overhead.py), where the digits MLP at batch 1 takes 18 µs through a bare
+ctypes call and onnxruntime's whole call 24-32 µs (docs/BENCHMARKS.md, twentieth measurement). A serving loop calls run() again and again
 with arrays of the same names, dtypes and shapes. For such a call a RunPlan copies the structs
-as bytes into fresh arrays and writes the new arrays' addresses into them: 25-27 µs.
+as bytes into fresh arrays and writes the new arrays' addresses into them: 25-29 µs.
 
 A plan is built from the second of two successive general calls of one form (building one costs
 about a third of a general call, which a caller whose shapes change every call should not pay),

@@ -104,7 +104,7 @@ class Session(OwnedHandle):
 
         From the third call in a row of one form (input names or positions, dtypes and shapes,
         the outputs asked for), with arrays needing no conversion, run() reuses the C structs made
-        for that form and spends about a third of the Python (_run_plan.py).
+        for that form and spends less than half the Python (_run_plan.py).
 
         Returns {output name: new numpy array}. Errors from the library raise SwiftletError
         (e.g. SWL_STATUS_INVALID_ARGUMENT for a wrong shape, SWL_STATUS_NOT_FOUND for an unknown

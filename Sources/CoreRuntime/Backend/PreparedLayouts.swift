@@ -57,8 +57,8 @@ public struct ConstantInputs: Sendable {
     /// What a kernel run as part of this node knows of its inputs: entry i is this node's input
     /// indices[i], or none where that is nil (a value the node computes inside itself).
     public func selecting(_ indices: [Int?]) -> ConstantInputs {
-        func pick<T>(_ all: [T], _ absent: T) -> [T] { indices.map { $0.map { $0 < all.count ? all[$0] : absent } ?? absent } }
-        return ConstantInputs(values: pick(values, nil), stores: pick(stores, nil), names: pick(names, ""))
+        ConstantInputs(values: values.picking(indices, absent: nil), stores: stores.picking(indices, absent: nil),
+                       names: names.picking(indices, absent: ""))
     }
 
     /// Input `index`'s layout called `layout`, made from its value by `make` once per store; nil

@@ -32,12 +32,10 @@ public struct ExpandDepthwiseConvOp: Operator {
     public static let depthwiseInputIndices: [Int?] = [nil, 2, 4]
 
     /// Each convolution's input types among this node's, E's given.
-    public func expansionInputs(_ inputs: [TensorType?]) -> [TensorType?] { Self.pick(Self.expansionInputIndices, inputs) }
+    public func expansionInputs(_ inputs: [TensorType?]) -> [TensorType?] { inputs.picking(Self.expansionInputIndices, absent: nil) }
     public func depthwiseInputs(_ inputs: [TensorType?], expanded: TensorType?) -> [TensorType?] {
-        [expanded] + Self.pick(Self.depthwiseInputIndices, inputs).dropFirst()
+        [expanded] + inputs.picking(Self.depthwiseInputIndices, absent: nil).dropFirst()
     }
-    /// all[index] for each index (nil where it is nil or past the end).
-    private static func pick<T>(_ indices: [Int?], _ all: [T?]) -> [T?] { indices.map { $0.flatMap { $0 < all.count ? all[$0] : nil } } }
 
     /// Both geometries; the second must be depthwise over the expanded channels.
     public func geometries(_ inputs: [TensorType?]) throws -> (expansion: ConvOp.Geometry, depthwise: ConvOp.Geometry) {

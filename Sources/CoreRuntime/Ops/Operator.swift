@@ -154,6 +154,14 @@ func requireFloat(_ type: TensorType, _ role: String) throws {
 }
 
 /// The registry of operator types, by name.
+extension Array {
+    /// self[index] for each of `indices`, `absent` where an index is nil or past the end: what one
+    /// part of a fused node sees of the node's inputs (ExpandDepthwiseConvOp, ConstantInputs.selecting).
+    func picking(_ indices: [Int?], absent: Element) -> [Element] {
+        indices.map { $0.map { $0 < count ? self[$0] : absent } ?? absent }
+    }
+}
+
 public enum Operators {
     public static let all: [any Operator.Type] = [
         ShapeOp.self, CastOp.self, RangeOp.self, ErfOp.self, SqrtOp.self, PowOp.self,
