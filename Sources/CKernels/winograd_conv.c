@@ -89,14 +89,21 @@ static inline __attribute__((always_inline)) void padded_rows(const swk_conv_geo
 
 /// V for channels c_begin ..< c_end of all tiles. Each run of up to ROW_TILES tiles of one tile
 /// row first combines its 4 zero-padded input rows (Bᵀ d, over whole rows, contiguous), then
-/// each tile's 4 columns of those (· B), storing 16 values per tile, each point ξ contiguous along
-/// the tiles of one panel.
+/// each tile's 4 columns of those (· B), 16 values per tile, into the channel's current panel on
+/// the stack, [ξ][16 tiles]; the panel's 16 lines go to V whole once its last tile is in. Stored
+/// tile by tile straight into V, the values went to 16 lines C·64 bytes apart (a multiple of 4
+/// KiB, so the same L1 sets, from 64 channels up), and on planes of 28×28 and less each line in
+/// pieces from two tile rows: the transform took 0.44-0.52 ms of ResNet-18's 3×3 layers on
+/// 56×56 to 14×14 on one thread, about 5.5 ms of the model's 40 in all; this way 0.34-0.55 of
+/// that on 28×28 and 14×14, 0.66-0.67 on 7×7 and 0.72-0.91 on 56×56, bit for bit the same V
+/// (bench/kernels/winograd_input_builds.c, docs/BENCHMARKS.md, twenty-first measurement).
 static inline __attribute__((always_inline)) void input_transform(const swk_conv_geometry *g, const float *x,
                                                                   int64_t channels, int64_t c_begin, int64_t c_end,
                                                                   float *v) {
     const int64_t wide = tiles_wide(g), high = tiles_high(g), tiles = wide * high;
     const int64_t point_stride = channels * PANEL, panel_stride = POINTS * point_stride;
     float rows[4][2 * ROW_TILES + 2], r[4][2 * ROW_TILES + 2];
+    float panel[POINTS][PANEL] __attribute__((aligned(64)));
     for (int64_t c = c_begin; c < c_end; c++) {
         const float *plane = x + c * g->height * g->width;
         for (int64_t ti = 0; ti < high; ti++) {
@@ -111,26 +118,30 @@ static inline __attribute__((always_inline)) void input_transform(const swk_conv
                 }
                 // The run's tiles in pieces that stay within one panel.
                 for (int64_t j0 = 0; j0 < run;) {
-                    const int64_t t = ti * wide + chunk + j0, left = PANEL - t % PANEL;
-                    const int64_t piece = run - j0 < left ? run - j0 : left;
-                    float *out = v + t / PANEL * panel_stride + c * PANEL + t % PANEL;
+                    const int64_t t = ti * wide + chunk + j0, column = t % PANEL;
+                    const int64_t piece = run - j0 < PANEL - column ? run - j0 : PANEL - column;
                     for (int a = 0; a < 4; a++) {
                         const float *ra = r[a] + 2 * j0;
-                        float *o0 = out + (a * 4) * point_stride, *o1 = o0 + point_stride, *o2 = o1 + point_stride,
-                              *o3 = o2 + point_stride;
+                        float *o0 = panel[a * 4] + column, *o1 = panel[a * 4 + 1] + column, *o2 = panel[a * 4 + 2] + column,
+                              *o3 = panel[a * 4 + 3] + column;
                         for (int64_t j = 0; j < piece; j++) {
                             const float d0 = ra[2 * j], d1 = ra[2 * j + 1], d2 = ra[2 * j + 2], d3 = ra[2 * j + 3];
                             o0[j] = d0 - d2, o1[j] = d1 + d2, o2[j] = d2 - d1, o3[j] = d1 - d3;
                         }
                     }
                     j0 += piece;
+                    const int64_t last = t + piece - 1;
+                    if (last % PANEL == PANEL - 1 || last == tiles - 1) {
+                        // The last panel's columns past the tile count are never stored into y, but
+                        // zeroed all the same, so no subnormal left in the scratch can slow the products.
+                        for (int p = 0; p < POINTS; p++)
+                            for (int64_t q = last % PANEL + 1; q < PANEL; q++) panel[p][q] = 0.0f;
+                        float *out = v + last / PANEL * panel_stride + c * PANEL;
+                        for (int p = 0; p < POINTS; p++) memcpy(out + p * point_stride, panel[p], sizeof panel[p]);
+                    }
                 }
             }
         }
-        // The last panel's columns past the tile count are never stored, but zeroed all the same, so
-        // no subnormal left in the scratch can slow the products.
-        for (int64_t t = tiles; t % PANEL != 0; t++)
-            for (int p = 0; p < POINTS; p++) v[t / PANEL * panel_stride + p * point_stride + c * PANEL + t % PANEL] = 0.0f;
     }
 }
 
