@@ -3,7 +3,8 @@
 // each step broadcasts the input pixel that one tap of one channel reads for each position (any stride: every position
 // has its own window start, and a tap is a fixed offset from it) and multiplies it by that
 // tap's 16 weights, one 64-byte line of W packed once as [M/16][C·kH·kW][16]. Where a tap can
-// fall in the padding the input is first copied, channel by channel, into a zero-padded plane.
+// fall in the padding the input is first copied, channel by channel, into a zero-padded plane;
+// a 1×1 layer onto a small plane reads a copy laid out tile by tile (TILED_MAX_POSITIONS).
 // The sums are finished (bias, a fused residual, clamp) and scattered into the NCHW output once
 // per tile. MLAS's NCHW convolution does much the same. On ResNet-18's 3×3 and 7×7 layers it took 0.79-1.00 of
 // the time of conv_panels.c, which unfolds the input 16 positions at a time and reads W in place
@@ -35,29 +36,94 @@ void swk_conv_direct_pack(const float *w, int64_t out_channels, int64_t depth, f
     conv_pack_channel_blocks(w, out_channels, depth, TILE_CHANNELS, packed);
 }
 
-/// Where the kernel reads the input: the image itself when no tap falls outside it (no padding),
-/// else a zero-padded copy of each channel.
+/// A plane's output positions dealt out evenly over the fewest tiles of at most 6: the first
+/// `longer` tiles take one more than `shortest`. 7×7's 49 positions go 6, 6, 6, 6, 5, 5, 5, 5, 5,
+/// where 6 each had computed 54 (ninth tile: 1 position, 6 computed).
 typedef struct {
-    int in_place;
+    int64_t tiles, shortest, longer;
+} position_deal;
+
+static position_deal deal_of(int64_t plane) {
+    position_deal deal = {(plane + TILE_POSITIONS - 1) / TILE_POSITIONS, 0, 0};
+    if (deal.tiles) deal.shortest = plane / deal.tiles, deal.longer = plane % deal.tiles;
+    return deal;
+}
+
+/// Position tile j's first position and its count of positions.
+static int64_t deal_first(position_deal deal, int64_t j) { return j * deal.shortest + (j < deal.longer ? j : deal.longer); }
+static int deal_count(position_deal deal, int64_t j) { return (int)(deal.shortest + (j < deal.longer)); }
+
+/// Where each position of a tile starting at position `first` reads its window from, for `positions`
+/// positions; a tile of fewer than 6 repeats its last position (which only the portable tile
+/// computes). One division a tile, the other positions stepping along the row: a division per
+/// position cost more than the tile's sums on short reductions (fourteenth measurement).
+static void window_starts(const swk_conv_geometry *g, int64_t row, int64_t first, int positions,
+                          int64_t at[TILE_POSITIONS]) {
+    int64_t oh = first / g->out_w, ow = first % g->out_w;
+    for (int r = 0; r < TILE_POSITIONS; r++) {
+        at[r] = oh * g->stride_h * row + ow * g->stride_w;
+        if (r + 1 < positions && ++ow == g->out_w) ow = 0, oh++;
+    }
+}
+
+/// A 1×1 layer onto at most this many positions reads a copy of its input laid out by tile:
+/// [position tile][channel][TILED_STRIDE], each tile's (up to 6) input pixels of one channel side
+/// by side. Read in place, the tile's 6 broadcasts a step came from a line C·(plane) apart; from
+/// the copy, both of the tile's streams are sequential. MobileNetV2's 1×1 layers onto 7×7 took
+/// 0.71-0.81 of their time with the copy made inside the timing, bit for bit the same outputs;
+/// those onto 14×14 took 1.12-1.31 and keep reading in place (bench/kernels/direct_builds.c,
+/// docs/BENCHMARKS.md, twenty-first measurement).
+enum { TILED_MAX_POSITIONS = 64, TILED_STRIDE = 8 };
+
+/// Where the kernel reads the input: the image itself when no tap falls outside it (no padding),
+/// a zero-padded copy of each channel where one does, or for a 1×1 layer onto a small plane the
+/// copy by tile.
+typedef struct {
+    int in_place, tiled;
     int64_t row, plane;  // floats from one input row to the next, and from one channel to the next
 } direct_input;
 
 static direct_input input_of(const swk_conv_geometry *g) {
     const int64_t rows = conv_padded_rows(g), columns = conv_padded_columns(g);
     direct_input in;
-    in.in_place = g->pad_top == 0 && g->pad_left == 0 && rows <= g->height && columns <= g->width;
-    in.row = in.in_place ? g->width : columns;
-    in.plane = in.in_place ? g->height * g->width : (rows * columns + 15) / 16 * 16;  // 64-byte aligned channels
+    const int unpadded = g->pad_top == 0 && g->pad_left == 0 && rows <= g->height && columns <= g->width;
+    in.tiled = unpadded && g->kernel_h == 1 && g->kernel_w == 1 && g->out_h * g->out_w <= TILED_MAX_POSITIONS;
+    in.in_place = unpadded && !in.tiled;
+    in.row = unpadded ? g->width : columns;
+    in.plane = in.tiled      ? TILED_STRIDE
+               : in.in_place ? g->height * g->width
+                             : (rows * columns + 15) / 16 * 16;  // 64-byte aligned channels
     return in;
 }
 
 int64_t swk_conv_direct_padded_floats(const swk_conv_geometry *g, int64_t channels) {
     const direct_input in = input_of(g);
+    if (in.tiled) return deal_of(g->out_h * g->out_w).tiles * channels * TILED_STRIDE;
     return in.in_place ? 0 : channels * in.plane;
 }
 
-void swk_conv_direct_pad(const swk_conv_geometry *g, const float *x, int64_t c_begin, int64_t c_end, float *padded) {
+/// Channels c_begin ..< c_end of the copy by tile (see TILED_MAX_POSITIONS).
+static void copy_tiled(const swk_conv_geometry *g, const float *x, int64_t channels, int64_t c_begin, int64_t c_end,
+                       float *copy) {
+    const position_deal deal = deal_of(g->out_h * g->out_w);
+    const int64_t in_plane = g->height * g->width;
+    for (int64_t j = 0; j < deal.tiles; j++) {
+        const int positions = deal_count(deal, j);
+        int64_t at[TILE_POSITIONS];
+        window_starts(g, g->width, deal_first(deal, j), positions, at);
+        float *out = copy + (j * channels + c_begin) * TILED_STRIDE;
+        for (int64_t c = c_begin; c < c_end; c++, out += TILED_STRIDE)
+            for (int r = 0; r < positions; r++) out[r] = x[c * in_plane + at[r]];
+    }
+}
+
+void swk_conv_direct_pad(const swk_conv_geometry *g, const float *x, int64_t channels, int64_t c_begin, int64_t c_end,
+                         float *padded) {
     const direct_input in = input_of(g);
+    if (in.tiled) {
+        copy_tiled(g, x, channels, c_begin, c_end, padded);
+        return;
+    }
     const int64_t rows = conv_padded_rows(g);
     for (int64_t c = c_begin; c < c_end; c++) {
         const float *plane = x + c * g->height * g->width;
@@ -80,8 +146,7 @@ void swk_conv_direct_pad(const swk_conv_geometry *g, const float *x, int64_t c_b
 }
 
 int64_t swk_conv_direct_tiles(const swk_conv_geometry *g, int64_t out_channels) {
-    const int64_t position_tiles = (g->out_h * g->out_w + TILE_POSITIONS - 1) / TILE_POSITIONS;
-    return (out_channels + TILE_CHANNELS - 1) / TILE_CHANNELS * position_tiles;
+    return (out_channels + TILE_CHANNELS - 1) / TILE_CHANNELS * deal_of(g->out_h * g->out_w).tiles;
 }
 
 void swk_conv_direct_taps(const swk_conv_geometry *g, int64_t *taps) {
@@ -156,20 +221,17 @@ void swk_conv_direct(const swk_conv_geometry *g, const float *input, int64_t cha
     input += c_begin * in.plane;
     packed += c_begin * kk * TILE_CHANNELS;
     const int64_t summed = c_end - c_begin;
-    // The plane's positions dealt out evenly over the fewest tiles of at most 6: the first `longer`
-    // tiles take one more than `shortest`. 7×7's 49 positions go 6, 6, 6, 6, 5, 5, 5, 5, 5, where
-    // 6 each had computed 54 (ninth tile: 1 position, 6 computed).
-    const int64_t position_tiles = (plane + TILE_POSITIONS - 1) / TILE_POSITIONS;
-    const int64_t shortest = plane / position_tiles, longer = plane % position_tiles;
+    const position_deal deal = deal_of(plane);
+    // The copy by tile holds each tile's channels side by side: one tile's run of them to the next.
+    const int64_t tile_stride = channels * TILED_STRIDE;
     const int avx2 = swk_has_avx2();
     float tile[TILE_POSITIONS][TILE_CHANNELS] __attribute__((aligned(64)));
     float *const rows[TILE_POSITIONS][2] = {{tile[0], tile[0] + 8}, {tile[1], tile[1] + 8}, {tile[2], tile[2] + 8},
                                             {tile[3], tile[3] + 8}, {tile[4], tile[4] + 8}, {tile[5], tile[5] + 8}};
     float block_bias[TILE_CHANNELS];
     for (int64_t unit = tile_begin; unit < tile_end; unit++) {
-        const int64_t block = unit / position_tiles, j = unit % position_tiles;
-        const int64_t first = j * shortest + (j < longer ? j : longer);
-        const int positions = (int)(shortest + (j < longer));
+        const int64_t block = unit / deal.tiles, j = unit % deal.tiles, first = deal_first(deal, j);
+        const int positions = deal_count(deal, j);
         const int64_t m0 = block * TILE_CHANNELS;
         const int64_t kept = out_channels - m0 < TILE_CHANNELS ? out_channels - m0 : TILE_CHANNELS;
         const float *tile_bias = bias;
@@ -177,21 +239,22 @@ void swk_conv_direct(const swk_conv_geometry *g, const float *input, int64_t cha
             for (int64_t c = 0; c < TILE_CHANNELS; c++) block_bias[c] = c < kept ? bias[m0 + c] : 0.0f;
             tile_bias = block_bias;
         }
-        // Where each position's window starts; a tile of fewer than 6 repeats its last position
-        // (which only the portable tile computes). One division a tile, the other positions
-        // stepping along the row: a division per position cost more than the tile's sums on short
-        // reductions (fourteenth measurement).
-        int64_t at[TILE_POSITIONS], oh = first / g->out_w, ow = first % g->out_w;
-        for (int r = 0; r < TILE_POSITIONS; r++) {
-            at[r] = oh * g->stride_h * in.row + ow * g->stride_w;
-            if (r + 1 < positions && ++ow == g->out_w) ow = 0, oh++;
+        // Where each position reads: in the copy by tile, the tile's own run at offsets 0 ..< 6
+        // (the last repeated, as window_starts does).
+        int64_t at[TILE_POSITIONS];
+        const float *tile_input = input;
+        if (in.tiled) {
+            for (int r = 0; r < TILE_POSITIONS; r++) at[r] = r < positions ? r : positions - 1;
+            tile_input += j * tile_stride;
+        } else {
+            window_starts(g, in.row, first, positions, at);
         }
         // With a residual the tile stops at sum + bias: Z is added, then the clamp applied, as the
         // tile is scattered, channel by channel (each a run of positions in y and Z).
         const float *panel = packed + block * depth * TILE_CHANNELS;
         const float tile_lo = residual ? -INFINITY : lo, tile_hi = residual ? INFINITY : hi;
-        if (avx2) direct_tile_avx2(positions, input, in.plane, summed, taps, kk, at, panel, tile_bias, tile_lo, tile_hi, rows);
-        else tile_portable(input, in.plane, summed, taps, kk, at, panel, tile_bias, tile_lo, tile_hi, tile);
+        if (avx2) direct_tile_avx2(positions, tile_input, in.plane, summed, taps, kk, at, panel, tile_bias, tile_lo, tile_hi, rows);
+        else tile_portable(tile_input, in.plane, summed, taps, kk, at, panel, tile_bias, tile_lo, tile_hi, tile);
         float *out = y + m0 * plane + first;
         if (avx2 && positions >= 5 && kept == TILE_CHANNELS) {
             const float *z = residual ? residual + m0 * plane + first : NULL;

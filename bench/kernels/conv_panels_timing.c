@@ -95,7 +95,7 @@ int main(void) {
             t1[r] = now() - t;
             t = now();
             const int in_place = swk_conv_direct_padded_floats(&g, c) == 0;
-            if (!in_place) swk_conv_direct_pad(&g, x, 0, c, padded);
+            if (!in_place) swk_conv_direct_pad(&g, x, c, 0, c, padded);
             swk_conv_direct(&g, in_place ? x : padded, c, 0, c, taps, packed, m, 0, tiles, bias, NULL, 0, INFINITY, y2);
             t2[r] = now() - t;
         }

@@ -57,7 +57,7 @@ int main(void) {
                 if (k == 1) {
                     swk_pointwise_conv(w, m, c, 0, c, x, plane, 0, plane, bias, fuse ? z : NULL, fuse ? 0 : -INFINITY, INFINITY, y);
                 } else {
-                    swk_conv_direct_pad(&g, x, 0, c, padded);
+                    swk_conv_direct_pad(&g, x, c, 0, c, padded);
                     swk_conv_direct(&g, padded, c, 0, c, taps, packed, m, 0, tiles, bias, fuse ? z : NULL, fuse ? 0 : -INFINITY,
                                     INFINITY, y);
                 }

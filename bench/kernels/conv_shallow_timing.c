@@ -53,7 +53,7 @@ int main(void) {
                 const int way = (pass + r) % 2;  // alternate which goes first
                 const double t = now();
                 if (way == 0) {
-                    if (padded_floats) swk_conv_direct_pad(&g, x, 0, c, padded);
+                    if (padded_floats) swk_conv_direct_pad(&g, x, c, 0, c, padded);
                     swk_conv_direct(&g, padded_floats ? padded : x, c, 0, c, taps, direct_w, m, 0, tiles, bias, NULL, 0, 6, y[0]);
                 } else {
                     swk_conv_shallow_phases(&g, x, c, 0, c, phases);

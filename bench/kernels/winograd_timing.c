@@ -53,7 +53,7 @@ int main(void) {
                             swk_winograd_conv(&g, v, c, u, m, p, m0, m0 + 64 < m ? m0 + 64 : m, bias, z, 0, INFINITY,
                                               scratch, y1);
                 } else {
-                    swk_conv_direct_pad(&g, x, 0, c, padded);
+                    swk_conv_direct_pad(&g, x, c, 0, c, padded);
                     swk_conv_direct(&g, padded, c, 0, c, taps, packed, m, 0, tiles, bias, z, 0, INFINITY, y0);
                 }
                 (wino ? winograd : direct)[r] = now() - t;

@@ -45,9 +45,17 @@ CASES = [  # N, C, H, W, M, kH, kW, strides, pads (top, left, bottom, right), di
     P(2, 600, 1, 1, 32, 1, 1, (1, 1), (1, 1, 1, 1), (1, 1), 1, id="1x1-padded-one-pixel"),
     P(1, 40, 20, 21, 48, 3, 3, (2, 2), (0, 0, 0, 0), (1, 1), 1, id="valid-stride2-rows-left-over"),  # 9·10 = 90
     # 1×1 stride 1 on a 7×7 plane, more channels than pointwise_conv.c takes: the direct tiles
-    # read the input in place (W a graph input: im2col + sgemm); 49 = 4·6 + 5·5 positions,
-    # 100 = 6·16 + 4 channels.
+    # read a copy of the input laid out tile by tile (W a graph input: im2col + sgemm);
+    # 49 = 4·6 + 5·5 positions, 100 = 6·16 + 4 channels.
     P(2, 384, 7, 7, 100, 1, 1, (1, 1), (0, 0, 0, 0), (1, 1), 1, id="1x1-small-plane"),
+    # The copy by tile at its edges: 64 positions (the most it takes) of one image whose 384 ≥
+    # 3·64 input channels the two threads split, each copying its own; 72 positions read in place;
+    # stride 2 onto 7×8 = 56 positions of three images; 13 positions dealt 5 + 4 + 4, the tiles
+    # of 4 scattered one value at a time.
+    P(1, 384, 8, 8, 64, 1, 1, (1, 1), (0, 0, 0, 0), (1, 1), 1, id="1x1-copy-by-tile-channel-split"),
+    P(1, 96, 8, 9, 40, 1, 1, (1, 1), (0, 0, 0, 0), (1, 1), 1, id="1x1-72-positions-in-place"),
+    P(3, 72, 13, 15, 36, 1, 1, (2, 2), (0, 0, 0, 0), (1, 1), 1, id="1x1-stride2-copy-by-tile"),
+    P(2, 40, 1, 13, 48, 1, 1, (1, 1), (0, 0, 0, 0), (1, 1), 1, id="1x1-13-positions"),
     P(2, 300, 3, 1, 32, 2, 2, (1, 10), (0, 5, 0, 1), (1, 1), 1, id="pad-wider-than-the-window"),
     # Planes smaller than a tile: the direct tiles deal positions out evenly, so these take tiles
     # of 1 and of 4 + 3 positions, each summing only its own (48 channels: three whole blocks).

@@ -188,8 +188,10 @@ void swk_conv_panels(const swk_conv_geometry *g, const float *x, int64_t channel
 /// or out_channels floats, residual NULL or laid out like y (a fused Add).
 /// Strides and dilations ≥ 1, pads ≥ 0 (ConvOp checks them), channels ≥ 1.
 /// - `input`: x [channels, height, width] itself when swk_conv_direct_padded_floats(g, channels)
-///   is 0 (no tap reads padding), else the copy swk_conv_direct_pad writes into that many floats
-///   (64-byte aligned for speed); disjoint channel ranges may be padded on different threads.
+///   is 0, else the copy swk_conv_direct_pad writes into that many floats (64-byte aligned for
+///   speed): zero-padded planes where a tap reads padding, or for a 1×1 layer onto a small plane
+///   each tile's pixels side by side. `channels` is the same in both calls; disjoint channel
+///   ranges may be copied on different threads.
 /// - `taps`: the kernel_h · kernel_w offsets swk_conv_direct_taps(g, taps) writes.
 /// - `packed`: W [out_channels, depth = channels·kH·kW] as swk_conv_direct_pack lays it out in
 ///   swk_conv_direct_packed_floats(out_channels, depth) floats, 32-byte aligned.
@@ -204,7 +206,8 @@ void swk_conv_panels(const swk_conv_geometry *g, const float *x, int64_t channel
 int64_t swk_conv_direct_packed_floats(int64_t out_channels, int64_t depth);
 void swk_conv_direct_pack(const float *w, int64_t out_channels, int64_t depth, float *packed);
 int64_t swk_conv_direct_padded_floats(const swk_conv_geometry *g, int64_t channels);
-void swk_conv_direct_pad(const swk_conv_geometry *g, const float *x, int64_t c_begin, int64_t c_end, float *padded);
+void swk_conv_direct_pad(const swk_conv_geometry *g, const float *x, int64_t channels, int64_t c_begin, int64_t c_end,
+                         float *padded);
 int64_t swk_conv_direct_tiles(const swk_conv_geometry *g, int64_t out_channels);
 void swk_conv_direct_taps(const swk_conv_geometry *g, int64_t *taps);
 void swk_conv_direct(const swk_conv_geometry *g, const float *input, int64_t channels, int64_t c_begin, int64_t c_end,

@@ -20,7 +20,8 @@ extension BLASKernels {
                     split.channels.run { part, channels in
                         var input = x
                         if paddedFloats > 0 {
-                            swk_conv_direct_pad(geometry, x, Int64(channels.lowerBound), Int64(channels.upperBound), scratch)
+                            swk_conv_direct_pad(geometry, x, Int64(g.inChannels), Int64(channels.lowerBound), Int64(channels.upperBound),
+                                                scratch)
                             input = UnsafePointer(scratch)
                         }
                         swk_conv_direct(geometry, input, Int64(g.inChannels), Int64(channels.lowerBound),

@@ -79,7 +79,8 @@ extension BLASKernels {
                     if let padded {
                         split.pad.run { _, columns in  // (image, channel) pairs
                             ConvOp.Geometry.forEachOwner(in: columns, unitsEach: g.inChannels) { image, channels in
-                                swk_conv_direct_pad(geometry, xChunk + image * g.inChannels * inPlane, Int64(channels.lowerBound),
+                                swk_conv_direct_pad(geometry, xChunk + image * g.inChannels * inPlane, Int64(g.inChannels),
+                                                    Int64(channels.lowerBound),
                                                     Int64(channels.upperBound), padded + image * paddedFloats)
                             }
                         }
