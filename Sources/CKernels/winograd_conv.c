@@ -11,13 +11,15 @@
 //
 // Layout: the tiles are cut into panels of 16 (one B line of gemm_tile.h), V as
 // [panel][ξ][C][16] so each product reads 16-float lines, and a panel's products over a block of
-// output channels go to scratch [ξ][block][16] before the output transform scatters them.
+// output channels go to scratch [ξ][block][16] before the output transform scatters them. U is
+// packed for the product's register tiles: per point, per block of SWK_WINOGRAD_CHANNEL_BLOCK
+// output channels, per tile of up to 6 of them, [C][rows], so a tile reads U as one stream.
 #include "ckernels.h"
 #include "conv_phases.h"  // conv_clamp
 #include "gemm_tile.h"
 #include <string.h>
 
-enum { POINTS = 16, PANEL = GEMM_TILE };
+enum { POINTS = 16, PANEL = GEMM_TILE, PRODUCT_ROWS = GEMM_TILE_ROWS };
 
 static int64_t tiles_high(const swk_conv_geometry *g) { return (g->out_h + 1) / 2; }
 static int64_t tiles_wide(const swk_conv_geometry *g) { return (g->out_w + 1) / 2; }
@@ -38,6 +40,15 @@ int64_t swk_winograd_scratch_floats(int64_t out_channels) { return POINTS * out_
 /// points lie M·C floats apart, a multiple of 4 KiB for most layers, and storing each (m, c)
 /// pair's 16 values straight into them ran 7× slower than packing the direct tiles' layout.
 enum { PACK_CHANNELS = 64 };
+
+/// Rows of the register tile that output channel m falls in (6, or fewer at the end of a block)
+/// and m's row in it; the tile's [C][rows] starts at its first channel · C.
+static int tile_rows(int64_t out_channels, int64_t m, int *row) {
+    const int64_t in_block = m % SWK_WINOGRAD_CHANNEL_BLOCK, block_end = m - in_block + SWK_WINOGRAD_CHANNEL_BLOCK;
+    const int64_t first = m - in_block % PRODUCT_ROWS, end = block_end < out_channels ? block_end : out_channels;
+    *row = (int)(m - first);
+    return end - first < PRODUCT_ROWS ? (int)(end - first) : PRODUCT_ROWS;
+}
 
 void swk_winograd_pack(const float *w, int64_t out_channels, int64_t channels, float *packed) {
     const int64_t stride = out_channels * channels;  // floats from one point ξ to the next
@@ -62,8 +73,12 @@ void swk_winograd_pack(const float *w, int64_t out_channels, int64_t channels, f
                     points[a * 4 + 3][c] = gg[a][2];
                 }
             }
-            for (int p = 0; p < POINTS; p++)
-                memcpy(packed + p * stride + m * channels + c0, points[p], sizeof(float) * (size_t)count);
+            int row;
+            const int rows = tile_rows(out_channels, m, &row);
+            for (int p = 0; p < POINTS; p++) {
+                float *tile = packed + p * stride + (m - row) * channels;
+                for (int64_t c = 0; c < count; c++) tile[(c0 + c) * rows + row] = points[p][c];
+            }
         }
 }
 
@@ -96,7 +111,7 @@ static inline __attribute__((always_inline)) void padded_rows(const swk_conv_geo
 /// pieces from two tile rows: the transform took 0.44-0.52 ms of ResNet-18's 3×3 layers on
 /// 56×56 to 14×14 on one thread, about 5.5 ms of the model's 40 in all; this way 0.34-0.55 of
 /// that on 28×28 and 14×14, 0.66-0.67 on 7×7 and 0.72-0.91 on 56×56, bit for bit the same V
-/// (bench/kernels/winograd_input_builds.c, docs/BENCHMARKS.md, twenty-first measurement).
+/// (bench/kernels/winograd_builds.c, docs/BENCHMARKS.md, twenty-first measurement).
 static inline __attribute__((always_inline)) void input_transform(const swk_conv_geometry *g, const float *x,
                                                                   int64_t channels, int64_t c_begin, int64_t c_end,
                                                                   float *v) {
@@ -195,8 +210,57 @@ static inline __attribute__((always_inline)) void output_transform(const swk_con
     }
 }
 
-GEMM_PRODUCT(winograd_product_avx2, GEMM_AVX2, gemm_tile_avx2)
-GEMM_PRODUCT(winograd_product_portable, , gemm_tile_portable)
+/// m[r·16 + c] = Σ_t u[t·R + r] · v[t·16 + c] for r < R (a tile of U packed [C][R]) and c < 8·H,
+/// the products summed in channel order from 0.
+GEMM_AVX2 static inline __attribute__((always_inline)) void product_tile_avx2(const int R, const int H, const float *u,
+                                                                             int64_t channels, const float *v, float *m) {
+    __m256 acc[PRODUCT_ROWS][2];
+    for (int r = 0; r < R; r++) acc[r][0] = acc[r][1] = _mm256_setzero_ps();
+    for (int64_t t = 0; t < channels; t++, u += R, v += PANEL) {
+        const __m256 v0 = _mm256_loadu_ps(v), v1 = H == 2 ? _mm256_loadu_ps(v + 8) : v0;
+        for (int r = 0; r < R; r++) {
+            const __m256 x = _mm256_broadcast_ss(u + r);
+            acc[r][0] = _mm256_fmadd_ps(x, v0, acc[r][0]);
+            if (H == 2) acc[r][1] = _mm256_fmadd_ps(x, v1, acc[r][1]);
+        }
+    }
+    for (int r = 0; r < R; r++) {
+        _mm256_storeu_ps(m + r * PANEL, acc[r][0]);
+        if (H == 2) _mm256_storeu_ps(m + r * PANEL + 8, acc[r][1]);
+    }
+}
+
+/// One point's products for a block of `rows` output channels: m [rows][16] = U's block (packed
+/// tile by tile) · v [C][16], the first `width` (8 or 16) columns. Read as [rows][C] with a
+/// broadcast from each of 6 rows a step (gemm_tile.h's tiles), U came from 6 streams C floats
+/// apart, and the products ran at 49-62 GFLOP/s on ResNet-18's layers with U cold; packed, they
+/// took 0.67-0.88 of that time (docs/BENCHMARKS.md, twenty-first measurement).
+GEMM_AVX2 static void product_avx2(const float *u, int64_t channels, int64_t rows, const float *v, int64_t width,
+                                   float *m) {
+    for (int64_t r0 = 0; r0 < rows; r0 += PRODUCT_ROWS, m += PRODUCT_ROWS * PANEL) {
+        const int64_t R = rows - r0 < PRODUCT_ROWS ? rows - r0 : PRODUCT_ROWS;
+#define TILE(N)                                                                                                         \
+    case N:                                                                                                             \
+        if (width > 8) product_tile_avx2(N, 2, u, channels, v, m);                                                     \
+        else product_tile_avx2(N, 1, u, channels, v, m);                                                               \
+        break;
+        switch (R) { TILE(1) TILE(2) TILE(3) TILE(4) TILE(5) default: TILE(6) }
+#undef TILE
+        u += R * channels;
+    }
+}
+
+static void product_portable(const float *u, int64_t channels, int64_t rows, const float *v, int64_t width, float *m) {
+    for (int64_t r0 = 0; r0 < rows; r0 += PRODUCT_ROWS, m += PRODUCT_ROWS * PANEL) {
+        const int64_t R = rows - r0 < PRODUCT_ROWS ? rows - r0 : PRODUCT_ROWS;
+        float acc[PRODUCT_ROWS][PANEL] = {{0}};
+        for (int64_t t = 0; t < channels; t++)
+            for (int64_t r = 0; r < R; r++)
+                for (int64_t c = 0; c < width; c++) acc[r][c] += u[t * R + r] * v[t * PANEL + c];
+        for (int64_t r = 0; r < R; r++) memcpy(m + r * PANEL, acc[r], sizeof(float) * (size_t)width);
+        u += R * channels;
+    }
+}
 
 GEMM_AVX2 static void input_avx2(const swk_conv_geometry *g, const float *x, int64_t channels, int64_t c_begin,
                                  int64_t c_end, float *v) {
@@ -228,7 +292,6 @@ void swk_winograd_conv(const swk_conv_geometry *g, const float *transformed, int
     const int avx2 = swk_has_avx2();
     const int64_t block = m_end - m_begin;
     const float *v = transformed + panel * POINTS * channels * PANEL;
-    const gemm_epilogue plain = {1.0f, NULL, -INFINITY, INFINITY, NULL, 0, NULL, 0};
     // A last panel of at most 8 tiles takes half the multiply-adds: 8 columns (the input transform
     // zeroed the tiles past the last, and 8 whole columns need no masked loads, which were slower
     // than the full panel). The columns past 8, which the output transform reads but never
@@ -236,9 +299,8 @@ void swk_winograd_conv(const swk_conv_geometry *g, const float *transformed, int
     const int64_t width = tiles_high(g) * tiles_wide(g) - panel * PANEL <= 8 ? 8 : PANEL;
     for (int p = 0; p < POINTS; p++) {
         float *m = scratch + p * block * PANEL;
-        (avx2 ? winograd_product_avx2 : winograd_product_portable)(packed + (p * out_channels + m_begin) * channels, channels,
-                                                                   block, channels, v + p * channels * PANEL, PANEL, width,
-                                                                   &plain, m, PANEL);
+        (avx2 ? product_avx2 : product_portable)(packed + (p * out_channels + m_begin) * channels, channels, block,
+                                                 v + p * channels * PANEL, width, m);
         if (width < PANEL)
             for (int64_t k = 0; k < block; k++) memset(m + k * PANEL + width, 0, sizeof(float) * (size_t)(PANEL - width));
     }

@@ -267,10 +267,13 @@ void swk_conv_shallow(const swk_conv_geometry *g, const float *phases, int64_t c
 /// - swk_winograd_input: x [channels, height, width] into swk_winograd_transformed_floats(g,
 ///   channels) floats, channels c_begin ..< c_end per call (disjoint ranges may run on different
 ///   threads at once).
-/// - swk_winograd_conv: output channels m_begin ..< m_end of one panel's tiles, with
+/// - swk_winograd_conv: output channels m_begin ..< m_end of one panel's tiles (m_begin a multiple
+///   of SWK_WINOGRAD_CHANNEL_BLOCK, m_end = min(m_begin + SWK_WINOGRAD_CHANNEL_BLOCK, out_channels):
+///   the packed W is laid out block by block), with
 ///   swk_winograd_scratch_floats(m_end − m_begin) floats of scratch (disjoint (panel, channel
 ///   range) pairs may run on different threads at once, each with its own scratch). The
 ///   transformed input and the packed W are only read (the residual only where the call writes y).
+#define SWK_WINOGRAD_CHANNEL_BLOCK 64  // output channels per call of swk_winograd_conv (the last block: the rest)
 int64_t swk_winograd_panels(const swk_conv_geometry *g);
 int64_t swk_winograd_packed_floats(int64_t out_channels, int64_t channels);
 void swk_winograd_pack(const float *w, int64_t out_channels, int64_t channels, float *packed);

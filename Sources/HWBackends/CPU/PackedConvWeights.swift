@@ -12,7 +12,8 @@ final class PackedConvWeights: @unchecked Sendable {
     enum Scheme: String, Sendable {
         /// conv_direct.c's panels of 16 output channels.
         case direct = "conv-direct-16"
-        /// winograd_conv.c's U = G g Gᵀ, [16 points][M/group][C/group] (3×3 kernels only).
+        /// winograd_conv.c's U = G g Gᵀ, per point per tile of up to 6 output channels [C/group][rows]
+        /// (3×3 kernels only).
         case winograd = "conv-winograd-f2x2-3x3"
         /// conv_shallow.c's panels of 4 output channels.
         case shallow = "conv-shallow-4"

@@ -18,9 +18,9 @@ extension BLASKernels {
         return transformed <= convolutionScratchFloats
     }
 
-    /// Output channels one call of swk_winograd_conv computes: its products (16 points × this
-    /// many channels × 16 tiles) stay in L2 for the output transform.
-    static let winogradChannelBlock = 64
+    /// Output channels one call of swk_winograd_conv computes (the packed W's blocks): its
+    /// products (16 points × this many channels × 16 tiles) stay in L2 for the output transform.
+    static let winogradChannelBlock = Int(SWK_WINOGRAD_CHANNEL_BLOCK)
 
     /// A convolution by Winograd's F(2×2, 3×3) in CKernels (winograd_conv.c), a chunk of images at
     /// a time: the threads first transform the chunk's input (split by (image, channel)), then
