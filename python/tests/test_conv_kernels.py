@@ -39,6 +39,13 @@ CASES = [  # N, C, H, W, M, kH, kW, strides, pads (top, left, bottom, right), di
     # 1×1 stride 2 onto 14×13 = 182 positions (the direct tiles with W constant), asymmetric pads
     P(2, 72, 27, 25, 40, 1, 1, (2, 2), (0, 1, 1, 0), (1, 1), 1, id="1x1-stride2-small-plane"),
     P(1, 24, 17, 23, 32, 3, 2, (2, 1), (1, 0, 2, 1), (2, 3), 1, id="stride-pads-dilation"),
+    # Kernels 3 wide step through each row's 3 taps together (direct_tile.h), undilated ones only:
+    # 3×3 dilated along the rows or the columns, 1×3 and 3×1, and 5×3 (rows of 3 twice over and more).
+    P(1, 40, 13, 15, 48, 3, 3, (1, 1), (2, 1, 2, 1), (2, 1), 1, id="3x3-dilated-rows"),
+    P(1, 40, 13, 15, 48, 3, 3, (2, 2), (1, 2, 1, 2), (1, 2), 1, id="3x3-dilated-columns-stride2"),
+    P(2, 40, 9, 11, 36, 1, 3, (1, 1), (0, 1, 0, 1), (1, 1), 1, id="1x3"),
+    P(2, 40, 9, 11, 36, 3, 1, (1, 1), (1, 0, 1, 0), (1, 1), 1, id="3x1"),
+    P(1, 12, 12, 10, 40, 5, 3, (2, 1), (2, 1, 2, 1), (1, 1), 1, id="5x3-stride-2-1"),
     P(4, 32, 4, 4, 32, 5, 5, (1, 1), (2, 2, 2, 2), (1, 1), 1, id="kernel-larger-than-input"),
     P(2, 32, 12, 13, 64, 3, 3, (1, 1), (1, 1, 1, 1), (1, 1), 2, id="group2"),         # 16·9 = 144 per group
     P(3, 16, 15, 17, 32, 3, 3, (1, 1), (1, 1, 1, 1), (1, 1), 1, id="batch3-split-inside-images"),
