@@ -1,8 +1,7 @@
 // Two builds of conv_direct.c in one process, on MobileNetV2's 1×1 layers that take the direct
 // tiles (planes of 7×7 and 14×14, one image, one thread), a 3×3 one onto 7×7 and ResNet-18's
-// strided 1×1 and 3×3 ones: each
-// layer's two calls alternate, and the medians of 61 come out with their ratio and whether the
-// outputs agree bit for bit. For a change that should not move any output, measured where the
+// strided 1×1 and 3×3 ones: each layer's two calls alternate, and the medians of 61 come out
+// with their ratio and whether the outputs agree bit for bit. For a change that should not move any output, measured where the
 // machine's drift (docs/BENCHMARKS.md) would swamp two separate runs. Build A is the base
 // revision's file, B the working tree's; each is compiled with its external names given a
 // suffix, and each makes its own copy of the input (where it reads one) inside the timing, as a
