@@ -68,11 +68,11 @@ static void window_starts(const swk_conv_geometry *g, int64_t row, int64_t first
 
 /// A 1×1 layer onto at most this many positions reads a copy of its input laid out by tile:
 /// [position tile][channel][TILED_STRIDE], each tile's (up to 6) input pixels of one channel side
-/// by side. Read in place, the tile's 6 broadcasts a step came from a line C·(plane) apart; from
-/// the copy, both of the tile's streams are sequential. MobileNetV2's 1×1 layers onto 7×7 took
-/// 0.71-0.81 of their time with the copy made inside the timing, bit for bit the same outputs;
-/// those onto 14×14 took 1.12-1.31 and keep reading in place (bench/kernels/direct_builds.c,
-/// docs/BENCHMARKS.md, twenty-first measurement).
+/// by side. Read in place, each step's 6 broadcasts came from a line a plane past the last step's;
+/// from the copy, both of the tile's streams are sequential. MobileNetV2's 1×1 layers onto 7×7
+/// took 0.75-0.95 of their time with the copy made inside the timing, bit for bit the same
+/// outputs; in a prototype those onto 14×14 took 1.12-1.31, and they keep reading in place
+/// (bench/kernels/direct_builds.c, docs/BENCHMARKS.md, twenty-first measurement).
 enum { TILED_MAX_POSITIONS = 64, TILED_STRIDE = 8 };
 
 /// Where the kernel reads the input: the image itself when no tap falls outside it (no padding),
