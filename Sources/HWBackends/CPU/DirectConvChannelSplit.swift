@@ -2,8 +2,9 @@ import CKernels
 import CoreRuntime
 
 extension BLASKernels {
-    /// `directConv` with the threads splitting the input channels (ConvChannelSplit): each pads
-    /// its channels where a tap can read padding, then sums them over every tile.
+    /// `directConv` with the threads splitting the input channels (ConvChannelSplit): each copies
+    /// its channels where the tiles read a copy (padded planes, or tile by tile), then sums them
+    /// over every tile.
     static func directConv(_ op: ConvOp, _ g: ConvOp.Geometry, packed: PackedConvWeights, splitting split: ConvChannelSplit,
                            addsResidual: Bool) throws -> PreparedKernel {
         let geometry = try g.planeGeometry()

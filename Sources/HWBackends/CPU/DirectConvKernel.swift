@@ -37,7 +37,8 @@ extension BLASKernels {
 
     /// A convolution in CKernels (conv_direct.c) that broadcasts input pixels against W's panels,
     /// a chunk of images at a time: the threads first copy the chunk's input channels into
-    /// zero-padded planes (when a tap can read padding; a chunk's copies fit in
+    /// zero-padded planes (when a tap can read padding) or, for a 1×1 layer onto at most 64
+    /// positions, into each tile's pixels side by side (a chunk's copies fit in
     /// `convolutionScratchFloats`), then split the tiles of 16 output channels × up to 6 positions
     /// of every (image, group) of the chunk, laid end to end, so a batch of small planes still
     /// spreads over the threads. With `addsResidual` the tiles add Z as they are scattered. One
@@ -80,8 +81,8 @@ extension BLASKernels {
                         split.pad.run { _, columns in  // (image, channel) pairs
                             ConvOp.Geometry.forEachOwner(in: columns, unitsEach: g.inChannels) { image, channels in
                                 swk_conv_direct_pad(geometry, xChunk + image * g.inChannels * inPlane, Int64(g.inChannels),
-                                                    Int64(channels.lowerBound),
-                                                    Int64(channels.upperBound), padded + image * paddedFloats)
+                                                    Int64(channels.lowerBound), Int64(channels.upperBound),
+                                                    padded + image * paddedFloats)
                             }
                         }
                         input = UnsafePointer(padded)
