@@ -233,8 +233,9 @@ GEMM_AVX2 static inline __attribute__((always_inline)) void product_tile_avx2(co
 /// One point's products for a block of `rows` output channels: m [rows][16] = U's block (packed
 /// tile by tile) · v [C][16], the first `width` (8 or 16) columns. Read as [rows][C] with a
 /// broadcast from each of 6 rows a step (gemm_tile.h's tiles), U came from 6 streams C floats
-/// apart, and the products ran at 49-62 GFLOP/s on ResNet-18's layers with U cold; packed, they
-/// took 0.67-0.88 of that time (docs/BENCHMARKS.md, twenty-first measurement).
+/// apart, and the products ran at 49-77 GFLOP/s on ResNet-18's layers with U cold (49-62 on
+/// 28×28 and smaller planes); packed, they took 0.67-0.88 of that time in a prototype
+/// (docs/BENCHMARKS.md, twenty-first measurement).
 GEMM_AVX2 static void product_avx2(const float *u, int64_t channels, int64_t rows, const float *v, int64_t width,
                                    float *m) {
     for (int64_t r0 = 0; r0 < rows; r0 += PRODUCT_ROWS, m += PRODUCT_ROWS * PANEL) {
