@@ -224,7 +224,7 @@ void swk_conv_direct(const swk_conv_geometry *g, const float *input, int64_t cha
     const position_deal deal = deal_of(plane);
     // The copy by tile holds each tile's channels side by side: one tile's run of them to the next.
     const int64_t tile_stride = channels * TILED_STRIDE;
-    const int avx2 = swk_has_avx2();
+    const int avx2 = swk_has_avx2(), rows_of_3 = taps_in_rows_of_3(taps, kk);
     float tile[TILE_POSITIONS][TILE_CHANNELS] __attribute__((aligned(64)));
     float *const rows[TILE_POSITIONS][2] = {{tile[0], tile[0] + 8}, {tile[1], tile[1] + 8}, {tile[2], tile[2] + 8},
                                             {tile[3], tile[3] + 8}, {tile[4], tile[4] + 8}, {tile[5], tile[5] + 8}};
@@ -253,7 +253,9 @@ void swk_conv_direct(const swk_conv_geometry *g, const float *input, int64_t cha
         // tile is scattered, channel by channel (each a run of positions in y and Z).
         const float *panel = packed + block * depth * TILE_CHANNELS;
         const float tile_lo = residual ? -INFINITY : lo, tile_hi = residual ? INFINITY : hi;
-        if (avx2) direct_tile_avx2(positions, tile_input, in.plane, summed, taps, kk, at, panel, tile_bias, tile_lo, tile_hi, rows);
+        if (avx2)
+            direct_tile_avx2(positions, tile_input, in.plane, summed, taps, kk, rows_of_3, at, panel, tile_bias, tile_lo,
+                             tile_hi, rows);
         else tile_portable(tile_input, in.plane, summed, taps, kk, at, panel, tile_bias, tile_lo, tile_hi, tile);
         float *out = y + m0 * plane + first;
         if (avx2 && positions >= 5 && kept == TILE_CHANNELS) {

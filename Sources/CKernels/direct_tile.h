@@ -92,10 +92,12 @@ static inline int taps_in_rows_of_3(const int64_t *taps, int64_t kk) {
 }
 
 /// direct_tile_positions for the tile's first `positions` (1-6) positions, with kk passed on as a
-/// constant where it is 1 and the steps in rows of 3 where the taps allow.
+/// constant where it is 1, and the steps in rows of 3 where `rows_of_3` (taps_in_rows_of_3 of the
+/// same taps, worked out once per layer by the caller) says the taps allow.
 GEMM_AVX2 static inline void direct_tile_avx2(int positions, const float *input, int64_t plane, int64_t channels,
-                                             const int64_t *taps, int64_t kk, const int64_t at[DIRECT_TILE_POSITIONS],
-                                             const float *panel, const float *bias, float lo, float hi,
+                                             const int64_t *taps, int64_t kk, int rows_of_3,
+                                             const int64_t at[DIRECT_TILE_POSITIONS], const float *panel,
+                                             const float *bias, float lo, float hi,
                                              float *const rows[DIRECT_TILE_POSITIONS][2]) {
 #define POSITIONS(R, THREES, KK)                                                                                        \
     case R: direct_tile_positions(R, THREES, input, plane, channels, taps, KK, at, panel, bias, lo, hi, rows); break;
@@ -106,7 +108,7 @@ GEMM_AVX2 static inline void direct_tile_avx2(int positions, const float *input,
     default: direct_tile_positions(6, THREES, input, plane, channels, taps, KK, at, panel, bias, lo, hi, rows); break;  \
     }
     if (kk == 1) ALL_POSITIONS(0, 1)
-    else if (taps_in_rows_of_3(taps, kk)) ALL_POSITIONS(1, kk)
+    else if (rows_of_3) ALL_POSITIONS(1, kk)
     else ALL_POSITIONS(0, kk)
 #undef ALL_POSITIONS
 #undef POSITIONS

@@ -56,7 +56,7 @@ GEMM_AVX2 static void expand_panel(const swk_conv_geometry *g, const float *x, i
             const int64_t offset = row < rows && column < columns ? (row * columns + column) * LANES : spare;
             places[r][0] = lanes0 + offset, places[r][1] = lanes1 + offset;
         }
-        direct_tile_avx2(R, x, plane, channels, &one_tap, 1, at, panel, bias, lo, hi, places);
+        direct_tile_avx2(R, x, plane, channels, &one_tap, 1, 0, at, panel, bias, lo, hi, places);
     }
 }
 
