@@ -3,7 +3,7 @@
 // twentieth measurement, a Zen 3 since): one core's multiply-add peak and two cores' together,
 // and reading a buffer from L2, L3 and memory on one thread and on two at once. Threads through
 // thread_pool.c, as the kernels use them; best of 21 (the machine's other tenants slow some runs,
-// docs/BENCHMARKS.md).
+// docs/BENCHMARKS.md), and for the multiply-adds the median too.
 //
 //     clang -O2 -o /tmp/machine_probe bench/kernels/machine_probe.c Sources/CKernels/thread_pool.c \
 //       -ISources/CKernels/include -lpthread && /tmp/machine_probe
@@ -47,19 +47,30 @@ __attribute__((target("avx2"))) static void read_buffer(void *context, int task)
     sink = s0[0] + s1[0] + s2[0] + s3[0];
 }
 
-static double best_of(int tasks, swk_pool_task function) {
-    double best = 1e9;
+/// Seconds of RUNS calls of `function` on `tasks` threads, sorted: [0] the best, [RUNS / 2] the median.
+static void timed_runs(int tasks, swk_pool_task function, double seconds[RUNS]) {
     for (int r = 0; r < RUNS; r++) {
         const double t = now();
         swk_pool_run(tasks, function, NULL);
-        if (now() - t < best) best = now() - t;
+        seconds[r] = now() - t;
     }
-    return best;
+    qsort(seconds, RUNS, sizeof(double), ascending);
+}
+
+static double best_of(int tasks, swk_pool_task function) {
+    double seconds[RUNS];
+    timed_runs(tasks, function, seconds);
+    return seconds[0];
 }
 
 int main(void) {
-    const double flops = 12.0 * 16 * FMA_STEPS, one = best_of(1, fma_chains), two = best_of(2, fma_chains);
-    printf("multiply-adds: one core %.1f GFLOP/s; two cores %.1f GFLOP/s each\n", flops / one * 1e-9, flops / two * 1e-9);
+    // The median beside the best: in the machine's slow phases two cores' median has read twice
+    // one core's (the second vCPU away for the whole probe) while their best stayed equal.
+    double one[RUNS], two[RUNS];
+    timed_runs(1, fma_chains, one), timed_runs(2, fma_chains, two);
+    const double flops = 12.0 * 16 * FMA_STEPS;
+    printf("multiply-adds: one core %.1f GFLOP/s (median %.1f); two cores %.1f GFLOP/s each (median %.1f)\n",
+           flops / one[0] * 1e-9, flops / one[RUNS / 2] * 1e-9, flops / two[0] * 1e-9, flops / two[RUNS / 2] * 1e-9);
     const long sizes[] = {256 << 10, 2 << 20, 8 << 20, 64 << 20};
     for (size_t k = 0; k < sizeof sizes / sizeof sizes[0]; k++) {
         floats = sizes[k] / 4;
