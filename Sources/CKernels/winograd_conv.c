@@ -9,7 +9,7 @@
 // where the direct sum gives ±∞. A NaN still reaches exactly the outputs whose windows hold it:
 // the zeros of A and B match the windows, so no transform reads an input an output does not.
 //
-// Layout: the tiles are cut into panels of 16 (one B line of gemm_tile.h), V as
+// Layout: the tiles are cut into panels of 16 (a register tile's two vectors of columns), V as
 // [panel][ξ][C][16] so each product reads 16-float lines, and a panel's products over a block of
 // output channels go to scratch [ξ][block][16] before the output transform scatters them. U is
 // packed for the product's register tiles: per point, per block of SWK_WINOGRAD_CHANNEL_BLOCK

@@ -49,9 +49,10 @@ int main(void) {
                 if (wino) {
                     swk_winograd_input(&g, x, c, 0, c, v);
                     for (int64_t p = 0; p < panels; p++)
-                        for (int64_t m0 = 0; m0 < m; m0 += 64)
-                            swk_winograd_conv(&g, v, c, u, m, p, m0, m0 + 64 < m ? m0 + 64 : m, bias, z, 0, INFINITY,
-                                              scratch, y1);
+                        for (int64_t m0 = 0; m0 < m; m0 += SWK_WINOGRAD_CHANNEL_BLOCK)
+                            swk_winograd_conv(&g, v, c, u, m, p, m0,
+                                              m0 + SWK_WINOGRAD_CHANNEL_BLOCK < m ? m0 + SWK_WINOGRAD_CHANNEL_BLOCK : m,
+                                              bias, z, 0, INFINITY, scratch, y1);
                 } else {
                     swk_conv_direct_pad(&g, x, c, 0, c, padded);
                     swk_conv_direct(&g, padded, c, 0, c, taps, packed, m, 0, tiles, bias, z, 0, INFINITY, y0);

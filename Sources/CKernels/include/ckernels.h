@@ -190,8 +190,10 @@ void swk_conv_panels(const swk_conv_geometry *g, const float *x, int64_t channel
 /// - `input`: x [channels, height, width] itself when swk_conv_direct_padded_floats(g, channels)
 ///   is 0, else the copy swk_conv_direct_pad writes into that many floats (64-byte aligned for
 ///   speed): zero-padded planes where a tap reads padding, or for a 1×1 layer onto a small plane
-///   each tile's pixels side by side. `channels` is the same in both calls; disjoint channel
-///   ranges may be copied on different threads.
+///   each tile's pixels side by side, all `channels` of a tile together (so a 1×1 layer of more
+///   than one group must not come here: the CPU backend sends only one-group 1×1 layers).
+///   `channels` is the same in both calls; disjoint channel ranges may be copied on different
+///   threads.
 /// - `taps`: the kernel_h · kernel_w offsets swk_conv_direct_taps(g, taps) writes.
 /// - `packed`: W [out_channels, depth = channels·kH·kW] as swk_conv_direct_pack lays it out in
 ///   swk_conv_direct_packed_floats(out_channels, depth) floats, 32-byte aligned.
