@@ -95,7 +95,7 @@ test-python: python-deps stage cli
 	  $(PYTHON) -m pytest -q python/tests/test_ops.py python/tests/test_split_kernels.py python/tests/test_compress.py \
 	  python/tests/test_graph_passes.py python/tests/test_approximate_attention.py python/tests/test_pattern_conv.py \
 	  python/tests/test_packed_linear.py python/tests/test_conv_kernels.py python/tests/test_conv_residual.py \
-	  python/tests/test_winograd_conv.py python/tests/test_shallow_conv.py
+	  python/tests/test_winograd_conv.py python/tests/test_shallow_conv.py python/tests/test_small_plane_conv.py
 
 # ---- maintainers: regenerate the bundled digits models (needs PyTorch CPU from PyPI) ----------
 models: python-deps

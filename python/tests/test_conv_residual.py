@@ -55,10 +55,15 @@ PATHS = [  # N, C, H, W, M, k, stride, pad, group, w_input, threads
     P(1, 48, 40, 30, 40, 1, 1, 0, 1, False, 2, id="pointwise-blocks-2-threads"),
     # 14×14 = 196 positions: the last 4 of each image in a masked tile (Z read masked too).
     P(1, 48, 14, 14, 40, 1, 1, 0, 1, False, 1, id="pointwise-short-tile"),
-    # im2col + sgemm, one image written straight into Y: 1×1 stride 2, 16 < 32 output channels.
-    P(1, 24, 14, 14, 16, 1, 2, 0, 1, False, 2, id="sgemm-one-image"),
+    # conv_small_plane.c: 16 < 32 output channels onto 7×7, each image unfolded whole; one image,
+    # and three split over the threads (W a graph input: read in place all the same).
+    P(1, 24, 14, 14, 16, 1, 2, 0, 1, False, 2, id="small-plane"),
+    P(3, 24, 14, 14, 16, 3, 2, 1, 1, True, 2, id="small-plane-images-over-2-threads"),
+    # im2col + sgemm, one image written straight into Y: 1×1 stride 2, 16 < 32 output channels
+    # onto 32×32 (too large an unfolding for the small-plane kernel).
+    P(1, 24, 64, 64, 16, 1, 2, 0, 1, False, 2, id="sgemm-one-image"),
     # im2col + sgemm, a chunk of 3 images multiplied together, then scattered into Y.
-    P(3, 24, 14, 14, 16, 1, 2, 0, 1, False, 2, id="sgemm-chunk-of-images"),
+    P(3, 24, 64, 64, 16, 1, 2, 0, 1, False, 2, id="sgemm-chunk-of-images"),
     # depthwise_conv.c (group = C = M), whose residual is a pass after it.
     P(2, 24, 13, 13, 24, 3, 1, 1, 24, False, 2, id="depthwise"),
 ]

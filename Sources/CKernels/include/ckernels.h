@@ -181,6 +181,22 @@ void swk_conv_panels(const swk_conv_geometry *g, const float *x, int64_t channel
                      int64_t panel_begin, int64_t panel_end, const float *bias, const float *residual, float lo,
                      float hi, float *scratch, float *y);
 
+/// A convolution of one image and group onto a small output plane (conv_small_plane.c), the same
+/// y as swk_conv_panels' (w [out_channels, channels · kH · kW] row-major, bias NULL or out_channels
+/// floats, residual NULL or laid out like y, clamp as swk_pointwise_conv's) for all of the image's
+/// positions at once: x is copied into zero-padded planes and unfolded whole through `table`,
+/// swk_conv_small_plane_table_size(g) offsets that swk_conv_small_plane_table(g, table) writes once
+/// for the geometry. `scratch`: swk_conv_small_plane_scratch_floats(g, channels) floats, 64-byte
+/// aligned for speed; calls may run on different threads at once, each with its own scratch.
+/// Channels ≥ 1, strides and dilations ≥ 1, pads ≥ 0 (ConvOp checks them), and the padded plane's
+/// offsets within int32 (the CPU backend sends only small planes).
+int64_t swk_conv_small_plane_table_size(const swk_conv_geometry *g);
+void swk_conv_small_plane_table(const swk_conv_geometry *g, int32_t *table);
+int64_t swk_conv_small_plane_scratch_floats(const swk_conv_geometry *g, int64_t channels);
+void swk_conv_small_plane(const swk_conv_geometry *g, const int32_t *table, const float *x, int64_t channels,
+                          const float *w, int64_t out_channels, const float *bias, const float *residual, float lo,
+                          float hi, float *scratch, float *y);
+
 /// A convolution of one image and group that broadcasts input pixels against W packed once
 /// (conv_direct.c): y [out_channels, out_h · out_w] = clamp(Σ over channels k and taps (i, j) of
 /// w[m, k, i, j] · x[k, oh·sh − pad_top + i·dh, ow·sw − pad_left + j·dw] + bias[m] + residual[m,

@@ -124,6 +124,7 @@ enum BLASKernels {
             return try directConv(op, g, packed: packed, threads: threads, addsResidual: addsResidual)
         }
         if try takesPanels(g, threads: threads) { return try panelConv(op, g, threads: threads, addsResidual: addsResidual) }
+        if takesSmallPlane(g) { return try smallPlaneConv(op, g, threads: threads, addsResidual: addsResidual) }
         return try im2colConv(op, g, threads: threads, addsResidual: addsResidual)
     }
 
@@ -137,7 +138,7 @@ enum BLASKernels {
 
     /// Convolution as im2col + one product per chunk of images and group (split by output
     /// column over the threads), for the shapes no CKernels convolution takes (few output
-    /// channels, and where neither the direct tiles nor the panels take one: 1×1 stride-1 ones
+    /// channels onto planes larger than `takesSmallPlane`'s, and where neither the direct tiles nor the panels take one: 1×1 stride-1 ones
     /// the pointwise and direct tiles leave, and on one thread planes under
     /// `panelsAlonePositions`): the images of a chunk are unfolded side by side into
     /// [C/group·kH·kW, images·outH·outW] columns, so small images

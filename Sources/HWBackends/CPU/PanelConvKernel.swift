@@ -13,8 +13,9 @@ extension BLASKernels {
     /// the layers on 7×7 planes 2.5 against 2.7), since each thread's sgemm copied all of W; on
     /// one thread the 112×112 stem (4.0 against 4.8 ms) and the 56×56 layers (3.5 against 3.7)
     /// did, while 28×28 and smaller ran 3–9% slower, where sgemm's packed copy of W serves few
-    /// positions well. Fewer output channels (the digits CNN's 8 and 16) leave the 6-row tiles
-    /// idle, where one sgemm over a chunk of images does better. No input channels (reduction 0):
+    /// positions well. Fewer output channels leave the 6-row tiles idle: they go to the small-plane
+    /// kernel where an image unfolds whole into its scratch (the digits CNN's 8 and 16), else to
+    /// one sgemm over a chunk of images. No input channels (reduction 0):
     /// sgemm's path writes the clamped bias.
     static func takesPanels(_ g: ConvOp.Geometry, threads: Int) throws -> Bool {
         guard !isPointwise(g), g.outChannelsPerGroup >= 32, g.reduction > 0 else { return false }

@@ -1,0 +1,96 @@
+// A convolution of one image whose output plane is small, with few output channels: the digits
+// CNN's layers (1→8 channels onto 8×8, 8→16 onto 4×4) and the like, which the direct tiles and
+// panels leave (their tiles of 16+ output channels would run mostly empty). It unfolds the whole
+// image at once into U [C·kH·kW, P] (im2col's matrix, P = out_h · out_w, small enough to stay in
+// L1 or L2) and multiplies W [M, C·kH·kW] by it with gemm_tile.h's register tiles straight into
+// y, with the bias, residual and clamp in their epilogue.
+//
+// Why: im2col in Swift cut each tap's row into runs of 4-8 floats, and the per-run work cost more
+// than the copies; sgemm then multiplied a batch's columns side by side, and the products had to
+// be scattered into NCHW order. At the digits CNN's batch 360 that took 47% of the run in im2col
+// (perf) and ran 5-8× slower than onnxruntime (bench/digits_vs_onnxruntime.py). Here the image
+// is first copied into zero-padded planes (padding read as zero, no bounds test), and each
+// element of U is one load through a table of offsets made once per layer
+// (swk_conv_small_plane_table), the same for every image and channel.
+#include "ckernels.h"
+#include "gemm_tile.h"
+
+GEMM_PRODUCT(small_plane_product_avx2, GEMM_AVX2, gemm_tile_avx2)
+GEMM_PRODUCT(small_plane_product_portable, , gemm_tile_portable)
+
+/// The padded plane's rows and columns: the image at (pad_top, pad_left), zero around it, as far
+/// as any tap reads (at least the image itself, which is copied whole).
+static int64_t padded_rows(const swk_conv_geometry *g) {
+    const int64_t read = (g->out_h - 1) * g->stride_h + (int64_t)(g->kernel_h - 1) * g->dilation_h + 1;
+    return read > g->pad_top + g->height ? read : g->pad_top + g->height;
+}
+
+static int64_t padded_columns(const swk_conv_geometry *g) {
+    const int64_t read = (g->out_w - 1) * g->stride_w + (int64_t)(g->kernel_w - 1) * g->dilation_w + 1;
+    return read > g->pad_left + g->width ? read : g->pad_left + g->width;
+}
+
+static int64_t positions(const swk_conv_geometry *g) { return g->out_h * g->out_w; }
+
+int64_t swk_conv_small_plane_table_size(const swk_conv_geometry *g) {
+    return (int64_t)g->kernel_h * g->kernel_w * positions(g);
+}
+
+void swk_conv_small_plane_table(const swk_conv_geometry *g, int32_t *table) {
+    const int64_t columns = padded_columns(g);
+    for (int i = 0; i < g->kernel_h; i++)
+        for (int j = 0; j < g->kernel_w; j++)
+            for (int64_t oh = 0; oh < g->out_h; oh++)
+                for (int64_t ow = 0; ow < g->out_w; ow++)
+                    *table++ = (int32_t)((oh * g->stride_h + (int64_t)i * g->dilation_h) * columns + ow * g->stride_w +
+                                         (int64_t)j * g->dilation_w);
+}
+
+int64_t swk_conv_small_plane_scratch_floats(const swk_conv_geometry *g, int64_t channels) {
+    const int64_t unfolded = channels * swk_conv_small_plane_table_size(g);
+    return unfolded + channels * padded_rows(g) * padded_columns(g);
+}
+
+/// U's rows for every channel and tap: the padded planes read through the table. One body for
+/// both paths (compiled for AVX2 the loads become gathers where the compiler finds them worth it).
+static inline __attribute__((always_inline)) void unfold(const swk_conv_geometry *g, const int32_t *table,
+                                                         const float *x, int64_t channels, float *padded,
+                                                         float *unfolded) {
+    const int64_t rows = padded_rows(g), columns = padded_columns(g), plane = rows * columns;
+    const int64_t taps = (int64_t)g->kernel_h * g->kernel_w, p_count = positions(g);
+    memset(padded, 0, sizeof(float) * (size_t)(channels * plane));
+    for (int64_t c = 0; c < channels; c++)
+        for (int64_t h = 0; h < g->height; h++)
+            memcpy(padded + c * plane + (g->pad_top + h) * columns + g->pad_left, x + (c * g->height + h) * g->width,
+                   sizeof(float) * (size_t)g->width);
+    for (int64_t c = 0; c < channels; c++) {
+        const float *source = padded + c * plane;
+        for (int64_t t = 0; t < taps; t++) {
+            const int32_t *offsets = table + t * p_count;
+            float *row = unfolded + (c * taps + t) * p_count;
+            for (int64_t p = 0; p < p_count; p++) row[p] = source[offsets[p]];
+        }
+    }
+}
+
+GEMM_AVX2 static void unfold_avx2(const swk_conv_geometry *g, const int32_t *table, const float *x, int64_t channels,
+                                  float *padded, float *unfolded) {
+    unfold(g, table, x, channels, padded, unfolded);
+}
+
+static void unfold_portable(const swk_conv_geometry *g, const int32_t *table, const float *x, int64_t channels,
+                            float *padded, float *unfolded) {
+    unfold(g, table, x, channels, padded, unfolded);
+}
+
+void swk_conv_small_plane(const swk_conv_geometry *g, const int32_t *table, const float *x, int64_t channels,
+                          const float *w, int64_t out_channels, const float *bias, const float *residual, float lo,
+                          float hi, float *scratch, float *y) {
+    const int avx2 = swk_has_avx2();
+    const int64_t p_count = positions(g), depth = channels * g->kernel_h * g->kernel_w;
+    float *unfolded = scratch, *padded = scratch + channels * swk_conv_small_plane_table_size(g);
+    (avx2 ? unfold_avx2 : unfold_portable)(g, table, x, channels, padded, unfolded);
+    const gemm_epilogue e = {1.0f, bias, lo, hi, NULL, 0, residual, p_count};
+    (avx2 ? small_plane_product_avx2 : small_plane_product_portable)(w, depth, out_channels, depth, unfolded, p_count,
+                                                                     p_count, &e, y, p_count);
+}
