@@ -33,9 +33,10 @@ AVX2 static inline __m256 evens8(const float *at) {
 static int64_t line_floats(const swk_pool_geometry *g) { return (g->out_w - 1) * g->stride_w + g->kernel_w; }
 
 int64_t swk_max_pool_scratch_floats(const swk_pool_geometry *g) {
-    // One float past the line: the stride-2 pass loads 16 floats for 8 windows' 15, and its last
-    // load can end there. Rounded to 64 bytes: threads' lines laid end to end never share a line.
-    return (line_floats(g) + 1 + 15) / 16 * 16;
+    // 16 floats past the line: the AVX2 column pass takes a row's last windows 8 at a time too,
+    // loading up to 15 floats past the line (16 for 8 stride-2 windows) and storing only the
+    // windows there are. Rounded to 64 bytes: threads' lines laid end to end never share a line.
+    return (line_floats(g) + 16 + 15) / 16 * 16;
 }
 
 /// line[j] = the max_nan of rows[r·width + j] over r < count (≥ 1), for j < n.
@@ -45,14 +46,24 @@ static void reduce_rows_portable(const float *rows, int64_t width, int64_t count
         for (int64_t j = 0; j < n; j++) line[j] = max_nan(line[j], rows[r * width + j]);
 }
 
-AVX2 static void reduce_rows_avx2(const float *rows, int64_t width, int64_t count, int64_t n, float *line) {
-    int64_t j = 0;
-    for (; j + 8 <= n; j += 8) {
-        __m256 best = _mm256_loadu_ps(rows + j);
-        for (int64_t r = 1; r < count; r++) best = max_nan8(best, _mm256_loadu_ps(rows + r * width + j));
-        _mm256_storeu_ps(line + j, best);
+/// Lanes i < n of a mask for masked loads (n ≥ 1; 8 or more: all).
+AVX2 static inline __m256i lanes8(int64_t n) {
+    return _mm256_cmpgt_epi32(_mm256_set1_epi32(n < 8 ? (int)n : 8), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
+}
+
+/// reduce_rows_portable on 8 columns at a time, the last fewer than 8 too (small planes' rows are
+/// a vector or less: the digits CNN's 8×8): masked loads, −∞ in the lanes past n, and a whole
+/// store, which leaves past n the −∞ the line holds there. (A masked store, microcoded on this
+/// AMD core, that the column pass then read back ran the digits CNN's MaxPool no faster than the
+/// scalar loops; perf put most of its time on the loads after it.)
+AVX2 static inline void reduce_rows_avx2(const float *rows, int64_t width, int64_t count, int64_t n, float *line) {
+    const __m256 padding = _mm256_set1_ps(-INFINITY);
+    for (int64_t j = 0; j < n; j += 8) {
+        const __m256i mask = lanes8(n - j);
+        __m256 best = _mm256_maskload_ps(rows + j, mask);
+        for (int64_t r = 1; r < count; r++) best = max_nan8(best, _mm256_maskload_ps(rows + r * width + j, mask));
+        _mm256_storeu_ps(line + j, _mm256_blendv_ps(padding, best, _mm256_castsi256_ps(mask)));
     }
-    if (j < n) reduce_rows_portable(rows + j, width, count, n - j, line + j);
 }
 
 /// target[ow] = the max_nan of line[ow·sw + k] over k < kw, for ow_begin ≤ ow < out_w: one pass
@@ -71,22 +82,28 @@ static void reduce_columns_portable(const float *line, int sw, int kw, int64_t o
     }
 }
 
-AVX2 static void reduce_columns_avx2(const float *line, int sw, int kw, int64_t out_w, float *target) {
-    int64_t ow = 0;
-    if (sw == 1) {
-        for (; ow + 8 <= out_w; ow += 8) {
-            __m256 best = _mm256_loadu_ps(line + ow);
-            for (int k = 1; k < kw; k++) best = max_nan8(best, _mm256_loadu_ps(line + ow + k));
+/// reduce_columns_portable for strides 1 and 2 on 8 windows at a time, the row's last fewer than 8
+/// too (their loads reach into the scratch past the line). `room`: floats from target that may be
+/// written (the rest of the call's planes), so a last block stores whole where the next row will
+/// overwrite what it stores too much, and only at the end of the call goes through the stack.
+AVX2 static inline void reduce_columns_avx2(const float *line, int sw, int kw, int64_t out_w, float *target,
+                                           int64_t room) {
+    if (sw > 2) {
+        reduce_columns_portable(line, sw, kw, 0, out_w, target);
+        return;
+    }
+    for (int64_t ow = 0; ow < out_w; ow += 8) {
+        const float *at = line + sw * ow;
+        __m256 best = sw == 1 ? _mm256_loadu_ps(at) : evens8(at);
+        for (int k = 1; k < kw; k++) best = max_nan8(best, sw == 1 ? _mm256_loadu_ps(at + k) : evens8(at + k));
+        if (room - ow >= 8) {
             _mm256_storeu_ps(target + ow, best);
-        }
-    } else if (sw == 2) {
-        for (; ow + 8 <= out_w; ow += 8) {
-            __m256 best = evens8(line + 2 * ow);
-            for (int k = 1; k < kw; k++) best = max_nan8(best, evens8(line + 2 * ow + k));
-            _mm256_storeu_ps(target + ow, best);
+        } else {
+            float last[8];
+            _mm256_storeu_ps(last, best);
+            for (int64_t i = 0; i < out_w - ow; i++) target[ow + i] = last[i];
         }
     }
-    reduce_columns_portable(line, sw, kw, ow, out_w, target);
 }
 
 void swk_max_pool(const swk_pool_geometry *g, int64_t p_begin, int64_t p_end, const float *x, float *scratch, float *y) {
@@ -96,7 +113,7 @@ void swk_max_pool(const swk_pool_geometry *g, int64_t p_begin, int64_t p_end, co
     int64_t first = g->pad_left, end = g->pad_left + g->width;
     if (end > span) end = span;
     if (first > end) first = end;
-    float *line = scratch, *inside = line + first;
+    float *line = scratch, *inside = line + first, *const end_of_call = y + p_end * g->out_h * g->out_w;
     for (int64_t j = 0; j < first; j++) line[j] = -INFINITY;
     for (int64_t j = end; j < scratch_floats; j++) line[j] = -INFINITY;
     for (int64_t p = p_begin; p < p_end; p++) {
@@ -111,7 +128,7 @@ void swk_max_pool(const swk_pool_geometry *g, int64_t p_begin, int64_t p_end, co
             } else {  // a window wholly in the padding
                 for (int64_t j = first; j < end; j++) line[j] = -INFINITY;
             }
-            if (avx2) reduce_columns_avx2(line, sw, kw, g->out_w, out + oh * g->out_w);
+            if (avx2) reduce_columns_avx2(line, sw, kw, g->out_w, out + oh * g->out_w, end_of_call - (out + oh * g->out_w));
             else reduce_columns_portable(line, sw, kw, 0, g->out_w, out + oh * g->out_w);
         }
     }

@@ -319,6 +319,10 @@ POOL = [  # shape, kernel, strides, pads, ceil_mode
     P((1, 3, 23, 67), (3, 3), (2, 2), (1, 1, 1, 1), 0, id="wide-3x3s2-pad1"),
     P((1, 2, 9, 41), (2, 4), (1, 3), (1, 2, 0, 3), 1, id="wide-s3-ceil"),
     P((1, 2, 12, 29), (2, 5), (1, 1), (0, 2, 1, 2), 0, id="wide-s1-k5"),
+    # rows shorter than a vector, many planes (the digits CNN's pool): each row's last windows
+    # stored whole into the next row, which overwrites them, except at the end of the planes
+    P((3, 5, 8, 8), (2, 2), (2, 2), (0, 0, 0, 0), 0, id="small-planes-2x2s2"),
+    P((2, 3, 6, 5), (2, 2), (1, 1), (0, 0, 0, 0), 0, id="small-planes-2x2s1"),
 ]
 
 
