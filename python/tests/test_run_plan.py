@@ -5,6 +5,7 @@ other form still takes the general path with its conversions and errors."""
 from __future__ import annotations
 
 import contextlib
+import ctypes
 import threading
 
 import numpy as np
@@ -257,9 +258,9 @@ def test_empty_outputs_get_no_plan(general_calls):
 
 
 class _Sabotaged:
-    """The library, with swl_session_run breaking a plan's premise once when `mode` is set:
-    'shape' writes a wrong shape into the first output after a real run, 'too-small' answers
-    BUFFER_TOO_SMALL without running."""
+    """The library, with the fast path's swl_session_run (by address) breaking a plan's premise
+    once when `mode` is set: 'shape' writes a wrong shape into the first output after a real run,
+    'too-small' writes another shape and answers BUFFER_TOO_SMALL without running."""
 
     def __init__(self, real):
         self.real, self.mode = real, None
@@ -267,13 +268,15 @@ class _Sabotaged:
     def __getattr__(self, name):
         return getattr(self.real, name)
 
-    def swl_session_run(self, handle, inputs, n_inputs, outputs, n_outputs, report):
+    def session_run_by_address(self, handle, inputs, n_inputs, outputs, n_outputs, report):
         mode, self.mode = self.mode, None
+        first = ctypes.cast(outputs, ctypes.POINTER(swiftlet._capi.Tensor))[0]
         if mode == "too-small":
+            first.shape[0] = 50
             return swiftlet._capi.STATUS_BUFFER_TOO_SMALL
-        status = self.real.swl_session_run(handle, inputs, n_inputs, outputs, n_outputs, report)
+        status = self.real.session_run_by_address(handle, inputs, n_inputs, outputs, n_outputs, report)
         if mode == "shape":
-            outputs[0].shape[0] = 99
+            first.shape[0] = 99
         return status
 
 
@@ -282,7 +285,7 @@ def test_a_library_that_breaks_the_plan_loses_it(rng, general_calls, monkeypatch
     sabotaged = _Sabotaged(swiftlet._capi.lib())
     monkeypatch.setattr(swiftlet._capi, "lib", lambda: sabotaged)
     with planned(rng, 3) as (s, x):
-        calls = len(general_calls)
+        calls, plan = len(general_calls), s._plan
         sabotaged.mode = mode
         if mode == "shape":
             with pytest.raises(RuntimeError, match="shape"):
@@ -291,3 +294,30 @@ def test_a_library_that_breaks_the_plan_loses_it(rng, general_calls, monkeypatch
         else:   # the library ran nothing: the same call goes on to the general path, which runs
             assert_near(s.run({"x": x})["y"], small_expected(x)["y"])
         assert len(general_calls) == calls + 1   # the plan was dropped: the general path once more
+        # and its own structs hold its shapes again, for a thread still calling through it
+        assert plan._own.output_fields[0].shape[0] == 3
+
+
+def test_a_call_finding_the_plans_structs_taken_uses_copies(rng, general_calls):
+    """While one call holds the plan's own structs (another thread's, here the test's), a call of
+    the same form fills fresh copies: same answers, and the plan's structs untouched."""
+    with planned(rng, 3) as (s, x):
+        plan = s._plan
+        own_inputs = bytes(plan._own.inputs)
+        with plan._own_free:
+            for _ in range(2):
+                x = rng.standard_normal((3, 4)).astype(np.float32)
+                out, report = s.run({"x": x}, report=True)
+                assert_near(out["y"], small_expected(x)["y"])
+                assert report.node_count >= 1
+        assert bytes(plan._own.inputs) == own_inputs
+        assert len(general_calls) == 2 and s._plan is plan
+
+
+def test_read_only_inputs_take_the_plan(rng, general_calls):
+    """An input numpy marks read-only still takes the plan: its address comes from numpy."""
+    with planned(rng, 2) as (s, x):
+        frozen = x.copy()
+        frozen.flags.writeable = False
+        assert_near(s.run({"x": frozen})["y"], small_expected(x)["y"])
+        assert len(general_calls) == 2
