@@ -60,16 +60,21 @@ struct Bench: ParsableCommand {
         }
         for _ in 0..<warmup { _ = try session.run(inputs) }
         var latencies: [Double] = []
-        var opTimes: [String: Double] = [:]
-        var nodeTimes: [String: Double] = [:]
+        // Per run: each op type's total and each node's time, for their medians (as
+        // bench/onnxruntime_profile.py takes the peer's): a mean would charge a node every
+        // preemption that lands in it on this shared machine, which the peer's medians leave out.
+        var opTimes: [String: [Double]] = [:]
+        var nodeTimes: [String: [Double]] = [:]
         var last = RunReport()
         for _ in 0..<runs {
             let (_, report) = try session.run(inputs, profile: profile)
             latencies.append(report.wallTimeMs)
+            var runOpTimes: [String: Double] = [:]
             for node in report.nodes {
-                opTimes[node.opType, default: 0] += node.timeMs
-                nodeTimes[node.name, default: 0] += node.timeMs
+                runOpTimes[node.opType, default: 0] += node.timeMs
+                nodeTimes[node.name, default: []].append(node.timeMs)
             }
+            for (op, time) in runOpTimes { opTimes[op, default: []].append(time) }
             last = report
         }
         latencies.sort()
@@ -81,16 +86,22 @@ struct Bench: ParsableCommand {
                      Double(last.flops) / (p50 / 1000) / 1e9))
         print("memory: peak activations \(last.peakActivationBytes) bytes, peak resident \(peakResidentBytes()) bytes")
         if profile {
-            print("time per op type (ms per run):")
-            for (op, total) in opTimes.sorted(by: { $0.value > $1.value }) {
-                print("  " + op.padding(toLength: 20, withPad: " ", startingAt: 0) + String(format: "%8.3f", total / Double(runs)))
+            func median(_ values: [Double]?) -> Double {
+                guard let sorted = values?.sorted(), !sorted.isEmpty else { return 0 }
+                let middle = sorted.count / 2
+                return sorted.count % 2 == 1 ? sorted[middle] : (sorted[middle - 1] + sorted[middle]) / 2
+            }
+            print("time per op type (median ms per run):")
+            for (op, total) in opTimes.mapValues(median).sorted(by: { $0.value > $1.value }) {
+                print("  " + op.padding(toLength: 20, withPad: " ", startingAt: 0) + String(format: "%8.3f", total))
             }
             // The nodes where the time goes, with the rate each reached: a slow kernel shows as a
             // low GFLOP/s next to its siblings of the same op type.
-            let slowest = last.nodes.sorted { nodeTimes[$0.name, default: 0] > nodeTimes[$1.name, default: 0] }.prefix(top)
-            print("slowest nodes (ms per run, GFLOP/s):")
+            let medians = nodeTimes.mapValues(median)
+            let slowest = last.nodes.sorted { medians[$0.name, default: 0] > medians[$1.name, default: 0] }.prefix(top)
+            print("slowest nodes (median ms per run, GFLOP/s):")
             for node in slowest {
-                let ms = nodeTimes[node.name, default: 0] / Double(runs)
+                let ms = medians[node.name, default: 0]
                 let rate = ms > 0 ? Double(node.flops) / (ms / 1000) / 1e9 : 0
                 print("  " + "\(node.name) (\(node.opType))".padding(toLength: 48, withPad: " ", startingAt: 0)
                       + String(format: "%8.3f %7.2f", ms, rate))
