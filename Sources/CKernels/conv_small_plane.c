@@ -9,9 +9,10 @@
 // than the copies; sgemm then multiplied a batch's columns side by side, and the products had to
 // be scattered into NCHW order. At the digits CNN's batch 360 that took 47% of the run in im2col
 // (perf) and ran 5-8× slower than onnxruntime (bench/digits_vs_onnxruntime.py). Here the image
-// is first copied into zero-padded planes (padding read as zero, no bounds test), and each
-// element of U is one load through a table of offsets made once per layer
-// (swk_conv_small_plane_table), the same for every image and channel.
+// is first copied into zero-padded planes (padding read as zero, no bounds test), and U is read
+// out of them through a table of offsets made once per layer (swk_conv_small_plane_table), the
+// same for every image and channel: each output row's run copied whole at column stride 1, each
+// element loaded on its own at other strides.
 #include "ckernels.h"
 #include "gemm_tile.h"
 
