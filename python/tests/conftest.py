@@ -103,6 +103,23 @@ def run_bytes(data: bytes, feeds, backend: str, optimize: Optional[bool] = None,
         return s.run(feeds, report=report)
 
 
+def conv_model(X: np.ndarray, Wt: np.ndarray, B: Optional[np.ndarray], expected: np.ndarray, *, w_input: bool,
+               fused: Optional[str] = None, **attrs: Any):
+    """Conv(X, W[, B]), then a "relu" or a "clip" (0, 6) when `fused` names one, as a model whose
+    output Y is declared like `expected` (float32): W a graph input with `w_input` (the kernels
+    that read it in place), else a constant (the ones that pack it). Returns the model's bytes and
+    the inputs to run it on."""
+    nodes = [swl.node("Conv", ["X", "W"] + (["B"] if B is not None else []), ["C" if fused else "Y"], name="conv",
+                      **attrs)]
+    if fused == "relu":
+        nodes.append(swl.node("Relu", ["C"], ["Y"], name="relu"))
+    elif fused == "clip":
+        nodes.append(swl.node("Clip", ["C"], ["Y"], name="clip", min=0.0, max=6.0))
+    inputs = {"X": X, **({"W": Wt} if w_input else {})}
+    consts = {**({} if w_input else {"W": Wt}), **({"B": B} if B is not None else {})}
+    return model_bytes(nodes, inputs, {"Y": expected.astype(np.float32)}, consts), inputs
+
+
 def run_op(op: str, feeds: Mapping[str, np.ndarray], expected: Mapping[str, np.ndarray], *,
            backend: str, optimize: Optional[bool] = None,
            consts: Optional[Mapping[str, np.ndarray]] = None,

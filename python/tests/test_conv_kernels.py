@@ -25,8 +25,7 @@ import numpy as np
 import pytest
 
 import numpy_ops as ref
-from conftest import assert_reduction_close, model_bytes, randn, run_bytes
-from swiftlet import swl
+from conftest import assert_reduction_close, conv_model, randn, run_bytes
 
 P = pytest.param
 CASES = [  # N, C, H, W, M, kH, kW, strides, pads (top, left, bottom, right), dilations, group
@@ -78,23 +77,6 @@ CASES = [  # N, C, H, W, M, kH, kW, strides, pads (top, left, bottom, right), di
 PATHS = ["direct", "panels"]
 
 
-def run_conv(data, X, Wt, path, **kw):
-    inputs = {"X": X} if path == "direct" else {"X": X, "W": Wt}
-    return run_bytes(data, inputs, "cpu", **kw)
-
-
-def conv_model(X, Wt, B, expected, path, fused=None, **attrs):
-    nodes = [swl.node("Conv", ["X", "W"] + (["B"] if B is not None else []), ["C" if fused else "Y"], name="conv",
-                      **attrs)]
-    if fused == "relu":
-        nodes.append(swl.node("Relu", ["C"], ["Y"], name="relu"))
-    elif fused == "clip":
-        nodes.append(swl.node("Clip", ["C"], ["Y"], name="clip", min=0.0, max=6.0))
-    consts = {**({"W": Wt} if path == "direct" else {}), **({"B": B} if B is not None else {})}
-    inputs = {"X": X, **({} if path == "direct" else {"W": Wt})}
-    return model_bytes(nodes, inputs, {"Y": expected.astype(np.float32)}, consts)
-
-
 @pytest.mark.parametrize("path", PATHS)
 @pytest.mark.parametrize("N,C,H,W,M,kH,kW,strides,pads,dilations,group", CASES)
 def test_conv(rng, path, N, C, H, W, M, kH, kW, strides, pads, dilations, group):
@@ -102,9 +84,9 @@ def test_conv(rng, path, N, C, H, W, M, kH, kW, strides, pads, dilations, group)
     X, Wt, B = randn(rng, N, C, H, W), randn(rng, M, C // group, kH, kW), randn(rng, M)
     kw = dict(strides=strides, pads=pads, dilations=dilations, group=group)
     expected = ref.conv2d(X, Wt, B, **kw)
-    data = conv_model(X, Wt, B, expected, path, strides=list(strides), pads=list(pads), dilations=list(dilations),
-                      group=group)
-    got = run_conv(data, X, Wt, path, threads=2)["Y"]
+    data, inputs = conv_model(X, Wt, B, expected, w_input=path == "panels", strides=list(strides), pads=list(pads),
+                              dilations=list(dilations), group=group)
+    got = run_bytes(data, inputs, "cpu", threads=2)["Y"]
     assert_reduction_close(got, expected, ref.conv2d(X, Wt, B, absolute=True, **kw))
 
 
@@ -113,8 +95,8 @@ def test_one_thread_on_a_large_plane(rng, path):
     """48×50 = 2400 outputs on one thread: the panels in passes of 16 and a short last one."""
     X, Wt, B = randn(rng, 1, 20, 48, 50), randn(rng, 32, 20, 3, 3), randn(rng, 32)
     expected = ref.conv2d(X, Wt, B, pads=(1, 1, 1, 1))
-    data = conv_model(X, Wt, B, expected, path, pads=[1, 1, 1, 1])
-    got = run_conv(data, X, Wt, path, threads=1)["Y"]
+    data, inputs = conv_model(X, Wt, B, expected, w_input=path == "panels", pads=[1, 1, 1, 1])
+    got = run_bytes(data, inputs, "cpu", threads=1)["Y"]
     assert_reduction_close(got, expected, ref.conv2d(X, Wt, B, pads=(1, 1, 1, 1), absolute=True))
 
 
@@ -123,8 +105,8 @@ def test_reduction_of_exactly_one_block(rng):
     for channels in (512, 513):
         X, Wt = randn(rng, 2, channels, 6, 6), randn(rng, 32, channels, 1, 1)
         expected = ref.conv2d(X, Wt, None, strides=(2, 2))
-        data = conv_model(X, Wt, None, expected, "panels", strides=[2, 2])
-        got = run_conv(data, X, Wt, "panels", threads=2)["Y"]
+        data, inputs = conv_model(X, Wt, None, expected, w_input=True, strides=[2, 2])
+        got = run_bytes(data, inputs, "cpu", threads=2)["Y"]
         assert_reduction_close(got, expected, ref.conv2d(X, Wt, None, strides=(2, 2), absolute=True))
 
 
@@ -137,8 +119,8 @@ def test_fused_clamp_lets_nan_through(rng, fused, path):
     X[0, 5, 4, 4] = np.nan
     pre = ref.conv2d(X, Wt, B, pads=(1, 1, 1, 1))
     expected = np.maximum(pre, 0) if fused == "relu" else np.clip(pre, 0, 6)
-    data = conv_model(X, Wt, B, expected, path, fused=fused, pads=[1, 1, 1, 1])
-    outputs, report = run_conv(data, X, Wt, path, optimize=True, report=True, threads=2)
+    data, inputs = conv_model(X, Wt, B, expected, w_input=path == "panels", fused=fused, pads=[1, 1, 1, 1])
+    outputs, report = run_bytes(data, inputs, "cpu", optimize=True, report=True, threads=2)
     got = outputs["Y"]
     assert report.node_count == 1  # the activation was fused into the Conv
     nan = np.isnan(pre)

@@ -16,8 +16,7 @@ import numpy as np
 import pytest
 
 import numpy_ops as ref
-from conftest import assert_reduction_close, model_bytes, randn, run_bytes
-from swiftlet import swl
+from conftest import assert_reduction_close, conv_model, randn, run_bytes
 
 P = pytest.param
 CASES = [  # N, C, H, W, M, kH, kW, strides, pads (top, left, bottom, right), dilations, group
@@ -36,16 +35,6 @@ CASES = [  # N, C, H, W, M, kH, kW, strides, pads (top, left, bottom, right), di
 PATHS = ["constant-w", "input-w"]
 
 
-def model_and_inputs(X, Wt, B, expected, path, fused=None, **attrs):
-    nodes = [swl.node("Conv", ["X", "W", "B"], ["C" if fused else "Y"], name="conv", **attrs)]
-    if fused == "clip":
-        nodes.append(swl.node("Clip", ["C"], ["Y"], name="clip", min=0.0, max=6.0))
-    w_input = path == "input-w"
-    inputs = {"X": X, **({"W": Wt} if w_input else {})}
-    data = model_bytes(nodes, inputs, {"Y": expected.astype(np.float32)}, {"B": B, **({} if w_input else {"W": Wt})})
-    return data, inputs
-
-
 @pytest.mark.parametrize("path", PATHS)
 @pytest.mark.parametrize("threads", [1, 2])
 @pytest.mark.parametrize("N,C,H,W,M,kH,kW,strides,pads,dilations,group", CASES)
@@ -53,8 +42,8 @@ def test_conv(rng, path, threads, N, C, H, W, M, kH, kW, strides, pads, dilation
     X, Wt, B = randn(rng, N, C, H, W), randn(rng, M, C // group, kH, kW), randn(rng, M)
     kw = dict(strides=strides, pads=pads, dilations=dilations, group=group)
     expected = ref.conv2d(X, Wt, B, **kw)
-    data, inputs = model_and_inputs(X, Wt, B, expected, path, strides=list(strides), pads=list(pads),
-                                    dilations=list(dilations), group=group)
+    data, inputs = conv_model(X, Wt, B, expected, w_input=path == "input-w", strides=list(strides), pads=list(pads),
+                              dilations=list(dilations), group=group)
     got = run_bytes(data, inputs, "cpu", threads=threads)["Y"]
     assert got.shape == expected.shape
     assert_reduction_close(got, expected, ref.conv2d(X, Wt, B, absolute=True, **kw))
@@ -66,7 +55,7 @@ def test_fused_clip_lets_nan_through(rng):
     X[2, 5, 1, 2] = np.nan
     pre = ref.conv2d(X, Wt, B, pads=(1, 1, 1, 1))
     expected = np.clip(pre, 0, 6)
-    data, inputs = model_and_inputs(X, Wt, B, expected, "constant-w", fused="clip", pads=[1, 1, 1, 1])
+    data, inputs = conv_model(X, Wt, B, expected, w_input=False, fused="clip", pads=[1, 1, 1, 1])
     outputs, report = run_bytes(data, inputs, "cpu", optimize=True, report=True, threads=2)
     got = outputs["Y"]
     assert report.node_count == 1
