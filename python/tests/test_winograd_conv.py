@@ -17,8 +17,7 @@ import numpy as np
 import pytest
 
 import numpy_ops as ref
-from conftest import assert_reduction_close, randn, run_bytes
-from test_conv_kernels import conv_model  # Conv with W constant on its "direct" path, → Relu / Clip
+from conftest import assert_reduction_close, conv_model, randn, run_bytes
 from test_conv_residual import residual_model
 
 P = pytest.param
@@ -43,8 +42,8 @@ CASES = [  # N, C, H, W, M, pads (top, left, bottom, right), threads
 def test_winograd(rng, N, C, H, W, M, pads, threads):
     X, Wt, B = randn(rng, N, C, H, W), randn(rng, M, C, 3, 3), randn(rng, M)
     expected = ref.conv2d(X, Wt, B, pads=pads)
-    data = conv_model(X, Wt, B, expected, "direct", pads=list(pads))
-    got = run_bytes(data, {"X": X}, "cpu", threads=threads)["Y"]
+    data, inputs = conv_model(X, Wt, B, expected, w_input=False, pads=list(pads))
+    got = run_bytes(data, inputs, "cpu", threads=threads)["Y"]
     assert_reduction_close(got, expected, ref.conv2d(X, Wt, B, pads=pads, absolute=True))
 
 
@@ -57,8 +56,8 @@ def test_fused_clamp_lets_nan_through(rng, fused):
     X[0, 5, 4, 4] = np.nan
     pre = ref.conv2d(X, Wt, B, pads=(1, 1, 1, 1))
     expected = np.maximum(pre, 0) if fused == "relu" else np.clip(pre, 0, 6)
-    data = conv_model(X, Wt, B, expected, "direct", fused=fused, pads=[1, 1, 1, 1])
-    got, report = run_bytes(data, {"X": X}, "cpu", optimize=True, report=True, threads=2)
+    data, inputs = conv_model(X, Wt, B, expected, w_input=False, fused=fused, pads=[1, 1, 1, 1])
+    got, report = run_bytes(data, inputs, "cpu", optimize=True, report=True, threads=2)
     got = got["Y"]
     assert report.node_count == 1  # the clamp was fused into the Conv
     np.testing.assert_array_equal(np.isnan(got), np.isnan(expected))
@@ -84,6 +83,6 @@ def test_residual_before_the_clamp(rng, fused):
 def test_no_bias(rng):
     X, Wt = randn(rng, 1, 64, 8, 8), randn(rng, 64, 64, 3, 3)
     expected = ref.conv2d(X, Wt, None, pads=(1, 1, 1, 1))
-    data = conv_model(X, Wt, None, expected, "direct", pads=[1, 1, 1, 1])
-    got = run_bytes(data, {"X": X}, "cpu", threads=1)["Y"]
+    data, inputs = conv_model(X, Wt, None, expected, w_input=False, pads=[1, 1, 1, 1])
+    got = run_bytes(data, inputs, "cpu", threads=1)["Y"]
     assert_reduction_close(got, expected, ref.conv2d(X, Wt, None, pads=(1, 1, 1, 1), absolute=True))
