@@ -18,12 +18,16 @@ GEMM_PRODUCT(packed_linear_portable, , gemm_tile_portable)
 
 int64_t swk_linear_panels_count(int64_t k, int64_t n) { return (n + GEMM_TILE - 1) / GEMM_TILE * GEMM_TILE * k; }
 
-void swk_linear_pack(const float *w, int64_t k, int64_t n, float *panels) {
+void swk_linear_pack(const float *w, int64_t k, int64_t n, int transposed, float *panels) {
     for (int64_t c0 = 0; c0 < n; c0 += GEMM_TILE) {
         const int64_t width = n - c0 < GEMM_TILE ? n - c0 : GEMM_TILE;
         float *panel = panels + c0 * k;
         for (int64_t t = 0; t < k; t++) {
-            memcpy(panel + t * GEMM_TILE, w + t * n + c0, sizeof(float) * (size_t)width);
+            if (transposed) {
+                for (int64_t c = 0; c < width; c++) panel[t * GEMM_TILE + c] = w[(c0 + c) * k + t];
+            } else {
+                memcpy(panel + t * GEMM_TILE, w + t * n + c0, sizeof(float) * (size_t)width);
+            }
             memset(panel + t * GEMM_TILE + width, 0, sizeof(float) * (size_t)(GEMM_TILE - width));
         }
     }

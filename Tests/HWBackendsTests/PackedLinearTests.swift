@@ -19,7 +19,7 @@ import TestSupport
 
     /// Whether the model's store already holds W's panels (looking makes them if not).
     static func panelsWereMade(_ model: Model) -> Bool {
-        model.heldLayout(PackedLinearWeights.layout) { PackedLinearWeights($0) }
+        model.heldLayout(PackedLinearWeights.layout(transposed: false)) { PackedLinearWeights($0) }
     }
 
     /// The reference backend's y for these inputs.

@@ -31,7 +31,7 @@ int main(int argc, char **argv) {
         w[l] = random_floats((int64_t)k[l] * n[l]);
         bias[l] = random_floats(n[l]);
         panels[l] = aligned_alloc(64, (size_t)swk_linear_panels_count(k[l], n[l]) * sizeof(float));
-        swk_linear_pack(w[l], k[l], n[l], panels[l]);
+        swk_linear_pack(w[l], k[l], n[l], 0, panels[l]);
         flops_per_row += 2.0 * k[l] * n[l];
     }
     printf("| M | sgemm ms | GFLOP/s | packed panels ms | GFLOP/s | panels / sgemm | max rel. difference |\n"

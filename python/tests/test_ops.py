@@ -43,6 +43,13 @@ GEMM = [  # M, K, N, transA, transB, C shape, alpha, beta
     P(2, 3, 300, 0, 0, (), 2.0, 0.5, id="scalarC"),
     P(300, 64, 10, 0, 1, (1, 10), 1.0, 1.0, id="300x64x10-C[1,N]"),
     P(5, 7, 3, 0, 0, (5, 3), 1.0, 0.0, id="beta0"),
+    # A linear layer's form (A as is, alpha 1, C a row of N or none): with B constant, the CPU
+    # backend's packed tiles from 2 to 511 rows and 16 columns up, B packed from [N, K] under
+    # transB; 33 = 2·16 + 1 columns; 512 rows, a beta of 2 and 300x64x10's 10 columns take sgemm.
+    P(40, 37, 33, 0, 0, None, 1.0, 1.0, id="linear-form-noC"),
+    P(511, 20, 33, 0, 1, (33,), 1.0, 1.0, id="linear-form-511-rows-transB"),
+    P(512, 20, 33, 0, 1, (33,), 1.0, 1.0, id="512-rows-sgemm"),
+    P(6, 8, 20, 0, 1, (20,), 1.0, 2.0, id="C[N]-beta2-sgemm"),
     # One row: a matrix-vector product on the CPU backend.
     P(1, 70, 40, 0, 1, (40,), 0.5, 2.0, id="M1-transB-C[N]-alpha-beta"),
     P(1, 33, 50, 1, 0, (1, 50), -1.0, 0.5, id="M1-transA-C[1,N]"),

@@ -32,6 +32,23 @@ def test_gemm_with_broadcast_c(rng, transA, transB):
 
 
 @pytest.mark.parametrize("transB", [0, 1])
+@pytest.mark.parametrize("fused", [False, True], ids=["plain", "relu"])
+def test_gemm_as_a_linear_layer(rng, transB, fused):
+    """A linear layer's Gemm (alpha 1, C [N]) of 360 rows on the packed tiles, 203 columns split
+    at a 16-column unit, with a Relu fused as its clamp."""
+    A, B, C = randn(rng, 360, 300), randn(rng, *((203, 300) if transB else (300, 203))), randn(rng, 203)
+    pre = ref.gemm(A, B, C, transB=transB)
+    expected = np.maximum(pre, 0) if fused else pre
+    nodes = [swl.node("Gemm", ["A", "B", "C"], ["P" if fused else "Y"], name="gemm", transB=transB)]
+    if fused:
+        nodes.append(swl.node("Relu", ["P"], ["Y"], name="relu"))
+    data = model_bytes(nodes, {"A": A}, {"Y": expected.astype(np.float32)}, {"B": B, "C": C})
+    outputs, report = run_bytes(data, {"A": A}, "cpu", optimize=True, report=True, threads=THREADS)
+    assert report.node_count == 1
+    assert_reduction_close(outputs["Y"], expected, ref.gemm(A, B, C, transB=transB, absolute=True))
+
+
+@pytest.mark.parametrize("transB", [0, 1])
 def test_gemm_one_row(rng, transB):
     """M = 1 (a classifier's matrix-vector product), 1030 columns over both threads."""
     A, B, C = randn(rng, 1, 600), randn(rng, *((1030, 600) if transB else (600, 1030))), randn(rng, 1030)

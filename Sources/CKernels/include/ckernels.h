@@ -40,12 +40,13 @@ typedef void (*swk_pool_task)(void *context, int task);
 int swk_pool_run(int tasks, swk_pool_task function, void *context);
 
 /// A linear layer on weights packed once (packed_linear.c). swk_linear_pack lays W [k, n]
-/// (row-major) out as ceil(n / 16) panels of k × 16 floats, zero past column n, into `panels`
+/// (row-major; with `transposed`, W stored as its transpose [n, k], as Gemm's B with transB is)
+/// out as ceil(n / 16) panels of k × 16 floats, zero past column n, into `panels`
 /// (swk_linear_panels_count(k, n) floats). swk_linear_packed then writes
 /// columns column_begin ..< column_end of Y [m, n] = X [m, k] · W + bias (bias: n floats or NULL),
 /// rows of Y n floats apart; column_begin must be a multiple of 16. k = 0 gives the bias (or 0).
 int64_t swk_linear_panels_count(int64_t k, int64_t n);
-void swk_linear_pack(const float *w, int64_t k, int64_t n, float *panels);
+void swk_linear_pack(const float *w, int64_t k, int64_t n, int transposed, float *panels);
 void swk_linear_packed(const float *x, int64_t m, int64_t k, const float *panels, int64_t n, int64_t column_begin,
                        int64_t column_end, const float *bias, float *y);
 

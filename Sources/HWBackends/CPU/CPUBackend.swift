@@ -2,7 +2,8 @@ import CBLAS
 import CoreRuntime
 
 /// The real CPU: OpenBLAS sgemm for Gemm, MatMul, MXLinear and Conv (and Linear with a W known
-/// only at run time), our own kernels (CKernels) for Linear on a constant W (packed once),
+/// only at run time), our own kernels (CKernels) for Linear on a constant W (packed once, as is
+/// the B of a Gemm of 2+ rows that is a linear layer),
 /// Attention, Int8Linear, SparseLinear, depthwise Conv (and the expansion before it, fused), MaxPool, Erf,
 /// (Skip)LayerNorm, and the GELU and softmax inside Linear and Attention; the reference
 /// kernels (plain Swift, written so the compiler vectorizes their inner loops) for the rest.
@@ -33,7 +34,7 @@ public struct CPUBackend: Backend {
 
     public func prepare(_ node: Node, inputs: [TensorType?], outputs: [TensorType], constants: ConstantInputs) throws -> PreparedKernel {
         switch node.op {
-        case let gemm as GemmOp: PreparedKernel(try BLASKernels.gemm(gemm, inputs, threads: threads))
+        case let gemm as GemmOp: PreparedKernel(try BLASKernels.gemm(gemm, inputs, constants: constants, threads: threads))
         case is MatMulOp: PreparedKernel(try BLASKernels.matMul(inputs, threads: threads))
         case let conv as ConvOp: try BLASKernels.conv(conv, inputs, constants: constants, threads: threads)
         case let fused as ExpandDepthwiseConvOp: try BLASKernels.expandDepthwise(fused, inputs, constants: constants, threads: threads)

@@ -14,7 +14,7 @@ extension BLASKernels {
         let activation = op.activation
         let split = linearSplit(m: m, k: k, n: n, threads: threads)
         if m < packedRowsLimit, inputs[1]?.dtype == .f32,
-           let packed = constants.layout(of: 1, PackedLinearWeights.layout, make: PackedLinearWeights.init) {
+           let packed = constants.layout(of: 1, PackedLinearWeights.layout(transposed: false), make: { PackedLinearWeights($0) }) {
             return { args in
                 let x = args.input(0), bias = args.optionalInput(2), y = args.output(0)
                 guard m > 0, n > 0 else { return }
