@@ -14,7 +14,8 @@ For each of models/digits_mlp.swl and models/digits_cnn.swl it
    the two runtimes' logits agree within 1e-4 of the largest |logit| and give the same accuracy;
 3. times Session.run for threads T in (1, 2) and batch in (1, 32, 360): 20 warm-up runs, then
    --runs timed runs of each, in alternating blocks so that machine drift hits both alike while
-   neither runtime's spinning worker threads slow the other's timed runs (bench/side_by_side.py).
+   neither runtime's spinning worker threads slow the other's timed runs (bench/side_by_side.py),
+   each block at least 5 runs and 20 ms long, so the runs are timed on awake cores.
    Each time is time.perf_counter() around
    the Python `run` call, so it includes each binding's Python overhead (Swiftlet: ctypes,
    input/output structs, output allocation; onnxruntime: pybind11, output allocation). Reported:
@@ -56,6 +57,7 @@ MODELS = (("digits_mlp", (-1, 64)), ("digits_cnn", (-1, 1, 8, 8)))
 THREADS = (1, 2)
 BATCHES = (1, 32, 360)
 WARMUP = 20
+BLOCK_SECONDS = 0.02
 LOAD_REPEATS = 20
 TOLERANCE = 1e-4          # of max |logit|: models/README.md's bound for a correct runtime
 OPSET = 17
@@ -138,16 +140,23 @@ def check_agreement(label: str, swl: swiftlet.Session, onnx_rt: ort.InferenceSes
 def time_runs(swl: swiftlet.Session, onnx_rt: ort.InferenceSession, x: np.ndarray, runs: int):
     """Medians (Swiftlet µs, onnxruntime µs, Swiftlet in-library µs), alternating blocks of runs."""
     feed = {"input": x}
+    start = time.perf_counter()
     for _ in range(WARMUP):
         swl.run(feed)
         onnx_rt.run(None, feed)
+    pair = (time.perf_counter() - start) / WARMUP
     lib_ms = []
 
     def ours():
         _, report = swl.run(feed, report=True)
         lib_ms.append(report.wall_time_ms)
 
-    swl_s, ort_s = alternate(ours, lambda: onnx_rt.run(None, feed), runs)
+    # Blocks of at least BLOCK_SECONDS each: the pause before a block (side_by_side.py) idles the
+    # cores, and runs of a fraction of a millisecond in blocks of 5 were all timed while they woke
+    # (Swiftlet's digits CNN at batch 360 on two threads: 1742, 1223, 1180, 1101, 907, 870 µs by
+    # position after a 150 ms pause, 720-810 in a steady loop).
+    block = max(5, min(runs, round(BLOCK_SECONDS / max(pair, 1e-9))))
+    swl_s, ort_s = alternate(ours, lambda: onnx_rt.run(None, feed), runs, block=block)
     return swl_s * 1e6, ort_s * 1e6, statistics.median(lib_ms) * 1e3
 
 
