@@ -53,9 +53,9 @@ AVX2 static inline __m256i lanes8(int64_t n) {
 
 /// reduce_rows_portable on 8 columns at a time, the last fewer than 8 too (small planes' rows are
 /// a vector or less: the digits CNN's 8×8): masked loads, −∞ in the lanes past n, and a whole
-/// store, which leaves past n the −∞ the line holds there. (A masked store, microcoded on this
-/// AMD core, that the column pass then read back ran the digits CNN's MaxPool no faster than the
-/// scalar loops; perf put most of its time on the loads after it.)
+/// store, which leaves past n the −∞ the line holds there. (A masked store, which the column
+/// pass then read back, ran the digits CNN's MaxPool no faster than the scalar loops; perf put
+/// most of its time on the loads after it.)
 AVX2 static inline void reduce_rows_avx2(const float *rows, int64_t width, int64_t count, int64_t n, float *line) {
     const __m256 padding = _mm256_set1_ps(-INFINITY);
     for (int64_t j = 0; j < n; j += 8) {

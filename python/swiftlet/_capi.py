@@ -181,7 +181,7 @@ def _declare(lib: ctypes.CDLL, path: str) -> None:
         fn.argtypes = argtypes
     # swl_session_run again with every pointer taken as an address: the fast path passes structs
     # it keeps, whose addresses it knows, and spares ctypes' check of each struct array's type on
-    # every call (13 µs of 62 in the median call after 8 ms of other work has left the caches cold).
+    # every call (14 µs of 62 in the median call after 8 ms of other work has left the caches cold).
     by_address = lib["swl_session_run"]  # a function object of its own: the declared one is untouched
     by_address.restype = _status
     by_address.argtypes = [_c_session_p, ctypes.c_void_p, ctypes.c_size_t, ctypes.c_void_p, ctypes.c_size_t,

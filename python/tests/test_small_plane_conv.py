@@ -4,8 +4,11 @@ a group whose image unfolds whole into a small scratch, like the digits CNN's 1â
 offsets made once per layer, then multiplied by W in 6-row Ã— 16-column register tiles straight
 into Y. Against numpy in float64, with W a constant and with W a graph input (both read in place).
 
-The shapes: positions that fill whole 16-column tiles, leave a short last one (35, 5) or fit in one
-vector or less (4, 1); output channels off the 6-row tiles (13 = 6 + 6 + 1, 1); strides, asymmetric
+The shapes: output planes that fill whole 16-column tiles (64, 16 positions), leave a short last
+one (63, 66, 30, 20) or fit in less than a vector (6, 2, 1); output rows at column stride 1 of
+1, 3 and 4 floats (the run copies' 4-float blocks), of 5, 8 and 9 (8-float ones), and column
+strides 2, 3 and 10 (one element at a time);
+output channels off the 6-row tiles (13 = 6 + 6 + 1, 7, 1); strides, asymmetric
 pads, dilations, a kernel larger than the input, a pad wider than any window reads, a bottom and
 right edge no window reaches, groups; batches that split over two threads and a single image;
 a fused Clip that lets NaN through. Which shapes the kernel takes (and which stay with im2col +
@@ -23,7 +26,7 @@ CASES = [  # N, C, H, W, M, kH, kW, strides, pads (top, left, bottom, right), di
     P(360, 1, 8, 8, 8, 3, 3, (1, 1), (1, 1, 1, 1), (1, 1), 1, id="digits-conv1"),
     P(360, 8, 4, 4, 16, 3, 3, (1, 1), (1, 1, 1, 1), (1, 1), 1, id="digits-conv2"),
     P(1, 8, 4, 4, 16, 3, 3, (1, 1), (1, 1, 1, 1), (1, 1), 1, id="digits-conv2-one-image"),
-    P(5, 6, 7, 9, 13, 3, 3, (1, 1), (1, 1, 1, 1), (1, 1), 1, id="35-positions-13-channels"),
+    P(5, 6, 7, 9, 13, 3, 3, (1, 1), (1, 1, 1, 1), (1, 1), 1, id="63-positions-13-channels"),
     P(4, 5, 9, 10, 1, 2, 3, (2, 3), (0, 2, 1, 0), (1, 1), 1, id="strides-asymmetric-pads-one-channel"),
     P(3, 4, 11, 12, 7, 3, 2, (1, 2), (2, 1, 2, 1), (2, 3), 1, id="dilations"),
     P(6, 3, 2, 3, 5, 5, 5, (1, 1), (2, 2, 2, 2), (1, 1), 1, id="kernel-larger-than-input"),
